@@ -1,0 +1,69 @@
+"""vst_envs: robosuite tasks as gymnasium envs, their configs and scripted experts.
+
+Importing the package is cheap: it sets ``MUJOCO_GL=egl`` (unless a backend was chosen) before anything can
+load MuJoCo, registers the env configs, and registers ``vst_envs/Lift-v0`` with gymnasium. Robosuite is imported
+only when an env or expert is made.
+
+Public API::
+
+    make_env(cfg) -> gymnasium.Env
+    make_expert(cfg) -> expert with reset() and act(env) -> float32 (7,)
+    env_config_from_dict(d) -> env config
+"""
+
+from __future__ import annotations
+
+import os
+
+# Must precede any mujoco / robosuite import: MuJoCo picks its GL backend when first loaded.
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
+
+from typing import TYPE_CHECKING, Any  # noqa: E402
+
+import gymnasium  # noqa: E402
+
+from vst_envs.config import LiftEnvConfig, env_config_from_dict  # noqa: E402
+from vst_envs.registry import ENVS  # noqa: E402
+
+if TYPE_CHECKING:
+    from vst_envs.experts import LiftExpert
+
+LIFT_ENV_ID = "vst_envs/Lift-v0"
+
+__all__ = ["ENVS", "LIFT_ENV_ID", "LiftEnvConfig", "env_config_from_dict", "make_env", "make_expert"]
+
+
+def make_env(cfg: Any, render_mode: str | None = "rgb_array") -> gymnasium.Env:
+    """Build the env a registered config describes (dispatching on the config's class via ``env_class()``).
+
+    Args:
+        cfg: an env config instance such as ``LiftEnvConfig``, or a dict with a ``type`` key.
+        render_mode: passed to the env; ``"rgb_array"`` makes ``env.render()`` return the first camera.
+    Returns:
+        The gymnasium env (unwrapped; its own ``max_episode_steps`` handles truncation).
+    """
+    if isinstance(cfg, dict):
+        cfg = env_config_from_dict(cfg)
+    return cfg.env_class()(cfg, render_mode=render_mode)
+
+
+def make_expert(cfg: Any) -> LiftExpert:
+    """Build the scripted expert for the env a config describes (via the config's ``expert_class()``)."""
+    if isinstance(cfg, dict):
+        cfg = env_config_from_dict(cfg)
+    return cfg.expert_class()()
+
+
+def _make_lift_from_kwargs(
+    config: LiftEnvConfig | None = None, render_mode: str | None = "rgb_array", **overrides: Any
+) -> gymnasium.Env:
+    """gymnasium.make entry point: either a full ``config`` or LiftEnvConfig fields as keyword arguments."""
+    if config is not None and overrides:
+        raise ValueError(f"pass either config or LiftEnvConfig fields, not both (got {sorted(overrides)})")
+    return make_env(config if config is not None else LiftEnvConfig(**overrides), render_mode=render_mode)
+
+
+# No max_episode_steps here: the env truncates itself, and gymnasium's TimeLimit would count a second time.
+if LIFT_ENV_ID not in gymnasium.registry:
+    gymnasium.register(LIFT_ENV_ID, entry_point="vst_envs:_make_lift_from_kwargs")

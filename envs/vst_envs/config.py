@@ -1,0 +1,138 @@
+"""Env configs: frozen, validated, JSON round-trippable dataclasses registered by ``type`` in :data:`ENVS`.
+
+A dataset or checkpoint saves ``cfg.to_dict()`` as its env metadata; :func:`env_config_from_dict` rebuilds the
+config from it, so the exact same env can be made again later. Importing this module never imports robosuite:
+the env and expert classes are looked up lazily through :meth:`LiftEnvConfig.env_class` and
+:meth:`LiftEnvConfig.expert_class`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vst_envs.registry import ENVS
+
+if TYPE_CHECKING:
+    from vst_envs.experts import LiftExpert
+    from vst_envs.lift import LiftEnv
+
+# Cameras robosuite's Lift scene defines for a single Panda (arena cameras + the robot's own).
+LIFT_CAMERAS: tuple[str, ...] = (
+    "agentview",
+    "frontview",
+    "birdview",
+    "sideview",
+    "robot0_robotview",
+    "robot0_eye_in_hand",
+)
+
+# The 9-D agent_pos (eef pos + quat + two finger joints) and the scripted expert assume a Panda arm and gripper.
+LIFT_ROBOTS: tuple[str, ...] = ("Panda",)
+
+
+def _check_positive_int(name: str, value: object) -> None:
+    # bool is an int subclass; True as an image size is always a mistake.
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_keys(cls: type, d: Mapping[str, Any]) -> None:
+    """Raise naming the keys of ``d`` that are not fields of dataclass ``cls``."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {unknown}; expected a subset of {sorted(known)}")
+
+
+@ENVS.register("lift")
+@dataclass(frozen=True)
+class LiftEnvConfig:
+    """Robosuite Lift with a Panda arm under delta end-effector (OSC_POSE) control.
+
+    ``cameras=()`` turns rendering off entirely (no ``pixels`` in the observation, ~6x faster stepping); it is
+    meant for state-only runs such as measuring the scripted expert.
+    """
+
+    type: str = "lift"
+    robot: str = "Panda"
+    image_size: int = 128  # square camera images
+    cameras: tuple[str, ...] = ("agentview",)  # add "robot0_eye_in_hand" for the wrist camera
+    cheap_render: bool = False  # no shadows / reflections / multisampling
+    control_freq: int = 20
+    max_episode_steps: int = 200
+    instruction: str = "lift the red cube"
+
+    def __post_init__(self) -> None:
+        if self.type != "lift":
+            raise ValueError(f"type must be 'lift' for {type(self).__name__}, got {self.type!r}")
+        if self.robot not in LIFT_ROBOTS:
+            raise ValueError(f"robot must be one of {list(LIFT_ROBOTS)}, got {self.robot!r}")
+        _check_positive_int("image_size", self.image_size)
+        _check_positive_int("control_freq", self.control_freq)
+        _check_positive_int("max_episode_steps", self.max_episode_steps)
+        self._validate_cameras()
+        if not isinstance(self.cheap_render, bool):
+            raise ValueError(f"cheap_render must be a bool, got {self.cheap_render!r}")
+        if not isinstance(self.instruction, str) or not self.instruction.strip():
+            raise ValueError(f"instruction must be a non-empty string, got {self.instruction!r}")
+
+    def _validate_cameras(self) -> None:
+        # A bare string would otherwise be split into one-letter "cameras".
+        if isinstance(self.cameras, str):
+            raise ValueError(f"cameras must be a sequence of camera names, got the string {self.cameras!r}")
+        cameras = tuple(self.cameras)
+        # Lists arrive from JSON / Hydra; store a tuple so the config stays hashable and immutable.
+        object.__setattr__(self, "cameras", cameras)
+        unknown = [c for c in cameras if c not in LIFT_CAMERAS]
+        if unknown:
+            raise ValueError(f"cameras {unknown} are not Lift cameras; expected names from {list(LIFT_CAMERAS)}")
+        if len(set(cameras)) != len(cameras):
+            raise ValueError(f"cameras must not repeat a name, got {list(cameras)}")
+
+    @property
+    def use_camera(self) -> bool:
+        """Whether the env renders at all (False when ``cameras`` is empty)."""
+        return bool(self.cameras)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a JSON-safe dict (tuples become lists) that :meth:`from_dict` reads back."""
+        d = dataclasses.asdict(self)
+        d["cameras"] = list(self.cameras)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LiftEnvConfig:
+        """Build a config from a dict such as :meth:`to_dict` wrote; missing keys take defaults.
+
+        Raises ValueError naming any key that is not a field.
+        """
+        _check_keys(cls, d)
+        kwargs = dict(d)
+        if "cameras" in kwargs and not isinstance(kwargs["cameras"], str):
+            kwargs["cameras"] = tuple(kwargs["cameras"])
+        return cls(**kwargs)
+
+    def env_class(self) -> type[LiftEnv]:
+        """The gymnasium env class this config builds (imported lazily: it pulls in robosuite)."""
+        from vst_envs.lift import LiftEnv
+
+        return LiftEnv
+
+    def expert_class(self) -> type[LiftExpert]:
+        """The scripted expert class that solves this env."""
+        from vst_envs.experts import LiftExpert
+
+        return LiftExpert
+
+
+def env_config_from_dict(d: Mapping[str, Any]) -> Any:
+    """Rebuild an env config from saved metadata by dispatching on ``d["type"]`` through :data:`ENVS`.
+
+    Raises KeyError naming the registered types when the type is unknown, ValueError when ``type`` is missing.
+    """
+    if "type" not in d:
+        raise ValueError(f"env config dict needs a 'type' key (one of {ENVS.names()}), got keys {sorted(d)}")
+    return ENVS.get(d["type"]).from_dict(d)

@@ -1,0 +1,1 @@
+"""Typed configuration: dataclass schemas that hydra fills and the library receives."""

@@ -1,0 +1,97 @@
+"""The top-level configs that the command lines receive (hydra composes them from ``configs/``).
+
+``TrainConfig`` is what ``python -m vst_vla.train`` runs; ``EvalConfig`` what ``python -m vst_vla.eval`` runs.
+The env is kept as its own registered dataclass (``vst_envs.ENVS``), picked by its ``type`` field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from vst_vla.config.parse import ConfigError, dataclass_from_dict, dataclass_to_dict
+from vst_vla.data.config import DatasetConfig
+from vst_vla.training.config import TrainerConfig
+from vst_vla.vla.configuration import VLAConfig
+
+STAGES = ("vla",)
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """Seeded evaluation episodes: seeds ``seed .. seed + n_episodes - 1`` (disjoint from demo seeds)."""
+
+    n_episodes: int = 10
+    seed: int = 0
+    n_videos: int = 2
+    max_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.n_episodes < 0 or self.n_videos < 0 or self.seed < 0:
+            raise ValueError("eval.n_episodes, eval.n_videos and eval.seed must be >= 0")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError(f"eval.max_steps must be null or >= 1, got {self.max_steps}")
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.n_episodes))
+
+
+@dataclass(frozen=True)
+class DemoCollection:
+    """Scripted demonstrations gathered when ``dataset.root`` does not exist yet."""
+
+    num_episodes: int = 30
+    seed: int = 10_000
+    max_attempts: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_episodes < 1:
+            raise ValueError(f"collect.num_episodes must be >= 1, got {self.num_episodes}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run: which stage, on what data, with which policy, trainer and final evaluation."""
+
+    stage: str = "vla"
+    run_name: str = "vla_lift"
+    output_root: str = "outputs/train"
+    env: Any = None
+    dataset: DatasetConfig = field(default_factory=lambda: DatasetConfig(root="outputs/datasets/lift"))
+    collect: DemoCollection = field(default_factory=DemoCollection)
+    policy: VLAConfig = field(default_factory=VLAConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: RolloutConfig = field(default_factory=RolloutConfig)
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
+        if not self.run_name or "/" in self.run_name:
+            raise ValueError(f"run_name must be a non-empty name without '/', got {self.run_name!r}")
+
+    def to_dict(self) -> dict:
+        out = dataclass_to_dict(self)
+        out["env"] = self.env.to_dict() if hasattr(self.env, "to_dict") else self.env
+        return out
+
+
+def train_config_from_dict(data: dict) -> TrainConfig:
+    """Parse hydra's resolved container into a :class:`TrainConfig` (env and head through their registries)."""
+    from vst_envs.config import env_config_from_dict
+
+    data = dict(data)
+    env = data.pop("env", None)
+    policy = data.pop("policy", None) or {}
+    try:
+        env_cfg = env_config_from_dict(env) if env is not None else None
+    except (KeyError, TypeError, ValueError) as err:
+        raise ConfigError(f"env: {err}") from err
+    try:
+        policy_cfg = VLAConfig.from_dict(policy)
+    except ConfigError as err:
+        raise ConfigError(f"policy.{err}") from err
+    cfg = dataclass_from_dict(TrainConfig, data)
+    import dataclasses
+
+    return dataclasses.replace(cfg, env=env_cfg, policy=policy_cfg)

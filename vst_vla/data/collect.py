@@ -1,0 +1,328 @@
+"""Collect scripted-expert demonstrations into a local LeRobot (v3) dataset.
+
+:func:`collect_demos` runs the env's scripted expert on seeds ``seed, seed + 1, ...``, keeps the successful
+episodes (all of them with ``keep_failed``) and writes them as a LeRobot dataset: camera images as video,
+``observation.state`` (the env's ``agent_pos``) and ``action``, with the env's language instruction as the task.
+Next to LeRobot's own metadata it stores ``meta/vst_env.json``: the env config and the seeds, so evaluation can
+rebuild exactly the env the demonstrations came from.
+
+The dataset is written into a hidden sibling directory and renamed into place only once it is complete, so a
+crash or Ctrl-C never leaves a half-written dataset at ``root``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
+from lerobot.utils.utils import SuppressProgressBars
+from tqdm import tqdm
+from vst_envs import make_env, make_expert
+
+from vst_vla.constants import ACTION, GYM_AGENT_POS, GYM_PIXELS, OBS_STATE, TASK, image_key
+from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
+
+logger = logging.getLogger(__name__)
+
+ENV_METADATA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CollectReport:
+    """What :func:`collect_demos` wrote.
+
+    Attributes:
+        root: the dataset directory.
+        episodes_kept: episodes in the dataset.
+        episodes_dropped: failed episodes that were discarded (always 0 with ``keep_failed``).
+        frames: frames in the dataset (sum of the kept episodes' lengths).
+        seconds: wall-clock time of the whole collection, encoding included.
+        successes: episodes in the dataset in which the expert succeeded.
+        seeds: env seed of each kept episode, in episode-index order.
+    """
+
+    root: Path
+    episodes_kept: int
+    episodes_dropped: int
+    frames: int
+    seconds: float
+    successes: int = 0
+    seeds: tuple[int, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class _EpisodeResult:
+    seed: int
+    success: bool
+    length: int
+
+
+def dataset_features(env_cfg: Any, state_dim: int, action_dim: int) -> dict[str, dict]:
+    """LeRobot feature spec for an env: one video per camera, the state vector and the action vector.
+
+    Args:
+        env_cfg: env config with ``cameras`` and ``image_size`` (square images).
+        state_dim: length of the env's ``agent_pos``.
+        action_dim: length of the action vector.
+
+    Returns:
+        ``{feature name: {"dtype", "shape", "names"}}`` as ``LeRobotDataset.create`` expects.
+    """
+    size = int(env_cfg.image_size)
+    features: dict[str, dict] = {
+        image_key(cam): {"dtype": "video", "shape": (size, size, 3), "names": ["height", "width", "channels"]}
+        for cam in env_cfg.cameras
+    }
+    features[OBS_STATE] = {"dtype": "float32", "shape": (state_dim,), "names": None}
+    features[ACTION] = {"dtype": "float32", "shape": (action_dim,), "names": None}
+    return features
+
+
+def collect_demos(env_cfg: Any, collect_cfg: CollectConfig) -> CollectReport:
+    """Run the scripted expert and write its episodes as a LeRobot dataset at ``collect_cfg.root``.
+
+    Args:
+        env_cfg: an env config from ``vst_envs.config`` (e.g. ``LiftEnvConfig``); it must render at least one
+            camera, since the dataset stores images.
+        collect_cfg: how many episodes, seeds, where to write, whether to keep failures / overwrite.
+
+    Returns:
+        A :class:`CollectReport`.
+
+    Raises:
+        FileExistsError: ``root`` exists and ``overwrite`` is false (or it is not a dataset we may replace).
+        RuntimeError: fewer than ``num_episodes`` episodes succeeded within ``max_attempts``; nothing is written.
+    """
+    if not env_cfg.cameras:
+        raise ValueError("env.cameras is empty: a demonstration dataset needs at least one camera to record")
+    root = Path(collect_cfg.root).expanduser().absolute()
+    _check_can_write(root, collect_cfg.overwrite)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    # Same directory as root so the final os.rename is atomic (same filesystem) and leaves no partial dataset.
+    tmp_root = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
+    start = time.perf_counter()
+    try:
+        episodes, dropped, expert_name = _record(env_cfg, collect_cfg, tmp_root)
+        metadata = _env_metadata(env_cfg, collect_cfg, episodes, dropped, expert_name)
+        write_json_atomic(tmp_root / ENV_METADATA_FILE, metadata)
+        _move_into_place(tmp_root, root, collect_cfg.overwrite)
+    except BaseException:
+        # BaseException: a Ctrl-C must not leave the hidden temp directory behind either.
+        shutil.rmtree(tmp_root, ignore_errors=True)
+        raise
+    report = CollectReport(
+        root=root,
+        episodes_kept=len(episodes),
+        episodes_dropped=len(dropped),
+        frames=sum(ep.length for ep in episodes),
+        seconds=time.perf_counter() - start,
+        successes=sum(ep.success for ep in episodes),
+        seeds=tuple(ep.seed for ep in episodes),
+    )
+    logger.info(
+        "wrote %d episodes (%d frames) to %s in %.1fs; dropped %d failed episodes",
+        report.episodes_kept,
+        report.frames,
+        root,
+        report.seconds,
+        report.episodes_dropped,
+    )
+    return report
+
+
+def _record(
+    env_cfg: Any, collect_cfg: CollectConfig, tmp_root: Path
+) -> tuple[list[_EpisodeResult], list[int], str]:
+    """Run expert episodes into a new LeRobot dataset at ``tmp_root`` until enough are kept or attempts run out.
+
+    Returns the kept episodes, the seeds of dropped ones and the expert's name.
+    """
+    env = make_env(env_cfg)
+    dataset = None
+    try:
+        expert = make_expert(env_cfg)
+        state_dim = int(np.prod(env.observation_space[GYM_AGENT_POS].shape))
+        action_dim = int(np.prod(env.action_space.shape))
+        dataset = LeRobotDataset.create(
+            collect_cfg.repo_id,
+            fps=env_cfg.control_freq,
+            root=tmp_root,
+            features=dataset_features(env_cfg, state_dim, action_dim),
+            use_videos=True,
+            video_backend="pyav",
+        )
+        # LeRobot's save_episode shows a `datasets` progress bar per episode, which garbles ours.
+        with SuppressProgressBars():
+            episodes, dropped = _run_episodes(env, expert, dataset, env_cfg, collect_cfg)
+        # finalize() writes the parquet footers; without it the dataset cannot be read.
+        dataset.finalize()
+        _remove_empty_dirs(tmp_root / "images")  # LeRobot's PNG staging area, empty once videos are encoded
+        return episodes, dropped, type(expert).__name__
+    finally:
+        if dataset is not None:
+            # Idempotent after the call above; on an error it releases the parquet writers before the temp
+            # directory is removed, and must not mask the original exception.
+            with contextlib.suppress(Exception):
+                dataset.finalize()
+        env.close()
+
+
+def _run_episodes(
+    env: Any, expert: Any, dataset: Any, env_cfg: Any, collect_cfg: CollectConfig
+) -> tuple[list[_EpisodeResult], list[int]]:
+    """The attempt loop: keep successes (or everything with keep_failed), drop failures, stop when done."""
+    target, limit = collect_cfg.num_episodes, collect_cfg.attempt_limit
+    kept: list[_EpisodeResult] = []
+    dropped: list[int] = []
+    bar = tqdm(total=target, desc="collect", unit="ep", dynamic_ncols=True)
+    try:
+        for attempt in range(limit):
+            seed = collect_cfg.seed + attempt
+            result = _run_episode(env, expert, dataset, seed, env_cfg)
+            if result.success or collect_cfg.keep_failed:
+                dataset.save_episode()
+                kept.append(result)
+                bar.update(1)
+            else:
+                # Drops the frames (and their staged PNGs) so the next episode starts from an empty buffer.
+                dataset.clear_episode_buffer()
+                dropped.append(seed)
+                logger.info("expert failed on seed %d after %d steps; episode dropped", seed, result.length)
+            bar.set_postfix(dropped=len(dropped), attempts=attempt + 1)
+            if len(kept) == target:
+                break
+            if len(kept) + (limit - attempt - 1) < target:
+                break  # cannot reach the target any more; fail now rather than simulate in vain
+    finally:
+        bar.close()
+    if dropped:
+        logger.warning("dropped %d failed episodes (seeds %s)", len(dropped), dropped)
+    if len(kept) < target:
+        raise RuntimeError(
+            f"only {len(kept)} of the {target} requested episodes succeeded after {len(kept) + len(dropped)} "
+            f"attempts (seeds {collect_cfg.seed}..{collect_cfg.seed + len(kept) + len(dropped) - 1}; the expert "
+            f"failed on seeds {dropped}); nothing was written. Raise collect.max_attempts, raise "
+            f"env.max_episode_steps (now {env_cfg.max_episode_steps}), or set collect.keep_failed=true"
+        )
+    return kept, dropped
+
+
+def _run_episode(env: Any, expert: Any, dataset: Any, seed: int, env_cfg: Any) -> _EpisodeResult:
+    """Roll the expert out once from ``env.reset(seed=seed)``, adding every (observation, action) frame.
+
+    Frame t holds the observation the expert saw and the action it then took, so the final observation
+    (after the last action) is not recorded: it has no action.
+    """
+    obs, _ = env.reset(seed=seed)
+    expert.reset()
+    task = env.unwrapped.task_description
+    success = False
+    steps = 0
+    # The env truncates at max_episode_steps itself; the bound here only guards against an env that never ends.
+    while steps < env_cfg.max_episode_steps:
+        action = np.asarray(expert.act(env), dtype=np.float32)
+        frame = {image_key(cam): obs[GYM_PIXELS][cam] for cam in env_cfg.cameras}
+        frame[OBS_STATE] = np.asarray(obs[GYM_AGENT_POS], dtype=np.float32)
+        frame[ACTION] = action
+        frame[TASK] = task
+        dataset.add_frame(frame)
+        obs, _, terminated, truncated, info = env.step(action)
+        steps += 1
+        success = bool(info.get("is_success", False))
+        if terminated or truncated:
+            break
+    return _EpisodeResult(seed=seed, success=success, length=steps)
+
+
+def _env_metadata(
+    env_cfg: Any, collect_cfg: CollectConfig, episodes: list[_EpisodeResult], dropped: list[int], expert: str
+) -> dict[str, Any]:
+    """The contents of ``meta/vst_env.json``: env config plus how the episodes were produced."""
+    return {
+        "version": ENV_METADATA_VERSION,
+        "env": env_cfg.to_dict(),
+        "collection": {
+            "expert": expert,
+            "seed": collect_cfg.seed,
+            "episode_seeds": [ep.seed for ep in episodes],  # index i = LeRobot episode_index i
+            "episode_success": [ep.success for ep in episodes],
+            "dropped_seeds": dropped,
+            "keep_failed": collect_cfg.keep_failed,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    }
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temp file + ``os.replace``, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _remove_empty_dirs(path: Path) -> None:
+    """Delete ``path`` if it holds no files (only, possibly, empty directories)."""
+    if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
+        shutil.rmtree(path)
+
+
+def _is_replaceable(root: Path) -> bool:
+    """Whether ``overwrite`` may delete ``root``: an empty directory or a LeRobot dataset, nothing else.
+
+    This keeps a mistyped ``collect.root=.`` with ``overwrite=true`` from deleting a source tree.
+    """
+    return root.is_dir() and (not any(root.iterdir()) or (root / "meta" / "info.json").is_file())
+
+
+def _check_can_write(root: Path, overwrite: bool) -> None:
+    if not root.exists():
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"{root} already exists; refusing to overwrite it. Pass overwrite=True "
+            f"(collect.overwrite=true on the command line) or choose another collect.root"
+        )
+    if not _is_replaceable(root):
+        raise FileExistsError(
+            f"{root} exists and is neither an empty directory nor a LeRobot dataset (no meta/info.json); "
+            f"refusing to delete it even with overwrite=True"
+        )
+
+
+def _move_into_place(tmp_root: Path, root: Path, overwrite: bool) -> None:
+    """Rename the finished dataset to ``root``, replacing an old one only when allowed."""
+    # Checked again: something may have appeared at root while we were collecting.
+    _check_can_write(root, overwrite)
+    if not root.exists():
+        os.rename(tmp_root, root)
+        return
+    # Directories cannot be swapped atomically; move the old one aside first so either the old or the new
+    # dataset is at root at every moment, and put it back if the second rename fails.
+    trash = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
+    os.rename(root, trash)
+    try:
+        os.rename(tmp_root, root)
+    except BaseException:
+        os.rename(trash, root)
+        raise
+    shutil.rmtree(trash, ignore_errors=True)
+    logger.info("replaced the existing dataset at %s", root)

@@ -1,0 +1,118 @@
+"""The VLA stage: demonstrations → fine-tuned VLA checkpoint → simulated success rate.
+
+Phases (each timed and reported): collect scripted demos if the dataset is missing, load the LeRobot dataset,
+build the policy (or resume the run's last checkpoint), train, then evaluate the final checkpoint in the env
+the demonstrations came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+
+from vst_vla.config.schema import TrainConfig
+from vst_vla.constants import ACTION, OBS_STATE
+from vst_vla.data.collect import collect_demos
+from vst_vla.data.config import CollectConfig
+from vst_vla.data.dataset import VLATrainingDataset, load_env_metadata
+from vst_vla.rollout.policy_eval import evaluate_policy
+from vst_vla.rollout.stats import format_summary_table
+from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
+from vst_vla.training.trainer import Trainer
+from vst_vla.vla.modeling import VLAPolicy
+from vst_vla.vla.normalization import to_json_stats
+
+logger = logging.getLogger(__name__)
+
+RUN_CONFIG = "run_config.json"
+RUN_SUMMARY = "run_summary.json"
+
+
+class _PhaseTimer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    def time(self, name: str):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                self.start = time.perf_counter()
+
+            def __exit__(self, *exc):
+                timer.seconds[name] = round(time.perf_counter() - self.start, 2)
+
+        return _Ctx()
+
+
+def run_vla_stage(cfg: TrainConfig) -> dict:
+    """Run the whole VLA stage; returns (and writes to ``run_summary.json``) timings, losses and eval results."""
+    run_dir = Path(cfg.output_root) / cfg.run_name
+    timer = _PhaseTimer()
+    dataset_root = Path(cfg.dataset.root)
+    if not dataset_root.exists():
+        with timer.time("collect"):
+            report = collect_demos(cfg.env, CollectConfig(root=str(dataset_root), repo_id=cfg.dataset.repo_id,
+                                                          num_episodes=cfg.collect.num_episodes,
+                                                          seed=cfg.collect.seed,
+                                                          max_attempts=cfg.collect.max_attempts))
+        logger.info("collected %d demos (%d dropped) into %s", report.episodes_kept, report.episodes_dropped, dataset_root)
+    with timer.time("load_dataset"):
+        dataset = VLATrainingDataset.from_config(cfg.dataset, chunk_size=cfg.policy.chunk_size)
+    env_metadata = load_env_metadata(dataset_root)
+    _check_env_matches_dataset(cfg, dataset)
+    policy_cfg = dataclasses.replace(cfg.policy, image_keys=dataset.image_keys, action_dim=dataset.action_dim,
+                                     state_dim=dataset.state_dim)
+    resume_from = _resume_point(cfg, run_dir, policy_cfg)
+    with timer.time("build_policy"):
+        if resume_from is not None:
+            policy = VLAPolicy.from_pretrained(resume_from / PRETRAINED_DIR)
+        else:
+            stats = to_json_stats(dataset.stats(), [ACTION, OBS_STATE])
+            policy = VLAPolicy.build(policy_cfg, stats, env_metadata or {"env": cfg.env.to_dict()})
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / RUN_CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
+    with timer.time("train"):
+        result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict()).fit(policy, dataset, resume_from)
+    summary = None
+    if cfg.eval.n_episodes > 0:
+        with timer.time("eval"):
+            summary = evaluate_policy(policy, cfg.env, cfg.eval, run_dir / "eval")
+        print(format_summary_table({cfg.env.instruction: summary}))
+    out = {"run_dir": str(run_dir), "phases_s": timer.seconds, "start_step": result.start_step,
+           "final_step": result.final_step, "final_loss": result.last_loss,
+           "checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
+           "eval": summary.to_dict() if summary else None}
+    (run_dir / RUN_SUMMARY).write_text(json.dumps(out, indent=2))
+    return out
+
+
+def _check_env_matches_dataset(cfg: TrainConfig, dataset: VLATrainingDataset) -> None:
+    """The env evaluated at the end must take the actions the dataset holds."""
+    env_action_dim = getattr(cfg.env, "action_dim", None)
+    if env_action_dim is not None and env_action_dim != dataset.action_dim:
+        raise ValueError(
+            f"dataset {cfg.dataset.root} has {dataset.action_dim}-dim actions but env {cfg.env.type!r} takes "
+            f"{env_action_dim}; train on a dataset recorded in this env or change env"
+        )
+
+
+def _resume_point(cfg: TrainConfig, run_dir: Path, policy_cfg) -> Path | None:
+    """The run's last checkpoint when resuming is on and its policy config matches; refuses a mismatch."""
+    last = last_checkpoint(run_dir)
+    if last is None:
+        return None
+    if not cfg.trainer.resume:
+        raise FileExistsError(
+            f"{run_dir} already holds checkpoints; set trainer.resume=true to continue it or choose another run_name"
+        )
+    saved = json.loads((last / PRETRAINED_DIR / "config.json").read_text())
+    if saved != policy_cfg.to_dict():
+        raise ValueError(
+            f"the policy config differs from the one of {last}; resuming would mix two models. "
+            "Use another run_name (or trainer.resume=false with a fresh run_name)."
+        )
+    return last

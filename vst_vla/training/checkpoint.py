@@ -1,0 +1,80 @@
+"""Training checkpoints: the policy (safetensors + JSON) plus optimizer, scheduler, RNG and step.
+
+Layout (LeRobot's): ``<run>/checkpoints/<step:06d>/pretrained_model/`` holds what a user deploys;
+``.../training_state/`` holds what resuming needs. ``<run>/checkpoints/last`` is a symlink to the newest one.
+Each step directory is written under a temporary name and renamed into place, so a crash never leaves a
+half-written checkpoint that resume would pick up. State files use LeRobot's own safetensors/JSON savers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import torch
+from lerobot.optim.optimizers import load_optimizer_state, save_optimizer_state
+from lerobot.optim.schedulers import load_scheduler_state, save_scheduler_state
+from lerobot.utils.random_utils import load_rng_state, save_rng_state
+
+CHECKPOINTS_DIR = "checkpoints"
+LAST_LINK = "last"
+PRETRAINED_DIR = "pretrained_model"
+TRAINING_STATE_DIR = "training_state"
+STEP_FILENAME = "training_step.json"
+
+
+def checkpoint_dir(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / CHECKPOINTS_DIR / f"{step:06d}"
+
+
+def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler) -> Path:
+    """Write checkpoint ``step`` atomically and point ``last`` at it. Returns the step directory."""
+    final = checkpoint_dir(run_dir, step)
+    tmp = final.with_name(f".{final.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        policy.save_pretrained(tmp / PRETRAINED_DIR)
+        state_dir = tmp / TRAINING_STATE_DIR
+        state_dir.mkdir(parents=True)
+        save_optimizer_state(optimizer, state_dir)
+        save_scheduler_state(scheduler, state_dir)
+        save_rng_state(state_dir)
+        (state_dir / STEP_FILENAME).write_text(json.dumps({"step": step}))
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.replace(final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _point_last_at(final)
+    return final
+
+
+def _point_last_at(target: Path) -> None:
+    link = target.parent / LAST_LINK
+    tmp_link = target.parent / f".{LAST_LINK}.tmp"
+    if tmp_link.is_symlink() or tmp_link.exists():
+        tmp_link.unlink()
+    tmp_link.symlink_to(target.name)
+    os.replace(tmp_link, link)
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The newest complete checkpoint of a run, or None."""
+    link = Path(run_dir) / CHECKPOINTS_DIR / LAST_LINK
+    return link.resolve() if link.exists() else None
+
+
+def load_training_state(checkpoint: Path, optimizer: torch.optim.Optimizer,
+                        scheduler: torch.optim.lr_scheduler.LRScheduler) -> int:
+    """Restore optimizer, scheduler and RNG state in place; returns the step the checkpoint was taken at."""
+    state_dir = Path(checkpoint) / TRAINING_STATE_DIR
+    if not (state_dir / STEP_FILENAME).is_file():
+        raise FileNotFoundError(f"{checkpoint} has no {TRAINING_STATE_DIR}/{STEP_FILENAME}; cannot resume from it")
+    load_optimizer_state(optimizer, state_dir)
+    load_scheduler_state(scheduler, state_dir)
+    load_rng_state(state_dir)
+    return int(json.loads((state_dir / STEP_FILENAME).read_text())["step"])

@@ -1,0 +1,63 @@
+"""Trainer configuration: optimisation, schedule, precision, checkpointing and logging."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PRECISIONS = ("bf16", "fp32")
+WANDB_MODES = ("offline", "online", "disabled")
+
+
+@dataclass(frozen=True)
+class WandbConfig:
+    """Weights & Biases logging; offline by default (runs sync later with ``wandb sync``)."""
+
+    mode: str = "offline"
+    project: str = "vst-vla"
+
+    def __post_init__(self) -> None:
+        if self.mode not in WANDB_MODES:
+            raise ValueError(f"trainer.wandb.mode must be one of {WANDB_MODES}, got {self.mode!r}")
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    """How to optimise.
+
+    ``vision_lr`` is the vision tower's learning rate (VST trains it slower than the language model);
+    the schedule is linear warmup then cosine decay to ``min_lr_ratio`` of the peak.
+    """
+
+    steps: int = 1000
+    batch_size: int = 8
+    lr: float = 3e-4
+    vision_lr: float = 1e-4
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    grad_clip_norm: float = 1.0
+    log_every: int = 25
+    save_every: int = 500
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "auto"
+    precision: str = "bf16"
+    resume: bool = True
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "log_every", "save_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("lr", "vision_lr"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"trainer.{name} must be >= 0, got {getattr(self, name)}")
+        if self.warmup_steps < 0 or self.num_workers < 0:
+            raise ValueError("trainer.warmup_steps and trainer.num_workers must be >= 0")
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
+            raise ValueError(f"trainer.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"trainer.precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
+            raise ValueError(f"trainer.device must be 'auto', 'cpu' or 'cuda[:i]', got {self.device!r}")

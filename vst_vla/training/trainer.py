@@ -1,0 +1,170 @@
+"""The one training loop (every stage, policy and head plugs into it).
+
+A trainable object only needs ``forward(batch) -> (loss, logs)``, ``save_pretrained(dir)`` and, optionally,
+``vision_parameter_names()`` for the vision tower's separate learning rate. The loop: AdamW (no decay on
+biases and norms), linear warmup + cosine decay, gradient clipping, bf16 autocast, a resumable sampler, periodic
+atomic checkpoints, exact resume, JSONL + wandb logging and a progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from vst_vla.training.checkpoint import load_training_state, save_checkpoint
+from vst_vla.training.config import TrainerConfig
+from vst_vla.training.sampler import ResumableBatchSampler
+
+logger = logging.getLogger(__name__)
+
+TRAIN_LOG = "train_log.jsonl"
+
+
+@dataclass
+class TrainResult:
+    """What a finished ``fit`` reports: steps done this call, the final step, last logged loss, time."""
+
+    start_step: int
+    final_step: int
+    last_loss: float
+    seconds: float
+    last_checkpoint: Path | None
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' → the first CUDA device when there is one, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def build_optimizer(policy: torch.nn.Module, cfg: TrainerConfig) -> torch.optim.AdamW:
+    """AdamW with the vision tower at ``cfg.vision_lr`` and no weight decay on 1-D parameters."""
+    vision = set(policy.vision_parameter_names()) if hasattr(policy, "vision_parameter_names") else set()
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, param in policy.named_parameters():
+        if param.requires_grad:
+            groups.setdefault((name in vision, param.ndim >= 2), []).append(param)
+    param_groups = [
+        {"params": params, "lr": cfg.vision_lr if is_vision else cfg.lr,
+         "weight_decay": cfg.weight_decay if decays else 0.0, "name": f"{'vision' if is_vision else 'main'}_{'decay' if decays else 'no_decay'}"}
+        for (is_vision, decays), params in sorted(groups.items())
+    ]
+    return torch.optim.AdamW(param_groups, betas=cfg.betas)
+
+
+def warmup_cosine(cfg: TrainerConfig):
+    """LR multiplier: linear warmup over ``warmup_steps``, then cosine to ``min_lr_ratio`` at ``steps``."""
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        progress = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+        return cfg.min_lr_ratio + (1.0 - cfg.min_lr_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class Trainer:
+    """Runs ``cfg.steps`` optimisation steps of ``policy`` on ``dataset``, checkpointing under ``run_dir``.
+
+    Args:
+        cfg: trainer settings.
+        run_dir: the run's output directory (checkpoints/, train_log.jsonl, wandb/).
+        run_config: the full resolved config, stored with the wandb run.
+    """
+
+    def __init__(self, cfg: TrainerConfig, run_dir: Path, run_config: dict | None = None) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.run_config = run_config or {}
+
+    def fit(self, policy: torch.nn.Module, dataset: Dataset, resume_from: Path | None = None) -> TrainResult:
+        """Train; when ``resume_from`` is a checkpoint, continue exactly where it stopped.
+
+        The policy passed in must already hold the checkpoint's weights when resuming (load it with the
+        policy class's ``from_pretrained``); optimizer, scheduler and RNG state are restored here.
+        """
+        cfg = self.cfg
+        device = resolve_device(cfg.device)
+        policy.to(device).train()
+        if cfg.precision == "bf16":
+            policy.autocast_dtype = torch.bfloat16
+        optimizer = build_optimizer(policy, cfg)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg))
+        step = 0
+        if resume_from is not None:
+            step = load_training_state(resume_from, optimizer, scheduler)
+            logger.info("resumed from %s at step %d", resume_from, step)
+        else:
+            torch.manual_seed(cfg.seed)
+        start_step = step
+        loader = DataLoader(
+            dataset,
+            batch_sampler=ResumableBatchSampler(len(dataset), cfg.batch_size, cfg.seed, start_step=step),
+            num_workers=cfg.num_workers,
+            persistent_workers=cfg.num_workers > 0,
+        )
+        logger_ = _RunLogger(self.run_dir, cfg, self.run_config, resume=resume_from is not None)
+        last_ckpt, last_loss, started = resume_from, float("nan"), time.perf_counter()
+        window_start, window_samples = time.perf_counter(), 0
+        progress = tqdm(total=cfg.steps, initial=step, desc="train", dynamic_ncols=True, disable=None)
+        batches = iter(loader)
+        while step < cfg.steps:
+            batch = next(batches)
+            loss, logs = policy(batch)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {float(loss)} at step {step}; lower trainer.lr or check the data")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            last_loss = logs.get("loss", float(loss.detach()))
+            window_samples += cfg.batch_size
+            progress.update(1)
+            progress.set_postfix(loss=f"{last_loss:.4f}")
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                elapsed = time.perf_counter() - window_start
+                logger_.log(step, {**logs, "grad_norm": float(grad_norm), "lr": scheduler.get_last_lr()[0],
+                                   "samples_per_s": window_samples / max(elapsed, 1e-9)})
+                window_start, window_samples = time.perf_counter(), 0
+            if step % cfg.save_every == 0 or step == cfg.steps:
+                last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler)
+        progress.close()
+        logger_.close()
+        return TrainResult(start_step, step, last_loss, time.perf_counter() - started, last_ckpt)
+
+
+class _RunLogger:
+    """Appends metrics to ``train_log.jsonl`` and, unless disabled, to a wandb run (offline by default)."""
+
+    def __init__(self, run_dir: Path, cfg: TrainerConfig, run_config: dict, resume: bool) -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._file = open(run_dir / TRAIN_LOG, "a")  # noqa: SIM115 - kept open for the whole run
+        self._wandb = None
+        if cfg.wandb.mode != "disabled":
+            import wandb
+
+            self._wandb = wandb.init(project=cfg.wandb.project, mode=cfg.wandb.mode, dir=str(run_dir),
+                                     config=run_config, resume="allow" if resume else None)
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        self._file.write(json.dumps({"step": step, **metrics}) + "\n")
+        self._file.flush()
+        if self._wandb is not None:
+            self._wandb.log(metrics, step=step)
+
+    def close(self) -> None:
+        self._file.close()
+        if self._wandb is not None:
+            self._wandb.finish()

@@ -1,0 +1,176 @@
+"""The VLA policy: Qwen2.5-VL backbone + action head, with LeRobot's PreTrainedPolicy contract.
+
+``forward(batch)`` → (loss, logs); ``predict_action_chunk(batch)`` → (B, chunk, A) actions in env units;
+``select_action(batch)`` → (B, A), queueing ``n_action_steps`` actions between inferences; ``reset()`` at episode
+start. Checkpoints are a directory: config.json, model.safetensors, backbone_config.json, processor/ (tokenizer,
+image processor), normalization_stats.json and, when known, env.json (how to rebuild the evaluation env).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections import deque
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_model, save_model
+from torch import nn
+from transformers import Qwen2_5_VLConfig
+
+from vst_vla.constants import ACTION, ACTION_IS_PAD
+from vst_vla.vla.configuration import VLAConfig
+from vst_vla.vla.processor import VLAProcessor
+from vst_vla.vlm.backbone import backbone_from_hf_config, build_backbone, vision_parameter_names
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILENAME = "config.json"
+WEIGHTS_FILENAME = "model.safetensors"
+BACKBONE_CONFIG_FILENAME = "backbone_config.json"
+ENV_FILENAME = "env.json"
+
+
+class UnsafeActionError(RuntimeError):
+    """The policy produced NaN/inf or out-of-range actions; it refuses to emit them."""
+
+
+class VLAPolicy(nn.Module):
+    """A vision-language-action policy.
+
+    Args:
+        config: the policy config (with image_keys / action_dim filled in).
+        backbone: a ``Qwen2_5_VLForConditionalGeneration``.
+        processor: the matching :class:`VLAProcessor` (prompting, normalization stats).
+        env_metadata: optional dict saved as env.json to rebuild the evaluation environment.
+    """
+
+    name = "vst_vla"
+
+    def __init__(self, config: VLAConfig, backbone: nn.Module, processor: VLAProcessor,
+                 env_metadata: dict | None = None) -> None:
+        super().__init__()
+        if not config.image_keys or config.action_dim <= 0:
+            raise ValueError("VLAConfig.image_keys and action_dim must be set (the trainer fills them from the dataset)")
+        self.config = config
+        self.backbone = backbone
+        self.processor = processor
+        self.env_metadata = env_metadata
+        head_cls = config.head.head_class()
+        self.head = head_cls(config.head, config, processor.tokenizer)
+        self._grow_embeddings_if_needed()
+        self.autocast_dtype: torch.dtype | None = None
+        self._action_queue: deque[torch.Tensor] = deque()
+
+    @classmethod
+    def build(cls, config: VLAConfig, stats: dict, env_metadata: dict | None = None) -> VLAPolicy:
+        """A fresh policy: backbone built tiny or loaded from ``config.backbone.pretrained_path``."""
+        backbone, hf_processor = build_backbone(config.backbone)
+        return cls(config, backbone, VLAProcessor(hf_processor, config, stats), env_metadata)
+
+    def _grow_embeddings_if_needed(self) -> None:
+        # Real Qwen2.5-VL reserves unused rows (151936 > 151665 tokens), so the action tokens often fit.
+        vocab = len(self.processor.tokenizer)
+        rows = self.backbone.get_input_embeddings().weight.shape[0]
+        if vocab > rows:
+            self.backbone.resize_token_embeddings(vocab, mean_resizing=False)
+            logger.info("grew the embedding matrix from %d to %d rows for the action tokens", rows, vocab)
+
+    def vision_parameter_names(self) -> set[str]:
+        """Parameter names (in this module's namespace) of the vision tower, trained at ``trainer.vision_lr``."""
+        return {f"backbone.{name}" for name in vision_parameter_names(self.backbone)}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss on a batch with ``action`` (B, chunk, A) in env units and optional ``action_is_pad``."""
+        actions = batch[ACTION]
+        if actions.ndim == 2:
+            actions = actions.unsqueeze(1)
+        if actions.shape[-1] != self.config.action_dim or actions.shape[1] != self.config.chunk_size:
+            raise ValueError(
+                f"batch actions have shape {tuple(actions.shape)}; expected (B, chunk_size={self.config.chunk_size}, "
+                f"action_dim={self.config.action_dim})"
+            )
+        normalized = self.processor.normalize_actions(actions.float())
+        inputs = self.processor.encode(batch, self.head.target_suffixes(normalized)).to(self.device)
+        with self._autocast():
+            loss = self.head.loss(self.backbone, inputs, normalized.to(self.device), _to(batch.get(ACTION_IS_PAD), self.device))
+        return loss, {"loss": float(loss.detach())}
+
+    @torch.inference_mode()
+    def predict_action_chunk(self, batch: dict) -> torch.Tensor:
+        """(B, chunk_size, action_dim) actions in env units; raises UnsafeActionError instead of emitting NaN."""
+        inputs = self.processor.encode(batch).to(self.device)
+        with self._autocast():
+            normalized = self.head.predict(self.backbone, inputs)
+        if not torch.isfinite(normalized).all():
+            raise UnsafeActionError("the action head produced NaN or inf; refusing to act")
+        actions = self.processor.unnormalize_actions(normalized.float().cpu())
+        if not torch.isfinite(actions).all():
+            raise UnsafeActionError("un-normalized actions contain NaN or inf; refusing to act")
+        return actions
+
+    @torch.inference_mode()
+    def select_action(self, batch: dict) -> torch.Tensor:
+        """(B, action_dim): the next queued action, running inference when the queue is empty."""
+        if not self._action_queue:
+            chunk = self.predict_action_chunk(batch)[:, : self.config.n_action_steps]
+            self._action_queue.extend(chunk.transpose(0, 1))
+        return self._action_queue.popleft()
+
+    def reset(self) -> None:
+        """Clear the action queue (call at every episode start)."""
+        self._action_queue.clear()
+
+    # ---- checkpoints -------------------------------------------------------------------------------------------
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the checkpoint atomically: into a temp sibling directory, then renamed into place."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            (tmp / CONFIG_FILENAME).write_text(json.dumps(self.config.to_dict(), indent=2))
+            (tmp / BACKBONE_CONFIG_FILENAME).write_text(self.backbone.config.to_json_string())
+            save_model(self.backbone, str(tmp / WEIGHTS_FILENAME))
+            self.processor.save(tmp)
+            if self.env_metadata is not None:
+                (tmp / ENV_FILENAME).write_text(json.dumps(self.env_metadata, indent=2))
+            if directory.exists():
+                shutil.rmtree(directory)
+            tmp.replace(directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> VLAPolicy:
+        """Load a checkpoint written by :meth:`save_pretrained` (no network, no pickle, no remote code)."""
+        directory = Path(directory)
+        for name in (CONFIG_FILENAME, WEIGHTS_FILENAME, BACKBONE_CONFIG_FILENAME):
+            if not (directory / name).is_file():
+                raise FileNotFoundError(f"{directory} is not a vst-vla checkpoint: {name} is missing")
+        config = VLAConfig.from_dict(json.loads((directory / CONFIG_FILENAME).read_text()))
+        processor = VLAProcessor.load(directory, config)
+        hf_config = Qwen2_5_VLConfig.from_json_file(str(directory / BACKBONE_CONFIG_FILENAME))
+        backbone = backbone_from_hf_config(hf_config)
+        env_path = directory / ENV_FILENAME
+        env_metadata = json.loads(env_path.read_text()) if env_path.is_file() else None
+        policy = cls(config, backbone, processor, env_metadata)
+        load_model(policy.backbone, str(directory / WEIGHTS_FILENAME))
+        return policy
+
+
+def _to(value, device: torch.device):
+    return value.to(device) if isinstance(value, torch.Tensor) else value

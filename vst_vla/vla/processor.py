@@ -1,0 +1,109 @@
+"""The VLA's input/output pipeline, kept outside the ``nn.Module`` and saved with every checkpoint.
+
+In: LeRobot-style batch (camera images float [0, 1] (B, 3, H, W), ``task`` strings) → the VST prompt in the
+backbone's chat template → Qwen2.5-VL processor tensors (resize, patchify, tokenize; left padding so prompts
+end where generation starts). Out: normalized actions in [-1, 1] → raw units via the q01/q99 statistics.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import torch
+from transformers import BatchFeature, Qwen2_5_VLProcessor
+
+from vst_vla.constants import ACTION, TASK
+from vst_vla.vla.configuration import VLAConfig
+from vst_vla.vla.normalization import QuantileNormalizer, load_stats, save_stats
+
+PROCESSOR_SUBDIR = "processor"
+
+
+class VLAProcessor:
+    """Prompting, image/text encoding and action (un)normalization for one VLA.
+
+    Args:
+        hf_processor: the backbone's ``Qwen2_5_VLProcessor`` (tokenizer already holding the action tokens).
+        config: the policy config (image keys, prompt template).
+        stats: ``{feature: {"q01": [...], "q99": [...], ...}}``; must contain ``action``.
+    """
+
+    def __init__(self, hf_processor: Qwen2_5_VLProcessor, config: VLAConfig, stats: dict) -> None:
+        self.hf_processor = hf_processor
+        self.hf_processor.tokenizer.padding_side = "left"
+        self.config = config
+        self.stats = stats
+        self.action_normalizer = QuantileNormalizer.from_stats(stats, ACTION)
+        if config.action_dim and self.action_normalizer.dim != config.action_dim:
+            raise ValueError(
+                f"action statistics have {self.action_normalizer.dim} dimensions but policy.action_dim is "
+                f"{config.action_dim}"
+            )
+
+    @property
+    def tokenizer(self):
+        return self.hf_processor.tokenizer
+
+    def prompt_text(self, instruction: str) -> str:
+        """The chat-formatted prompt for one instruction, ending at the assistant's turn."""
+        content = [{"type": "image"} for _ in self.config.image_keys]
+        content.append({"type": "text", "text": self.config.prompt_template.format(instruction=instruction.strip())})
+        return self.hf_processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+
+    def encode(self, batch: dict, suffixes: list[str] | None = None) -> BatchFeature:
+        """Model inputs for a batch: input_ids/attention_mask (B, L), pixel_values, image_grid_thw, ...
+
+        Args:
+            batch: images under ``config.image_keys`` (B, 3, H, W) float in [0, 1] (or uint8), ``task`` list[str].
+            suffixes: per-sample text appended after the prompt (training targets), or None for inference.
+        """
+        self.check_batch(batch)
+        tasks = batch[TASK]
+        if isinstance(tasks, str):
+            tasks = [tasks]
+        batch_size = len(tasks)
+        texts = [self.prompt_text(t) for t in tasks]
+        if suffixes is not None:
+            texts = [t + s for t, s in zip(texts, suffixes, strict=True)]
+        images = []
+        for i in range(batch_size):
+            for key in self.config.image_keys:
+                images.append(_to_uint8(batch[key][i]))
+        return self.hf_processor(images=images, text=texts, padding=True, return_tensors="pt")
+
+    def check_batch(self, batch: dict) -> None:
+        """Refuse a batch that lacks a camera or a task, naming what is missing and what was expected."""
+        missing = [k for k in (*self.config.image_keys, TASK) if k not in batch]
+        if missing:
+            raise KeyError(
+                f"batch is missing {missing}; this policy expects cameras {list(self.config.image_keys)} and '{TASK}'"
+            )
+
+    def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.action_normalizer.normalize(actions)
+
+    def unnormalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        return self.action_normalizer.unnormalize(actions)
+
+    def save(self, directory: Path) -> None:
+        """Write the HF processor files (tokenizer, image processor, chat template) and the stats."""
+        sub = Path(directory) / PROCESSOR_SUBDIR
+        if sub.exists():
+            shutil.rmtree(sub)
+        self.hf_processor.save_pretrained(sub)
+        save_stats(self.stats, Path(directory))
+
+    @classmethod
+    def load(cls, directory: Path, config: VLAConfig) -> VLAProcessor:
+        """Rebuild from a checkpoint directory; refuses when the normalization stats are missing."""
+        stats = load_stats(Path(directory))
+        hf_processor = Qwen2_5_VLProcessor.from_pretrained(Path(directory) / PROCESSOR_SUBDIR, local_files_only=True)
+        return cls(hf_processor, config, stats)
+
+
+def _to_uint8(image: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) float in [0, 1] or uint8 → uint8, the form the Qwen image processor rescales itself."""
+    if image.dtype == torch.uint8:
+        return image
+    return (image.float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)

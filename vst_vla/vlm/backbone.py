@@ -1,0 +1,176 @@
+"""Build or load the Qwen2.5-VL backbone and its processor.
+
+Two sources, one result (a ``Qwen2_5_VLForConditionalGeneration`` plus a ``Qwen2_5_VLProcessor``):
+- ``pretrained_path`` set: a local directory in the Hugging Face layout (real Qwen2.5-VL, a VST checkpoint, or
+  the output of our SFT stage). Loaded with ``local_files_only`` and never ``trust_remote_code``.
+- otherwise: a tiny random-init model from the sizes in :class:`BackboneConfig` and the offline tokenizer, so the
+  whole pipeline runs on a CPU with nothing downloaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import (
+    Qwen2_5_VLConfig,
+    Qwen2_5_VLForConditionalGeneration,
+    Qwen2_5_VLProcessor,
+    Qwen2VLImageProcessor,
+    Qwen2VLVideoProcessor,
+)
+
+from vst_vla.vlm.tokenizer import QWEN2_VL_CHAT_TEMPLATE, build_offline_tokenizer
+
+logger = logging.getLogger(__name__)
+
+# Qwen2.5-VL sees images in 28x28 pixel units (14 px patches merged 2x2): one unit is one LLM token.
+PIXELS_PER_TOKEN = 28 * 28
+
+
+@dataclass(frozen=True)
+class BackboneConfig:
+    """Which VLM to use and, for the tiny random-init default, its sizes.
+
+    ``image_max_tokens`` bounds the visual tokens per image (the processor resizes larger images down), which is
+    the main compute knob on a CPU.
+    """
+
+    pretrained_path: str | None = None
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 256
+    vision_depth: int = 2
+    vision_hidden_size: int = 64
+    vision_num_heads: int = 4
+    tokenizer_vocab_size: int = 2048
+    image_min_tokens: int = 4
+    image_max_tokens: int = 64
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size",
+                     "vision_depth", "vision_hidden_size", "vision_num_heads", "image_min_tokens",
+                     "image_max_tokens"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"backbone.{name} must be positive, got {getattr(self, name)}")
+        if self.hidden_size % self.num_heads:
+            raise ValueError(f"backbone.hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
+        if (self.hidden_size // self.num_heads) % 4:
+            raise ValueError("backbone.hidden_size / num_heads must be a multiple of 4 (Qwen's 3-axis M-RoPE)")
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(f"backbone.num_heads ({self.num_heads}) must be divisible by num_kv_heads ({self.num_kv_heads})")
+        if self.vision_hidden_size % self.vision_num_heads:
+            raise ValueError("backbone.vision_hidden_size must be divisible by vision_num_heads")
+        if self.image_min_tokens > self.image_max_tokens:
+            raise ValueError("backbone.image_min_tokens must not exceed image_max_tokens")
+
+
+def tiny_qwen2_5_vl_config(cfg: BackboneConfig, vocab_size: int, special_ids: dict[str, int]) -> Qwen2_5_VLConfig:
+    """A Qwen2.5-VL architecture config with the small sizes of ``cfg`` (random init, CPU friendly)."""
+    head_dim = cfg.hidden_size // cfg.num_heads
+    # M-RoPE splits each head's rotary half-dimension over (time, height, width); Qwen uses 1:1.5:1.5.
+    half = head_dim // 2
+    t = half // 4
+    h = (half - t) // 2
+    mrope_section = [t, h, half - t - h]
+    text = dict(
+        vocab_size=vocab_size,
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_layers,
+        num_attention_heads=cfg.num_heads,
+        num_key_value_heads=cfg.num_kv_heads,
+        max_position_embeddings=4096,
+        rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": mrope_section},
+        bos_token_id=special_ids["<|endoftext|>"],
+        eos_token_id=special_ids["<|im_end|>"],
+        pad_token_id=special_ids["<|endoftext|>"],
+    )
+    vision = dict(
+        depth=cfg.vision_depth,
+        hidden_size=cfg.vision_hidden_size,
+        intermediate_size=cfg.vision_hidden_size * 2,
+        num_heads=cfg.vision_num_heads,
+        out_hidden_size=cfg.hidden_size,
+        fullatt_block_indexes=[cfg.vision_depth - 1],
+        window_size=112,
+    )
+    return Qwen2_5_VLConfig(
+        text_config=text,
+        vision_config=vision,
+        image_token_id=special_ids["<|image_pad|>"],
+        video_token_id=special_ids["<|video_pad|>"],
+        vision_start_token_id=special_ids["<|vision_start|>"],
+        vision_end_token_id=special_ids["<|vision_end|>"],
+        tie_word_embeddings=True,
+    )
+
+
+def build_processor(cfg: BackboneConfig) -> Qwen2_5_VLProcessor:
+    """The processor for the tiny backbone: offline tokenizer + Qwen2-VL image processor (left padding)."""
+    tokenizer = build_offline_tokenizer(cfg.tokenizer_vocab_size)
+    image_processor = Qwen2VLImageProcessor(
+        min_pixels=cfg.image_min_tokens * PIXELS_PER_TOKEN, max_pixels=cfg.image_max_tokens * PIXELS_PER_TOKEN
+    )
+    processor = Qwen2_5_VLProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(
+            min_pixels=cfg.image_min_tokens * PIXELS_PER_TOKEN, max_pixels=cfg.image_max_tokens * PIXELS_PER_TOKEN
+        ),
+        chat_template=QWEN2_VL_CHAT_TEMPLATE,
+    )
+    return processor
+
+
+def _check_pretrained_dir(path: Path) -> None:
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"backbone.pretrained_path {str(path)!r} is not a directory; expected a local Qwen2.5-VL checkpoint "
+            "directory (config.json, *.safetensors, tokenizer files). Nothing is downloaded."
+        )
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"backbone.pretrained_path {str(path)!r} has no config.json; expected a Hugging Face model directory")
+
+
+def load_processor(path: str | Path, image_max_tokens: int | None = None) -> Qwen2_5_VLProcessor:
+    """Load a processor from a local directory (no download, no remote code)."""
+    path = Path(path)
+    _check_pretrained_dir(path)
+    processor = Qwen2_5_VLProcessor.from_pretrained(path, local_files_only=True)
+    if image_max_tokens is not None:
+        processor.image_processor.max_pixels = image_max_tokens * PIXELS_PER_TOKEN
+        processor.image_processor.size["longest_edge"] = image_max_tokens * PIXELS_PER_TOKEN
+    return processor
+
+
+def build_backbone(cfg: BackboneConfig) -> tuple[Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor]:
+    """Build (tiny, random init) or load (``cfg.pretrained_path``) the VLM and its processor."""
+    if cfg.pretrained_path:
+        path = Path(cfg.pretrained_path)
+        processor = load_processor(path, cfg.image_max_tokens)
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+        logger.info("loaded Qwen2.5-VL backbone from %s", path)
+        return model, processor
+    processor = build_processor(cfg)
+    tokenizer = processor.tokenizer
+    special = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in
+               ("<|endoftext|>", "<|im_end|>", "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")}
+    hf_config = tiny_qwen2_5_vl_config(cfg, vocab_size=len(tokenizer), special_ids=special)
+    model = Qwen2_5_VLForConditionalGeneration(hf_config)
+    logger.info("built tiny random-init Qwen2.5-VL (%.2fM parameters)", sum(p.numel() for p in model.parameters()) / 1e6)
+    return model, processor
+
+
+def backbone_from_hf_config(hf_config: Qwen2_5_VLConfig) -> Qwen2_5_VLForConditionalGeneration:
+    """An uninitialised-weights model of a saved architecture, to be filled from a checkpoint's safetensors."""
+    return Qwen2_5_VLForConditionalGeneration(hf_config)
+
+
+def vision_parameter_names(model: Qwen2_5_VLForConditionalGeneration) -> set[str]:
+    """Names of the vision tower's parameters (patch embed, blocks and merger), for a separate learning rate."""
+    return {name for name, _ in model.named_parameters() if ".visual." in f".{name}"}
