@@ -14,6 +14,7 @@ Public API::
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 # Must precede any mujoco / robosuite import: MuJoCo picks its GL backend when first loaded.
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -38,19 +39,19 @@ def make_env(cfg: Any, render_mode: str | None = "rgb_array") -> gymnasium.Env:
     """Build the env a registered config describes (dispatching on the config's class via ``env_class()``).
 
     Args:
-        cfg: an env config instance such as ``LiftEnvConfig``, or a dict with a ``type`` key.
+        cfg: an env config instance such as ``LiftEnvConfig``, or a mapping with a ``type`` key (saved metadata).
         render_mode: passed to the env; ``"rgb_array"`` makes ``env.render()`` return the first camera.
     Returns:
         The gymnasium env (unwrapped; its own ``max_episode_steps`` handles truncation).
     """
-    if isinstance(cfg, dict):
+    if isinstance(cfg, Mapping):
         cfg = env_config_from_dict(cfg)
     return cfg.env_class()(cfg, render_mode=render_mode)
 
 
 def make_expert(cfg: Any) -> LiftExpert:
     """Build the scripted expert for the env a config describes (via the config's ``expert_class()``)."""
-    if isinstance(cfg, dict):
+    if isinstance(cfg, Mapping):
         cfg = env_config_from_dict(cfg)
     return cfg.expert_class()()
 

@@ -73,7 +73,7 @@ def _import_robosuite() -> Any:
 
 
 robosuite = _import_robosuite()
-import mujoco  # noqa: E402  (after robosuite so MUJOCO_GL is settled by the time the GL backend loads)
+import mujoco  # noqa: E402
 from robosuite import macros  # noqa: E402
 from robosuite.environments.manipulation.lift import Lift  # noqa: E402
 
@@ -115,7 +115,7 @@ def _make_robosuite_lift(config: LiftEnvConfig) -> _Lift:
         use_camera_obs=config.use_camera,
         has_renderer=False,
         has_offscreen_renderer=config.use_camera,
-        camera_names=cameras or "agentview",
+        camera_names=cameras or "agentview",  # robosuite wants a name even when it renders nothing
         camera_heights=config.image_size,
         camera_widths=config.image_size,
         control_freq=config.control_freq,
@@ -207,6 +207,7 @@ class LiftEnv(gym.Env):
         # and an unseeded reset continues the last seeded stream as gymnasium expects.
         env.rng = self.np_random
         env.placement_initializer.rng = self.np_random
+        self._make_gl_current()
         self._raw_obs = env.reset()
         self._elapsed_steps = 0
         return self._observation(), {"is_success": False}
@@ -218,14 +219,27 @@ class LiftEnv(gym.Env):
         terminated is True on success, truncated is True once ``max_episode_steps`` steps have run, and
         ``info["is_success"]`` says whether the cube is lifted. Raises ValueError on a malformed action.
         """
+        env = self.sim_env
         if self._raw_obs is None:
             raise RuntimeError("call reset() before step()")
         checked = self._check_action(action)
-        self._raw_obs, reward, _, _ = self.sim_env.step(checked)
+        self._make_gl_current()
+        self._raw_obs, reward, _, _ = env.step(checked)
         self._elapsed_steps += 1
-        success = bool(self.sim_env._check_success())
+        success = bool(env._check_success())
         truncated = not success and self._elapsed_steps >= self.config.max_episode_steps
         return self._observation(), float(reward), success, truncated, {"is_success": success}
+
+    def _make_gl_current(self) -> None:
+        """Make this env's GL context current before robosuite renders (robosuite itself never does).
+
+        With several envs in one process, the context current is the one made or released last: rendering
+        without this draws through another env's context, or through none once any env was closed (robosuite's
+        context teardown calls eglReleaseThread), and returns garbage frames.
+        """
+        context = self.sim_env.sim._render_context_offscreen
+        if context is not None:
+            context.gl_ctx.make_current()
 
     @staticmethod
     def _check_action(action: np.ndarray) -> np.ndarray:
@@ -283,6 +297,8 @@ class LiftEnv(gym.Env):
     def close(self) -> None:
         """Free the simulator and its GL context; safe to call twice."""
         if self._env is not None:
+            # MjrContext.free releases GL objects of whichever context is current, so make it ours first.
+            self._make_gl_current()
             self._env.close()
             self._env = None
             self._raw_obs = None

@@ -27,8 +27,8 @@ def env():
 
 @pytest.fixture(scope="module")
 def state_env():
-    """A camera-free Lift env with a short time limit."""
-    env = make_env(LiftEnvConfig(cameras=(), max_episode_steps=30))
+    """A camera-free Lift env with a short time limit, built from a metadata dict."""
+    env = make_env({"type": "lift", "cameras": [], "max_episode_steps": 30})
     yield env
     env.close()
 
@@ -126,6 +126,18 @@ def test_images_are_upright(env) -> None:
     gray = obs["pixels"]["agentview"].astype(np.float32).mean(axis=2)
     quarter = IMAGE_SIZE // 4
     assert gray[-quarter:].mean() > gray[:quarter].mean() + 20
+
+
+def test_images_survive_another_env_in_the_process(env) -> None:
+    # Robosuite renders through whichever EGL context is current; another env's creation makes its own current
+    # and its close releases it, which used to leave this env rendering garbage.
+    reference, _ = env.reset(seed=0)
+    other = make_env(LiftEnvConfig(image_size=IMAGE_SIZE))
+    other_obs, _ = other.reset(seed=0)
+    _assert_obs_equal(other_obs, reference)
+    _assert_obs_equal(env.reset(seed=0)[0], reference)
+    other.close()
+    _assert_obs_equal(env.reset(seed=0)[0], reference)
 
 
 def test_privileged_state(env) -> None:

@@ -23,7 +23,7 @@ def test_single_env_obs_becomes_a_batch_of_one() -> None:
         tensor = batch[image_key(cam)]
         assert tensor.shape == (1, 3, 64, 48) and tensor.dtype == torch.float32
         assert tensor.is_contiguous()
-        assert 0.0 <= tensor.min() and tensor.max() <= 1.0
+        assert tensor.min() >= 0.0 and tensor.max() <= 1.0
         # Channel-first layout of the same pixels, scaled by exactly 1/255.
         torch.testing.assert_close(tensor[0].permute(1, 2, 0) * 255, torch.from_numpy(img).float())
     assert batch[OBS_STATE].shape == (1, 9) and batch[OBS_STATE].dtype == torch.float32
@@ -74,7 +74,11 @@ def test_vectorized_obs_keeps_its_batch_dimension() -> None:
         ({GYM_PIXELS: {"agentview": np.zeros((4, 4, 3), np.uint8)}}, KeyError, "agent_pos"),
         ({GYM_PIXELS: np.zeros((4, 4, 3), np.uint8), GYM_AGENT_POS: np.zeros(9)}, TypeError, "camera -> image"),
         ({GYM_PIXELS: {"agentview": np.zeros((4, 4, 3))}, GYM_AGENT_POS: np.zeros(9)}, TypeError, "uint8"),
-        ({GYM_PIXELS: {"agentview": np.zeros((3, 4, 4), np.uint8)}, GYM_AGENT_POS: np.zeros(9)}, ValueError, "channel-last"),
+        (
+            {GYM_PIXELS: {"agentview": np.zeros((3, 4, 4), np.uint8)}, GYM_AGENT_POS: np.zeros(9)},
+            ValueError,
+            "channel-last",
+        ),
         (
             {GYM_PIXELS: {"agentview": np.zeros((2, 4, 4, 3), np.uint8)}, GYM_AGENT_POS: np.zeros(9)},
             ValueError,

@@ -57,7 +57,7 @@ def _decoded_frames(path: Path) -> int:
 def test_evaluate_expert_end_to_end(tmp_path: Path) -> None:
     policy = ExpertPolicy(CFG)
     seeds = [3, 7]
-    summary = evaluate(lambda: policy.env, policy, seeds, tmp_path / "eval", n_videos=1, progress=False)
+    summary = evaluate(lambda: policy.env, policy, seeds, tmp_path / "eval", n_videos=1, progress=True)
 
     assert summary.n_episodes == 2 and summary.successes == 2 and summary.success_rate == 1.0
     assert summary.ci_high == 1.0 and 0 < summary.ci_low < 1
@@ -111,6 +111,7 @@ def test_bad_action_raises_naming_seed_and_step(env, bad_action, match: str) -> 
 def test_crash_mid_evaluation_keeps_finished_episodes(tmp_path: Path) -> None:
     # The second episode's policy breaks at its first step.
     policy = ScriptedPolicy(lambda episode, step: torch.zeros(1, 7) if episode == 1 else torch.full((1, 7), torch.nan))
+    (tmp_path / "summary.json").write_text("{}")  # left by an earlier run: must not survive this one
     with pytest.raises(PolicyActionError, match="seed 11, step 0"):
         evaluate(lambda: make_env(CFG), policy, [10, 11], tmp_path, n_videos=0, progress=False, max_steps=3)
     records = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]

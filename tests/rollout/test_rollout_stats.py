@@ -105,7 +105,13 @@ def test_table_average_row_over_tasks() -> None:
     average = [c.strip() for c in lines[4].strip("|").split("|")]
     low, high = wilson_interval(15, 20)  # equal n per task: pooled rate == mean rate
     assert average == [
-        "average (2 tasks)", "75.0% (15/20)", f"[{low:.1%}, {high:.1%}]", "20", "100.0", "—", "20.0",
+        "average (2 tasks)",
+        "75.0% (15/20)",
+        f"[{low:.1%}, {high:.1%}]",
+        "20",
+        "100.0",
+        "—",
+        "20.0",
     ]
 
 

@@ -82,7 +82,13 @@ def train_config_from_dict(data: dict) -> TrainConfig:
 
     data = dict(data)
     env = data.pop("env", None)
-    policy = data.pop("policy", None) or {}
+    policy = dict(data.pop("policy", None) or {})
+    # The model/ and head/ groups are top-level on the command line (model=local, head=tokens) and live
+    # inside the policy config in the library.
+    if "model" in data:
+        policy["backbone"] = data.pop("model")
+    if "head" in data:
+        policy["head"] = data.pop("head")
     try:
         env_cfg = env_config_from_dict(env) if env is not None else None
     except (KeyError, TypeError, ValueError) as err:

@@ -42,11 +42,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically; returns ``path``."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        with tmp.open("w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=False)
-            f.write("\n")
-            f.flush()
-            # Without fsync a power loss after the rename can leave an empty file under the final name.
-            os.fsync(f.fileno())
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=False)
+        f.write("\n")
+        f.flush()
+        # Without fsync a power loss after the rename can leave an empty file under the final name.
+        os.fsync(f.fileno())
     return path

@@ -38,7 +38,7 @@ def _image_to_tensor(image: Any, camera: str, device: torch.device | str) -> tor
     if img.ndim == 3:  # a single (non-vectorized) env: add the batch dimension
         img = img.unsqueeze(0)
     if img.ndim != 4 or img.shape[-1] != 3:
-        raise ValueError(f"camera {camera!r}: expected a channel-last RGB image (H, W, 3), got shape {tuple(img.shape)}")
+        raise ValueError(f"camera {camera!r}: expected a channel-last RGB image (H, W, 3), got {tuple(img.shape)}")
     if img.dtype != torch.uint8:
         raise TypeError(f"camera {camera!r}: expected uint8 pixels, got {img.dtype}")
     # Move the uint8 image before converting: a quarter of the bytes of the float32 one.

@@ -90,14 +90,13 @@ class EpisodeResult:
 
 
 def _policy_device(policy: Any) -> torch.device:
-    """Where the policy wants its inputs: ``policy.config.device`` (LeRobot), else its parameters', else CPU."""
-    device = getattr(getattr(policy, "config", None), "device", None)
-    if device is not None:
-        return torch.device(device)
+    """Where the policy wants its inputs: its parameters' device, else ``policy.config.device``, else CPU."""
+    # Parameters first: they are where the computation actually happens, whatever a config says.
     if isinstance(policy, torch.nn.Module):
         for param in policy.parameters():
             return param.device
-    return torch.device("cpu")
+    device = getattr(getattr(policy, "config", None), "device", None)
+    return torch.device(device) if device is not None else torch.device("cpu")
 
 
 def _to_env_action(action: Any, action_dim: int | None, seed: int, step: int) -> np.ndarray:
@@ -229,8 +228,9 @@ def evaluate(
         env_factory: builds the env; called once, and the env is closed at the end (also on errors).
         policy: see :class:`Policy`.
         seeds: distinct episode seeds, run in this order.
-        out_dir: created if needed; ``episodes.jsonl``, ``summary.json`` and the videos go there (an existing
-            ``episodes.jsonl`` is overwritten).
+        out_dir: created if needed; ``episodes.jsonl``, ``summary.json`` and the videos go there. An existing
+            ``episodes.jsonl`` is overwritten and an existing ``summary.json`` deleted first, so after a crash the
+            directory never pairs a finished summary with unfinished episodes.
         n_videos: record ``episode_{seed}.mp4`` for the first this-many episodes.
         progress: show a tqdm bar with the running success rate.
         max_steps: optional per-episode step cap (see :func:`run_episode`).
@@ -244,6 +244,8 @@ def evaluate(
         raise ValueError(f"n_videos must be >= 0, got {n_videos}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # A summary left by an earlier run must not sit beside this run's episodes if this one crashes.
+    (out_dir / SUMMARY_FILE).unlink(missing_ok=True)
     start = time.perf_counter()
     results: list[EpisodeResult] = []
 
@@ -275,7 +277,12 @@ def evaluate(
     write_json_atomic(out_dir / SUMMARY_FILE, summary.to_dict())
     logger.info(
         "success %d/%d (%.1f%%, 95%% CI [%.1f%%, %.1f%%]) in %.1f s -> %s",
-        summary.successes, summary.n_episodes, 100 * summary.success_rate,
-        100 * summary.ci_low, 100 * summary.ci_high, summary.seconds, out_dir,
+        summary.successes,
+        summary.n_episodes,
+        100 * summary.success_rate,
+        100 * summary.ci_low,
+        100 * summary.ci_high,
+        summary.seconds,
+        out_dir,
     )
     return summary

@@ -128,8 +128,16 @@ def _escape_cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _format_row(name: str, success_rate: float, successes: int, n: int, ci: tuple[float, float] | None,
-                mean_length: float, mean_reward: float | None, seconds: float) -> list[str]:
+def _format_row(
+    name: str,
+    success_rate: float,
+    successes: int,
+    n: int,
+    ci: tuple[float, float] | None,
+    mean_length: float,
+    mean_reward: float | None,
+    seconds: float,
+) -> list[str]:
     return [
         _escape_cell(name),
         f"{success_rate:.1%} ({successes}/{n})",
@@ -176,8 +184,16 @@ def format_summary_table(summaries: Mapping[str, EvalSummary]) -> str:
     if not summaries:
         raise ValueError("no summaries to tabulate")
     rows = [
-        _format_row(name, s.success_rate, s.successes, s.n_episodes, (s.ci_low, s.ci_high),
-                    s.mean_episode_length, s.mean_reward, s.seconds)
+        _format_row(
+            name,
+            s.success_rate,
+            s.successes,
+            s.n_episodes,
+            (s.ci_low, s.ci_high),
+            s.mean_episode_length,
+            s.mean_reward,
+            s.seconds,
+        )
         for name, s in summaries.items()
     ]
     if len(summaries) > 1:

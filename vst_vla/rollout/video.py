@@ -69,17 +69,16 @@ def write_mp4(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: f
         logger.debug("padding %dx%d frames to %dx%d for yuv420p", width, height, out_w, out_h)
 
     path = Path(path)
-    with atomic_path(path) as tmp:
-        # The temp name does not end in .mp4, so the container format is named explicitly.
-        with av.open(str(tmp), mode="w", format="mp4") as container:
-            # limit_denominator keeps fractional rates such as 29.97 exact enough without huge time bases.
-            stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-            stream.width, stream.height = out_w, out_h
-            stream.pix_fmt = "yuv420p"
-            for frame in frames:
-                video_frame = av.VideoFrame.from_ndarray(_pad_to_even(np.asarray(frame)), format="rgb24")
-                for packet in stream.encode(video_frame):
-                    container.mux(packet)
-            for packet in stream.encode():  # flush the encoder's delayed frames
+    # The temp name does not end in .mp4, so the container format is named explicitly.
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w", format="mp4") as container:
+        # limit_denominator keeps fractional rates such as 29.97 exact enough without huge time bases.
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = out_w, out_h
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            video_frame = av.VideoFrame.from_ndarray(_pad_to_even(np.asarray(frame)), format="rgb24")
+            for packet in stream.encode(video_frame):
                 container.mux(packet)
+        for packet in stream.encode():  # flush the encoder's delayed frames
+            container.mux(packet)
     return path

@@ -107,42 +107,50 @@ class Trainer:
         else:
             torch.manual_seed(cfg.seed)
         start_step = step
+        started = time.perf_counter()
         loader = DataLoader(
             dataset,
             batch_sampler=ResumableBatchSampler(len(dataset), cfg.batch_size, cfg.seed, start_step=step),
             num_workers=cfg.num_workers,
             persistent_workers=cfg.num_workers > 0,
         )
-        logger_ = _RunLogger(self.run_dir, cfg, self.run_config, resume=resume_from is not None)
-        last_ckpt, last_loss, started = resume_from, float("nan"), time.perf_counter()
+        run_log = _RunLogger(self.run_dir, cfg, self.run_config, resume=resume_from is not None)
+        try:
+            last_ckpt, last_loss = self._loop(policy, loader, optimizer, scheduler, run_log, step, resume_from)
+        finally:
+            run_log.close()
+        return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt)
+
+    def _loop(self, policy, loader, optimizer, scheduler, run_log: _RunLogger, step: int,
+              last_ckpt: Path | None) -> tuple[Path | None, float]:
+        """Optimisation steps from ``step`` to ``cfg.steps``; returns the last checkpoint and last loss."""
+        cfg = self.cfg
+        last_loss = float("nan")
         window_start, window_samples = time.perf_counter(), 0
-        progress = tqdm(total=cfg.steps, initial=step, desc="train", dynamic_ncols=True, disable=None)
         batches = iter(loader)
-        while step < cfg.steps:
-            batch = next(batches)
-            loss, logs = policy(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {float(loss)} at step {step}; lower trainer.lr or check the data")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            last_loss = logs.get("loss", float(loss.detach()))
-            window_samples += cfg.batch_size
-            progress.update(1)
-            progress.set_postfix(loss=f"{last_loss:.4f}")
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                elapsed = time.perf_counter() - window_start
-                logger_.log(step, {**logs, "grad_norm": float(grad_norm), "lr": scheduler.get_last_lr()[0],
-                                   "samples_per_s": window_samples / max(elapsed, 1e-9)})
-                window_start, window_samples = time.perf_counter(), 0
-            if step % cfg.save_every == 0 or step == cfg.steps:
-                last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler)
-        progress.close()
-        logger_.close()
-        return TrainResult(start_step, step, last_loss, time.perf_counter() - started, last_ckpt)
+        with tqdm(total=cfg.steps, initial=step, desc="train", dynamic_ncols=True, disable=None) as progress:
+            while step < cfg.steps:
+                loss, logs = policy(next(batches))
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss is {float(loss)} at step {step}; lower trainer.lr or check the data")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)
+                optimizer.step()
+                scheduler.step()
+                step += 1
+                last_loss = logs.get("loss", float(loss.detach()))
+                window_samples += cfg.batch_size
+                progress.update(1)
+                progress.set_postfix(loss=f"{last_loss:.4f}")
+                if step % cfg.log_every == 0 or step == cfg.steps:
+                    elapsed = time.perf_counter() - window_start
+                    run_log.log(step, {**logs, "grad_norm": float(grad_norm), "lr": scheduler.get_last_lr()[0],
+                                       "samples_per_s": window_samples / max(elapsed, 1e-9)})
+                    window_start, window_samples = time.perf_counter(), 0
+                if step % cfg.save_every == 0 or step == cfg.steps:
+                    last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler)
+        return last_ckpt, last_loss
 
 
 class _RunLogger:

@@ -22,6 +22,7 @@ from transformers import Qwen2_5_VLConfig
 
 from vst_vla.constants import ACTION, ACTION_IS_PAD
 from vst_vla.vla.configuration import VLAConfig
+from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.processor import VLAProcessor
 from vst_vla.vlm.backbone import backbone_from_hf_config, build_backbone, vision_parameter_names
 
@@ -31,10 +32,6 @@ CONFIG_FILENAME = "config.json"
 WEIGHTS_FILENAME = "model.safetensors"
 BACKBONE_CONFIG_FILENAME = "backbone_config.json"
 ENV_FILENAME = "env.json"
-
-
-class UnsafeActionError(RuntimeError):
-    """The policy produced NaN/inf or out-of-range actions; it refuses to emit them."""
 
 
 class VLAPolicy(nn.Module):

@@ -14,6 +14,7 @@ from transformers import BatchFeature, LogitsProcessor, LogitsProcessorList
 
 from vst_vla.vla.action_tokenizer import ActionTokenizer
 from vst_vla.vla.configuration import TokenHeadConfig, VLAConfig
+from vst_vla.vla.errors import UnsafeActionError
 
 END_OF_TURN = "<|im_end|>"
 
@@ -25,6 +26,9 @@ class OnlyActionTokens(LogitsProcessor):
         self.start, self.end = start, end
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        # argmax over NaN scores still returns a valid token, so broken weights would go unnoticed downstream.
+        if not torch.isfinite(scores[:, self.start : self.end]).all():
+            raise UnsafeActionError("the action-token scores contain NaN or inf; refusing to act")
         masked = torch.full_like(scores, float("-inf"))
         masked[:, self.start : self.end] = scores[:, self.start : self.end]
         return masked

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Prepare the environment (Python 3.12, uv, the locked dependencies) and run a command inside it.
+#   ./scripts/run.sh python -m vst_vla.train        # the main job on its embedded default
+#   ./scripts/run.sh python -m pytest               # the tests
+# Idempotent: on a prepared machine `uv sync --locked` only checks the venv (about a second).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+find_python312() {
+  if command -v python3.12 >/dev/null 2>&1; then command -v python3.12; return; fi
+  if command -v pyenv >/dev/null 2>&1; then
+    local version
+    version=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$' | sort -V | tail -n 1 || true)
+    if [ -n "$version" ]; then echo "$(pyenv root)/versions/$version/bin/python"; return; fi
+  fi
+  for candidate in "$HOME"/.pyenv/versions/3.12*/bin/python /usr/local/bin/python3.12 /usr/bin/python3.12; do
+    if [ -x "$candidate" ]; then echo "$candidate"; return; fi
+  done
+  return 1
+}
+
+PYTHON=$(find_python312) || {
+  echo "error: Python 3.12 not found (looked on PATH, in pyenv and ~/.pyenv/versions); install it, e.g. 'pyenv install 3.12'" >&2
+  exit 1
+}
+
+if command -v uv >/dev/null 2>&1; then
+  UV=(uv)
+else
+  if ! "$PYTHON" -m uv --version >/dev/null 2>&1; then
+    echo "installing uv with pip ..." >&2
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check uv
+  fi
+  UV=("$PYTHON" -m uv)
+fi
+
+"${UV[@]}" sync --locked --python "$PYTHON" --quiet
+
+# Offline by default: nothing in vst-vla downloads, and this keeps libraries from trying.
+export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}"
+export MUJOCO_GL="${MUJOCO_GL:-egl}"
+
+if [ "$#" -eq 0 ]; then
+  echo "environment ready: .venv (run commands with ./scripts/run.sh <command>)" >&2
+  exit 0
+fi
+source .venv/bin/activate
+exec "$@"

@@ -1,0 +1,42 @@
+"""The short end-to-end path: collect 2 demos → train a few steps → resume → evaluate 1 short episode."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_configs import _compose, _strip_hydra
+from vst_vla.eval import EvalCommandConfig, run_eval
+from vst_vla.config.schema import RolloutConfig
+from vst_vla.train import run
+
+
+def test_collect_train_resume_eval(tmp_path):
+    base = ["experiment=debug", f"dataset.root={tmp_path}/data", f"output_root={tmp_path}/runs"]
+    first = run(_strip_hydra(_compose("train", base)))
+    assert "collect" in first["phases_s"] and first["final_step"] == 4
+    assert first["eval"]["n_episodes"] == 1
+    run_dir = Path(first["run_dir"])
+    assert (run_dir / "eval" / "episodes.jsonl").is_file() and list((run_dir / "eval").glob("*.mp4"))
+
+    # Rerunning with a longer schedule continues the same run from its last checkpoint.
+    second = run(_strip_hydra(_compose("train", [*base, "trainer.steps=6", "eval.n_episodes=0"])))
+    assert "collect" not in second["phases_s"]
+    assert (second["start_step"], second["final_step"]) == (4, 6)
+    steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert steps == [2, 4, 6]
+
+    summary = run_eval(EvalCommandConfig(policy_path=second["checkpoint"] + "/pretrained_model",
+                                         output_dir=str(tmp_path / "eval"),
+                                         eval=RolloutConfig(n_episodes=1, seed=3, n_videos=0, max_steps=8)))
+    assert summary.n_episodes == 1 and summary.mean_episode_length <= 8
+    record = json.loads((tmp_path / "eval" / "episodes.jsonl").read_text())
+    assert record["seed"] == 3
+
+
+def test_missing_dataset_feature_is_refused_before_training(tmp_path, tiny_lift_dataset):
+    overrides = ["experiment=debug", f"dataset.root={tiny_lift_dataset.root}", f"output_root={tmp_path}/runs",
+                 "dataset.state_key=observation.joint_pos"]
+    with pytest.raises(Exception, match="observation.joint_pos"):
+        run(_strip_hydra(_compose("train", overrides)))
+    assert not (tmp_path / "runs" / "debug" / "checkpoints").exists()
