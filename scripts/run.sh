@@ -6,15 +6,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+is_python312() { "$1" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' >/dev/null 2>&1; }
+
 find_python312() {
-  if command -v python3.12 >/dev/null 2>&1; then command -v python3.12; return; fi
+  local candidates=()
   if command -v pyenv >/dev/null 2>&1; then
-    local version
-    version=$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$' | sort -V | tail -n 1 || true)
-    if [ -n "$version" ]; then echo "$(pyenv root)/versions/$version/bin/python"; return; fi
+    local root version
+    root=$(pyenv root)
+    for version in $(pyenv versions --bare 2>/dev/null | grep -E '^3\.12(\.[0-9]+)?$' | sort -rV); do
+      candidates+=("$root/versions/$version/bin/python")
+    done
   fi
-  for candidate in "$HOME"/.pyenv/versions/3.12*/bin/python /usr/local/bin/python3.12 /usr/bin/python3.12; do
-    if [ -x "$candidate" ]; then echo "$candidate"; return; fi
+  # A pyenv shim on PATH may exist without that version being active, so every candidate is run once.
+  candidates+=("$(command -v python3.12 || true)" "$HOME"/.pyenv/versions/3.12*/bin/python /usr/local/bin/python3.12 /usr/bin/python3.12)
+  local c
+  for c in "${candidates[@]}"; do
+    if [ -n "$c" ] && [ -x "$c" ] && is_python312 "$c"; then echo "$c"; return 0; fi
   done
   return 1
 }

@@ -91,7 +91,7 @@ def test_recorded_episode_replays_with_the_expert(tiny_lift_dataset: Any) -> Non
 def test_refuses_to_overwrite_existing_dataset(tiny_lift_dataset: Any) -> None:
     before = sorted(p.relative_to(tiny_lift_dataset.root) for p in tiny_lift_dataset.root.rglob("*"))
     cfg = CollectConfig(root=str(tiny_lift_dataset.root), num_episodes=1)
-    with pytest.raises(FileExistsError, match="already exists; refusing to overwrite it. Pass overwrite=True"):
+    with pytest.raises(FileExistsError, match=r"already exists; refusing to overwrite it. Pass overwrite=True"):
         collect_demos(tiny_lift_dataset.env_cfg, cfg)
     assert sorted(p.relative_to(tiny_lift_dataset.root) for p in tiny_lift_dataset.root.rglob("*")) == before
 
@@ -105,9 +105,7 @@ def test_overwrite_never_deletes_a_directory_that_is_not_a_dataset(tmp_path: Pat
     assert (tmp_path / "src" / "keep.py").read_text() == "x = 1\n"
 
 
-def test_overwrite_replaces_a_dataset_and_keep_failed_keeps_failures(
-    tiny_lift_dataset: Any, tmp_path: Path
-) -> None:
+def test_overwrite_replaces_a_dataset_and_keep_failed_keeps_failures(tiny_lift_dataset: Any, tmp_path: Path) -> None:
     root = tmp_path / "ds"
     shutil.copytree(tiny_lift_dataset.root, root)
     # 5 steps is far too short for the expert to lift the cube: the episode fails, and keep_failed keeps it.
@@ -149,9 +147,7 @@ class _SabotagedExpert:
         return np.zeros_like(action) if self.attempt in self.fail_attempts else action
 
 
-def test_failed_episode_is_dropped_and_collection_continues(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_failed_episode_is_dropped_and_collection_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(collect_module, "make_expert", lambda cfg: _SabotagedExpert(make_expert(cfg), {0}))
     root = tmp_path / "ds"
     env_cfg = LiftEnvConfig(image_size=32, max_episode_steps=80)

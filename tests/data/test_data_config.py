@@ -62,9 +62,9 @@ def test_dataset_config_rejects_image_keys(image_keys: object, message: str) -> 
 
 
 def test_dataset_config_rejects_empty_keys() -> None:
-    with pytest.raises(ValueError, match="DatasetConfig.state_key must be a non-empty string"):
+    with pytest.raises(ValueError, match=r"DatasetConfig.state_key must be a non-empty string"):
         DatasetConfig(root="d", state_key="")
-    with pytest.raises(ValueError, match="DatasetConfig.root must be a non-empty string"):
+    with pytest.raises(ValueError, match=r"DatasetConfig.root must be a non-empty string"):
         DatasetConfig(root="")
 
 

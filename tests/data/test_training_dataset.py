@@ -45,14 +45,14 @@ def test_open_dataset_missing_path(tmp_path: Path) -> None:
 
 
 def test_open_dataset_not_a_dataset(tmp_path: Path) -> None:
-    with pytest.raises(InvalidDatasetError, match="is not a LeRobot dataset: .*meta/info.json is missing"):
+    with pytest.raises(InvalidDatasetError, match=r"is not a LeRobot dataset: .*meta/info.json is missing"):
         open_dataset(DatasetConfig(root=str(tmp_path)))
 
 
 @pytest.mark.parametrize(
     ("overrides", "missing", "field"),
     [
-        ({"image_keys": ["observation.images.robot0_eye_in_hand"]}, "observation.images.robot0_eye_in_hand", "image_keys"),
+        ({"image_keys": [image_key("robot0_eye_in_hand")]}, image_key("robot0_eye_in_hand"), "image_keys"),
         ({"state_key": "observation.environment_state"}, "observation.environment_state", "state_key"),
         ({"action_key": "action.joints"}, "action.joints", "action_key"),
     ],
@@ -66,7 +66,7 @@ def test_open_dataset_missing_feature(tiny_lift_dataset: Any, overrides: dict, m
 
 
 def test_open_dataset_rejects_a_non_image_as_image(tiny_lift_dataset: Any) -> None:
-    with pytest.raises(InvalidDatasetError, match="'action' .* is a 'float32' feature, not an image or video"):
+    with pytest.raises(InvalidDatasetError, match=r"'action' .* is a 'float32' feature, not an image or video"):
         open_dataset(DatasetConfig(root=str(tiny_lift_dataset.root), image_keys=[ACTION]))
 
 
@@ -111,7 +111,7 @@ def test_item_shapes_and_types(training_dataset: VLATrainingDataset) -> None:
     item = training_dataset[3]
     assert set(item) == {IMAGE, OBS_STATE, ACTION, ACTION_IS_PAD, TASK, "episode_index", "frame_index"}
     assert item[IMAGE].shape == (3, 64, 64) and item[IMAGE].dtype == torch.float32
-    assert 0.0 <= item[IMAGE].min() and item[IMAGE].max() <= 1.0
+    assert item[IMAGE].min() >= 0.0 and item[IMAGE].max() <= 1.0
     assert item[OBS_STATE].shape == (9,) and item[OBS_STATE].dtype == torch.float32
     assert item[ACTION].shape == (CHUNK, 7) and item[ACTION].dtype == torch.float32
     assert item[ACTION_IS_PAD].dtype == torch.bool and not item[ACTION_IS_PAD].any()

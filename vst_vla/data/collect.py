@@ -141,9 +141,7 @@ def collect_demos(env_cfg: Any, collect_cfg: CollectConfig) -> CollectReport:
     return report
 
 
-def _record(
-    env_cfg: Any, collect_cfg: CollectConfig, tmp_root: Path
-) -> tuple[list[_EpisodeResult], list[int], str]:
+def _record(env_cfg: Any, collect_cfg: CollectConfig, tmp_root: Path) -> tuple[list[_EpisodeResult], list[int], str]:
     """Run expert episodes into a new LeRobot dataset at ``tmp_root`` until enough are kept or attempts run out.
 
     Returns the kept episodes, the seeds of dropped ones and the expert's name.

@@ -155,10 +155,11 @@ def dataset_stats(ds: LeRobotDataset, exact_quantiles: bool = False) -> dict[str
     LeRobot 0.6.1 stores ``min``, ``max``, ``mean``, ``std``, ``count`` and the quantiles ``q01``, ``q10``,
     ``q50``, ``q90``, ``q99`` in ``meta/stats.json``. Its dataset-level quantiles are the frame-count-weighted
     mean of per-episode quantiles, not quantiles of all frames, and are noticeably narrower than the true ones
-    (on 20 Lift demos, action q01..q99 spans ~60% of the exact range on some dimensions). By default they are
-    returned as stored, so normalisation matches LeRobot's own processors; ``exact_quantiles=True`` recomputes
-    them from the parquet data for every 1-D float feature (cheap: no video is decoded). A 1-D feature that
-    lacks ``q01``/``q99`` altogether (datasets written by older tools) always gets exact ones.
+    (on 20 Lift demos the stored action q01..q99 range is as little as ~40% of the exact one on some
+    dimensions). By default they are returned as stored, so normalisation matches LeRobot's own processors;
+    ``exact_quantiles=True`` recomputes them from the parquet data for every 1-D float feature (cheap: no
+    video is decoded). A 1-D feature that lacks ``q01``/``q99`` altogether (datasets written by older tools)
+    always gets exact ones.
 
     Args:
         ds: an open ``LeRobotDataset`` (for an episode-filtered one, exact quantiles cover only its episodes,

@@ -71,7 +71,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
         if resume_from is not None:
             policy = VLAPolicy.from_pretrained(resume_from / PRETRAINED_DIR)
         else:
-            stats = to_json_stats(dataset.stats(), [ACTION, OBS_STATE])
+            stats = to_json_stats(dataset.stats(exact_quantiles=True), [ACTION, OBS_STATE])
             policy = VLAPolicy.build(policy_cfg, stats, env_metadata or {"env": cfg.env.to_dict()})
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / RUN_CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))

@@ -1,0 +1,40 @@
+"""A policy is checked against the env before any action is sent."""
+
+import dataclasses
+
+import pytest
+
+from tests.vla.conftest import STATS
+from vst_vla.rollout.policy_eval import PolicyEnvMismatchError, check_policy_fits_env
+from vst_vla.vla.configuration import VLAConfig
+from vst_vla.vla.modeling import VLAPolicy
+
+
+@pytest.fixture(scope="module")
+def lift_env():
+    from vst_envs import make_env
+    from vst_envs.config import LiftEnvConfig
+
+    env = make_env(LiftEnvConfig(image_size=64, cheap_render=True))
+    yield env
+    env.close()
+
+
+def _policy(action_dim: int, cameras: tuple[str, ...]) -> VLAPolicy:
+    stats = dict(STATS, action={"q01": [-1.0] * action_dim, "q99": [1.0] * action_dim})
+    cfg = VLAConfig(image_keys=cameras, action_dim=action_dim, state_dim=9)
+    return VLAPolicy.build(cfg, stats)
+
+
+def test_matching_policy_passes(lift_env):
+    check_policy_fits_env(_policy(7, ("observation.images.agentview",)), lift_env)
+
+
+def test_action_dimension_mismatch_is_refused(lift_env):
+    with pytest.raises(PolicyEnvMismatchError, match="6-dim actions but the env expects 7-dim"):
+        check_policy_fits_env(_policy(6, ("observation.images.agentview",)), lift_env)
+
+
+def test_missing_camera_is_refused(lift_env):
+    with pytest.raises(PolicyEnvMismatchError, match=r"missing \['robot0_eye_in_hand'\]"):
+        check_policy_fits_env(_policy(7, ("observation.images.agentview", "observation.images.robot0_eye_in_hand")), lift_env)
