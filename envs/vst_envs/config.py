@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from vst_envs.registry import ENVS
 
@@ -47,27 +47,28 @@ def _check_keys(cls: type, d: Mapping[str, Any]) -> None:
         raise ValueError(f"unknown {cls.__name__} keys {unknown}; expected a subset of {sorted(known)}")
 
 
-@ENVS.register("lift")
 @dataclass(frozen=True)
-class LiftEnvConfig:
-    """Robosuite Lift with a Panda arm under delta end-effector (OSC_POSE) control.
+class RobosuiteEnvConfig:
+    """Fields and validation every vst_envs robosuite task shares (not registered itself).
 
     ``cameras=()`` turns rendering off entirely (no ``pixels`` in the observation, ~6x faster stepping); it is
-    meant for state-only runs such as measuring the scripted expert.
+    meant for state-only runs such as measuring the scripted expert. Subclasses set :attr:`TYPE`, redeclare
+    ``type`` with that default, add their fields and validate them in :meth:`_validate`.
     """
 
-    type: str = "lift"
+    TYPE: ClassVar[str] = ""
+
+    type: str = ""
     robot: str = "Panda"
     image_size: int = 128  # square camera images
     cameras: tuple[str, ...] = ("agentview",)  # add "robot0_eye_in_hand" for the wrist camera
     cheap_render: bool = False  # no shadows / reflections / multisampling
     control_freq: int = 20
     max_episode_steps: int = 200
-    instruction: str = "lift the red cube"
 
     def __post_init__(self) -> None:
-        if self.type != "lift":
-            raise ValueError(f"type must be 'lift' for {type(self).__name__}, got {self.type!r}")
+        if self.type != self.TYPE:
+            raise ValueError(f"type must be {self.TYPE!r} for {type(self).__name__}, got {self.type!r}")
         if self.robot not in LIFT_ROBOTS:
             raise ValueError(f"robot must be one of {list(LIFT_ROBOTS)}, got {self.robot!r}")
         _check_positive_int("image_size", self.image_size)
@@ -76,8 +77,10 @@ class LiftEnvConfig:
         self._validate_cameras()
         if not isinstance(self.cheap_render, bool):
             raise ValueError(f"cheap_render must be a bool, got {self.cheap_render!r}")
-        if not isinstance(self.instruction, str) or not self.instruction.strip():
-            raise ValueError(f"instruction must be a non-empty string, got {self.instruction!r}")
+        self._validate()
+
+    def _validate(self) -> None:
+        """Validate the subclass's own fields (raise ValueError naming the field)."""
 
     def _validate_cameras(self) -> None:
         # A bare string would otherwise be split into one-letter "cameras".
@@ -100,20 +103,41 @@ class LiftEnvConfig:
     def to_dict(self) -> dict[str, Any]:
         """The config as a JSON-safe dict (tuples become lists) that :meth:`from_dict` reads back."""
         d = dataclasses.asdict(self)
-        d["cameras"] = list(self.cameras)
-        return d
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> LiftEnvConfig:
+    def from_dict(cls, d: Mapping[str, Any]) -> Any:
         """Build a config from a dict such as :meth:`to_dict` wrote; missing keys take defaults.
 
         Raises ValueError naming any key that is not a field.
         """
         _check_keys(cls, d)
         kwargs = dict(d)
-        if "cameras" in kwargs and not isinstance(kwargs["cameras"], str):
-            kwargs["cameras"] = tuple(kwargs["cameras"])
+        # Tuple fields come back from JSON as lists (a bare string is left for validation to reject).
+        for f in dataclasses.fields(cls):
+            value = kwargs.get(f.name)
+            if isinstance(value, list):
+                kwargs[f.name] = tuple(value)
         return cls(**kwargs)
+
+
+@ENVS.register("lift")
+@dataclass(frozen=True)
+class LiftEnvConfig(RobosuiteEnvConfig):
+    """Robosuite Lift with a Panda arm under delta end-effector (OSC_POSE) control.
+
+    ``cameras=()`` turns rendering off entirely (no ``pixels`` in the observation, ~6x faster stepping); it is
+    meant for state-only runs such as measuring the scripted expert.
+    """
+
+    TYPE: ClassVar[str] = "lift"
+
+    type: str = "lift"
+    instruction: str = "lift the red cube"
+
+    def _validate(self) -> None:
+        if not isinstance(self.instruction, str) or not self.instruction.strip():
+            raise ValueError(f"instruction must be a non-empty string, got {self.instruction!r}")
 
     def env_class(self) -> type[LiftEnv]:
         """The gymnasium env class this config builds (imported lazily: it pulls in robosuite)."""

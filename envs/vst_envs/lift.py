@@ -1,13 +1,8 @@
 """Robosuite Lift as a gymnasium env with LeRobot-style observations and delta end-effector actions.
 
-Observation: ``{"pixels": {camera: uint8 (H, W, 3)}, "agent_pos": float32 (9,)}`` where agent_pos is the
-end-effector position (3, world frame, metres), its quaternion (4, xyzw as robosuite reports it) and the two
-Panda finger joint positions (2). Images are upright (robosuite's OpenGL frames are bottom-up) and contiguous.
-With ``cameras=()`` nothing is rendered and ``pixels`` is absent.
-
-Action: 7 numbers in [-1, 1]: position delta (3; 1 = 5 cm in the robot base frame, which is aligned with the
-world), rotation delta as axis-angle (3; 1 = 0.5 rad) and gripper (1; -1 open, +1 close), executed by
-robosuite's OSC_POSE controller.
+Observation: ``{"pixels": {camera: uint8 (H, W, 3)}, "agent_pos": float32 (9,)}`` and 7-D OSC_POSE delta
+actions in [-1, 1]; see :mod:`vst_envs.base` for the layout. Success: the red cube's centre more than 4 cm
+above the table top (robosuite's own check).
 
 Importing this module imports robosuite; :mod:`vst_envs` imports it only when an env is made.
 """
@@ -15,127 +10,33 @@ Importing this module imports robosuite; :mod:`vst_envs` imports it only when an
 from __future__ import annotations
 
 import logging
-import warnings
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 
+# vst_envs.base imports robosuite with its import-time noise filtered, so it must come before robosuite imports.
+from vst_envs.base import ACTION_DIM, AGENT_POS_DIM, CheapRenderMixin, RobosuiteGymEnv, make_robosuite_env
 from vst_envs.config import LiftEnvConfig
-from vst_vla.constants import GYM_AGENT_POS, GYM_PIXELS
+from vst_envs.scene import ObjectInfo, box_object_info
+from robosuite.environments.manipulation.lift import Lift  # isort: skip
 
 logger = logging.getLogger(__name__)
 
-ACTION_DIM = 7
-AGENT_POS_DIM = 9
+__all__ = ["ACTION_DIM", "AGENT_POS_DIM", "LiftEnv"]
 
-# robosuite's logger and the import-time messages it always emits on a plain pip install (no private macro
-# file, no optional robosuite_models / mink packages). Only these exact messages are dropped.
-_ROBOSUITE_LOGGER = "robosuite_logs"
-_BENIGN_ROBOSUITE_MESSAGES = (
-    "No private macro file found",
-    "It is recommended to use a private macro file",
-    "To setup, run: python",
-    "Could not import robosuite_models",
-    "Could not load the mink-based whole-body IK",
-)
-
-# Seed robosuite is constructed with: it fixes the cube size (drawn once when the model is built), so every
-# LiftEnv in every process has the same cube. Episode randomness comes from reset(seed=...).
-_CONSTRUCTION_SEED = 0
+# Lift's cube is red; its visual geom uses robosuite's red-wood material.
+_CUBE_RGB = (1.0, 0.0, 0.0)
 
 
-class _BenignRobosuiteFilter(logging.Filter):
-    """Drops robosuite's known, harmless import-time warnings; every other record passes."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        return not any(m in message for m in _BENIGN_ROBOSUITE_MESSAGES)
-
-
-def _import_robosuite() -> Any:
-    """Import robosuite with its import-time noise removed, and its INFO chatter turned off.
-
-    The logger stays at WARNING so real robosuite warnings and errors still reach the console. Returns the
-    robosuite module.
-    """
-    rs_logger = logging.getLogger(_ROBOSUITE_LOGGER)
-    if not any(isinstance(f, _BenignRobosuiteFilter) for f in rs_logger.filters):
-        rs_logger.addFilter(_BenignRobosuiteFilter())
-    with warnings.catch_warnings():
-        # robosuite/__init__.py has an invalid escape in its ASCII-art logo, reported whenever it is compiled.
-        warnings.filterwarnings("ignore", message="invalid escape sequence", category=SyntaxWarning)
-        import robosuite
-    # robosuite sets its logger to INFO at import, which logs every controller config it loads.
-    rs_logger.setLevel(logging.WARNING)
-    return robosuite
-
-
-robosuite = _import_robosuite()
-import mujoco  # noqa: E402
-from robosuite import macros  # noqa: E402
-from robosuite.environments.manipulation.lift import Lift  # noqa: E402
-
-
-class _Lift(Lift):
+class _Lift(CheapRenderMixin, Lift):
     """Robosuite Lift that can strip the model's render cost before the offscreen GL context is created."""
 
     def __init__(self, *args: Any, cheap_render: bool = False, **kwargs: Any) -> None:
         self._cheap_render = cheap_render
         super().__init__(*args, **kwargs)
 
-    def _initialize_sim(self, xml_string: str | None = None) -> None:
-        super()._initialize_sim(xml_string)
-        if self._cheap_render:
-            model = self.sim.model._model
-            # MjrContext reads offsamples when it is created (right after this), so it must be set here.
-            model.vis.quality.offsamples = 0
-            model.light_castshadow[:] = 0
 
-
-def _disable_scene_effects(env: _Lift) -> None:
-    """Turn off shadows, reflections and the skybox in the offscreen renderer's scene (persist across steps)."""
-    scene = env.sim._render_context_offscreen.scn
-    for flag in (mujoco.mjtRndFlag.mjRND_SHADOW, mujoco.mjtRndFlag.mjRND_REFLECTION, mujoco.mjtRndFlag.mjRND_SKYBOX):
-        scene.flags[flag] = 0
-
-
-def _make_robosuite_lift(config: LiftEnvConfig) -> _Lift:
-    """Build the robosuite Lift env once; LiftEnv soft-resets it for every episode."""
-    controller = robosuite.controllers.load_composite_controller_config(controller="BASIC", robot=config.robot)
-    # BASIC also configures torso / head / base / legs / a left arm, which a single-arm Panda lacks and for
-    # which robosuite logs a warning each; keep only the arm (with its gripper) the robot has.
-    controller["body_parts"] = {"right": controller["body_parts"]["right"]}
-    cameras = list(config.cameras)
-    env = _Lift(
-        robots=config.robot,
-        controller_configs=controller,
-        cheap_render=config.cheap_render,
-        use_camera_obs=config.use_camera,
-        has_renderer=False,
-        has_offscreen_renderer=config.use_camera,
-        camera_names=cameras or "agentview",  # robosuite wants a name even when it renders nothing
-        camera_heights=config.image_size,
-        camera_widths=config.image_size,
-        control_freq=config.control_freq,
-        horizon=config.max_episode_steps,
-        # LiftEnv does its own termination / truncation; robosuite would otherwise refuse to step after horizon.
-        ignore_done=True,
-        reward_shaping=False,
-        # A soft reset (sim.reset + re-sampling) takes ~35 ms against ~190 ms for rebuilding the model, and
-        # keeps the GL context (and the cheap-render settings) alive.
-        hard_reset=False,
-        # "mujoco" skips robosuite's interactive-viewer set-up; nothing is shown on screen either way.
-        renderer="mujoco",
-        seed=_CONSTRUCTION_SEED,
-    )
-    if config.use_camera and config.cheap_render:
-        _disable_scene_effects(env)
-    return env
-
-
-class LiftEnv(gym.Env):
+class LiftEnv(RobosuiteGymEnv):
     """Gymnasium wrapper of robosuite Lift (Panda, OSC_POSE delta control); see the module docstring.
 
     Args:
@@ -143,138 +44,16 @@ class LiftEnv(gym.Env):
         render_mode: ``"rgb_array"`` (default when the config has cameras) or None.
     """
 
-    metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
-
     def __init__(self, config: LiftEnvConfig | None = None, render_mode: str | None = "rgb_array") -> None:
-        self.config = config if config is not None else LiftEnvConfig()
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be 'rgb_array' or None, got {render_mode!r}")
-        if render_mode == "rgb_array" and not self.config.use_camera:
-            # Without cameras there is nothing to render; silently dropping the mode keeps cameras=() usable
-            # through gymnasium.make, which passes no render_mode either way.
-            render_mode = None
-        self.render_mode = render_mode
-        self.metadata = {**type(self).metadata, "render_fps": self.config.control_freq}
+        super().__init__(config if config is not None else LiftEnvConfig(), render_mode=render_mode)
 
-        self._env: _Lift | None = _make_robosuite_lift(self.config)
-        # The camera sensors flip frames only under the "opencv" convention, fixed when they were created.
-        self._flip_images = macros.IMAGE_CONVENTION == "opengl"
-        self._raw_obs: dict[str, np.ndarray] | None = None
-        self._elapsed_steps = 0
-
-        self.action_space = spaces.Box(-1.0, 1.0, shape=(ACTION_DIM,), dtype=np.float32)
-        self.observation_space = self._make_observation_space()
-
-    def _make_observation_space(self) -> spaces.Dict:
-        obs_spaces: dict[str, spaces.Space] = {
-            GYM_AGENT_POS: spaces.Box(-np.inf, np.inf, shape=(AGENT_POS_DIM,), dtype=np.float32)
-        }
-        if self.config.use_camera:
-            size = self.config.image_size
-            obs_spaces[GYM_PIXELS] = spaces.Dict(
-                {cam: spaces.Box(0, 255, shape=(size, size, 3), dtype=np.uint8) for cam in self.config.cameras}
-            )
-        return spaces.Dict(obs_spaces)
+    def _build_sim_env(self) -> _Lift:
+        return make_robosuite_env(_Lift, self.config)
 
     @property
     def task_description(self) -> str:
-        """The language instruction for this env (LeRobot's gym envs expose it under this name)."""
+        """The language instruction for this env (fixed by the config)."""
         return self.config.instruction
-
-    @property
-    def task(self) -> str:
-        """Alias of :attr:`task_description` (LeRobot also reads ``env.task``)."""
-        return self.config.instruction
-
-    @property
-    def sim_env(self) -> _Lift:
-        """The underlying robosuite env; raises RuntimeError after :meth:`close`."""
-        if self._env is None:
-            raise RuntimeError("LiftEnv is closed")
-        return self._env
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Start an episode; the same ``seed`` gives the same cube pose and robot start.
-
-        Returns ``(observation, info)`` with ``info["is_success"] = False``.
-        """
-        super().reset(seed=seed)
-        env = self.sim_env
-        # Robosuite draws the cube placement and the robot's joint noise from env.rng (the sampler keeps its own
-        # reference). Pointing both at gymnasium's np_random seeds them on every reset, not only at construction,
-        # and an unseeded reset continues the last seeded stream as gymnasium expects.
-        env.rng = self.np_random
-        env.placement_initializer.rng = self.np_random
-        self._make_gl_current()
-        self._raw_obs = env.reset()
-        self._elapsed_steps = 0
-        return self._observation(), {"is_success": False}
-
-    def step(self, action: np.ndarray) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
-        """Apply one 7-D action (see the module docstring) for one control step.
-
-        Returns ``(observation, reward, terminated, truncated, info)``: reward is 1 when the cube is lifted,
-        terminated is True on success, truncated is True once ``max_episode_steps`` steps have run, and
-        ``info["is_success"]`` says whether the cube is lifted. Raises ValueError on a malformed action.
-        """
-        env = self.sim_env
-        if self._raw_obs is None:
-            raise RuntimeError("call reset() before step()")
-        checked = self._check_action(action)
-        self._make_gl_current()
-        self._raw_obs, reward, _, _ = env.step(checked)
-        self._elapsed_steps += 1
-        success = bool(env._check_success())
-        truncated = not success and self._elapsed_steps >= self.config.max_episode_steps
-        return self._observation(), float(reward), success, truncated, {"is_success": success}
-
-    def _make_gl_current(self) -> None:
-        """Make this env's GL context current before robosuite renders (robosuite itself never does).
-
-        With several envs in one process, the context current is the one made or released last: rendering
-        without this draws through another env's context, or through none once any env was closed (robosuite's
-        context teardown calls eglReleaseThread), and returns garbage frames.
-        """
-        context = self.sim_env.sim._render_context_offscreen
-        if context is not None:
-            context.gl_ctx.make_current()
-
-    @staticmethod
-    def _check_action(action: np.ndarray) -> np.ndarray:
-        """Validate shape and finiteness, and clip to [-1, 1]; returns a float64 copy for robosuite."""
-        arr = np.asarray(action, dtype=np.float64)
-        if arr.shape != (ACTION_DIM,):
-            raise ValueError(f"action must have shape ({ACTION_DIM},), got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"action must be finite (no NaN or inf), got {arr.tolist()}")
-        return np.clip(arr, -1.0, 1.0)
-
-    def _observation(self) -> dict[str, Any]:
-        raw = self._raw_obs
-        assert raw is not None
-        agent_pos = np.concatenate([raw["robot0_eef_pos"], raw["robot0_eef_quat"], raw["robot0_gripper_qpos"]])
-        obs: dict[str, Any] = {GYM_AGENT_POS: agent_pos.astype(np.float32)}
-        if self.config.use_camera:
-            obs[GYM_PIXELS] = {cam: self._image(raw[f"{cam}_image"]) for cam in self.config.cameras}
-        return obs
-
-    def _image(self, frame: np.ndarray) -> np.ndarray:
-        if self._flip_images:
-            frame = frame[::-1]
-        return np.ascontiguousarray(frame)
-
-    def render(self) -> np.ndarray | None:
-        """The first camera's current frame, upright uint8 (H, W, 3); None when ``render_mode`` is None.
-
-        The frame is the one already rendered for the last observation, so rendering costs nothing extra.
-        """
-        if self.render_mode is None:
-            return None
-        if self._raw_obs is None:
-            raise RuntimeError("call reset() before render()")
-        return self._image(self._raw_obs[f"{self.config.cameras[0]}_image"])
 
     def privileged_state(self) -> dict[str, np.ndarray]:
         """Simulator state for scripted experts (not for policies): float64 copies of
@@ -283,22 +62,25 @@ class LiftEnv(gym.Env):
         ``gripper_to_cube_pos`` (3, cube minus eef) and ``table_height`` (scalar, world z of the table top).
         Positions are in the world frame, which the robot base frame is aligned with.
         """
-        if self._raw_obs is None:
-            raise RuntimeError("call reset() before privileged_state()")
+        state = self._robot_state()
         raw = self._raw_obs
-        state = {k: np.array(raw[k], dtype=np.float64) for k in ("cube_pos", "cube_quat")}
-        for name in ("eef_pos", "eef_quat", "gripper_qpos"):
-            state[name] = np.array(raw[f"robot0_{name}"], dtype=np.float64)
+        assert raw is not None
+        for key in ("cube_pos", "cube_quat"):
+            state[key] = np.array(raw[key], dtype=np.float64)
         # Computed here: robosuite's own gripper_to_cube_pos reads zeros when its sensor cache is cold.
         state["gripper_to_cube_pos"] = state["cube_pos"] - state["eef_pos"]
-        state["table_height"] = np.float64(self.sim_env.model.mujoco_arena.table_offset[2])
         return state
 
-    def close(self) -> None:
-        """Free the simulator and its GL context; safe to call twice."""
-        if self._env is not None:
-            # MjrContext.free releases GL objects of whichever context is current, so make it ours first.
-            self._make_gl_current()
-            self._env.close()
-            self._env = None
-            self._raw_obs = None
+    def _scene_objects(self) -> list[ObjectInfo]:
+        env = self.sim_env
+        return [
+            box_object_info(
+                env.sim.model._model,
+                env.sim.data._data,
+                body_name=env.cube.root_body,
+                name="cube",
+                category="cube",
+                color_name="red",
+                color_rgb=_CUBE_RGB,
+            )
+        ]

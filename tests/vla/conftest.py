@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vst_vla.vla.configuration import VLAConfig
+from vst_vla.vla.configuration import HEADS, TokenHeadConfig, VLAConfig
 from vst_vla.vla.modeling import VLAPolicy
 
 CAMERA = "observation.images.agentview"
@@ -13,10 +13,11 @@ STATS = {
 }
 
 
-def make_policy(chunk_size: int = 2, n_action_steps: int = 2) -> VLAPolicy:
+def make_policy(chunk_size: int = 2, n_action_steps: int = 2, head: object | None = None, **overrides) -> VLAPolicy:
+    """A tiny policy (random init) with the given head config (default: tokens)."""
     torch.manual_seed(0)
     cfg = VLAConfig(image_keys=(CAMERA,), action_dim=7, state_dim=9, chunk_size=chunk_size,
-                    n_action_steps=n_action_steps)
+                    n_action_steps=n_action_steps, head=head or TokenHeadConfig(), **overrides)
     return VLAPolicy.build(cfg, STATS, env_metadata={"env": {"type": "lift", "image_size": 64}})
 
 
@@ -34,3 +35,8 @@ def make_batch(batch_size: int, chunk_size: int = 2, seed: int = 0) -> dict:
 @pytest.fixture
 def tiny_policy() -> VLAPolicy:
     return make_policy()
+
+
+def head_configs() -> list:
+    """One default config per registered head type."""
+    return [HEADS.get(name)() for name in HEADS.names()]

@@ -35,22 +35,70 @@ class TokenHeadConfig:
         return TokenActionHead
 
 
+@HEADS.register("l1_chunk")
+@dataclass(frozen=True)
+class L1ChunkHeadConfig:
+    """OpenVLA-OFT-style head: learned action queries, one forward pass per chunk, L1 loss."""
+
+    type: str = "l1_chunk"
+    mlp_hidden_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.mlp_hidden_size < 1:
+            raise ValueError(f"head.mlp_hidden_size must be >= 1, got {self.mlp_hidden_size}")
+
+    def head_class(self) -> type:
+        from vst_vla.vla.heads.l1_chunk import L1ChunkHead
+
+        return L1ChunkHead
+
+
+@HEADS.register("flow")
+@dataclass(frozen=True)
+class FlowHeadConfig:
+    """pi0 / SmolVLA-style flow-matching action expert cross-attending to the VLM's hidden states."""
+
+    type: str = "flow"
+    hidden_size: int = 128
+    num_layers: int = 2
+    num_heads: int = 4
+    num_integration_steps: int = 10
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_size", "num_layers", "num_heads", "num_integration_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"head.{name} must be >= 1, got {getattr(self, name)}")
+        if self.hidden_size % self.num_heads or self.hidden_size % 2:
+            raise ValueError("head.hidden_size must be even and divisible by head.num_heads")
+
+    def head_class(self) -> type:
+        from vst_vla.vla.heads.flow import FlowMatchingHead
+
+        return FlowMatchingHead
+
+
 @dataclass(frozen=True)
 class VLAConfig:
     """Everything needed to rebuild a VLA policy (saved as the checkpoint's config.json).
+
+    ``use_state`` feeds the normalized proprioceptive state into the token stream through a learned projection
+    (one ``<|state|>`` token). ``temporal_ensemble_coeff`` (ACT's ensembling; needs ``n_action_steps=1``)
+    averages the overlapping predictions of consecutive chunks with weights exp(-coeff * age).
 
     ``image_keys``, ``action_dim`` and ``state_dim`` describe the data the policy was trained on; the trainer
     fills them from the dataset, and evaluation checks them against the environment before acting.
     """
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    head: TokenHeadConfig = field(default_factory=TokenHeadConfig)
+    head: TokenHeadConfig | L1ChunkHeadConfig | FlowHeadConfig = field(default_factory=TokenHeadConfig)
     chunk_size: int = 1
     n_action_steps: int = 1
     prompt_template: str = VST_PROMPT
     image_keys: tuple[str, ...] = ()
     action_dim: int = 0
     state_dim: int = 0
+    use_state: bool = True
+    temporal_ensemble_coeff: float | None = None
     type: str = "vst_vla"
 
     def __post_init__(self) -> None:
@@ -62,6 +110,8 @@ class VLAConfig:
             )
         if "{instruction}" not in self.prompt_template:
             raise ValueError(f"policy.prompt_template must contain '{{instruction}}', got {self.prompt_template!r}")
+        if self.temporal_ensemble_coeff is not None and self.n_action_steps != 1:
+            raise ValueError("policy.temporal_ensemble_coeff needs policy.n_action_steps=1 (an inference every step)")
         if self.action_dim < 0 or self.state_dim < 0:
             raise ValueError("policy.action_dim and policy.state_dim must be non-negative")
 

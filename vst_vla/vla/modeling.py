@@ -13,6 +13,7 @@ import logging
 import shutil
 import tempfile
 from collections import deque
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -20,10 +21,12 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from transformers import Qwen2_5_VLConfig
 
-from vst_vla.constants import ACTION, ACTION_IS_PAD
+from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE, TASK
 from vst_vla.vla.configuration import VLAConfig
+from vst_vla.vla.ensembling import TemporalEnsembler
 from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.processor import VLAProcessor
+from vst_vla.vla.state import StateInjector
 from vst_vla.vlm.backbone import backbone_from_hf_config, build_backbone, vision_parameter_names
 
 logger = logging.getLogger(__name__)
@@ -55,11 +58,20 @@ class VLAPolicy(nn.Module):
         self.backbone = backbone
         self.processor = processor
         self.env_metadata = env_metadata
-        head_cls = config.head.head_class()
-        self.head = head_cls(config.head, config, processor.tokenizer)
+        hidden_size = backbone.config.text_config.hidden_size
+        self.head = config.head.head_class()(config.head, config, processor.tokenizer, hidden_size)
+        self.state_injector: StateInjector | None = None
+        if config.use_state:
+            if config.state_dim <= 0:
+                raise ValueError("policy.use_state needs policy.state_dim > 0 (the trainer fills it from the dataset)")
+            self.state_injector = StateInjector(config.state_dim, hidden_size, processor.tokenizer)
         self._grow_embeddings_if_needed()
+        if self.state_injector is not None:
+            self.state_injector.attach(self.backbone.get_input_embeddings())
         self.autocast_dtype: torch.dtype | None = None
         self._action_queue: deque[torch.Tensor] = deque()
+        self._ensembler = (TemporalEnsembler(config.temporal_ensemble_coeff, config.chunk_size)
+                           if config.temporal_ensemble_coeff is not None else None)
 
     @classmethod
     def build(cls, config: VLAConfig, stats: dict, env_metadata: dict | None = None) -> VLAPolicy:
@@ -83,6 +95,12 @@ class VLAPolicy(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def _state_context(self, batch: dict):
+        if self.state_injector is None:
+            return nullcontext()
+        state = self.processor.normalize_state(batch[OBS_STATE].float()).to(self.device)
+        return self.state_injector.feeding(state)
+
     def _autocast(self):
         if self.autocast_dtype is None:
             return torch.autocast(self.device.type, enabled=False)
@@ -99,16 +117,16 @@ class VLAPolicy(nn.Module):
                 f"action_dim={self.config.action_dim})"
             )
         normalized = self.processor.normalize_actions(actions.float())
-        inputs = self.processor.encode(batch, self.head.target_suffixes(normalized)).to(self.device)
-        with self._autocast():
+        inputs = self.processor.encode(batch, self.head.train_suffixes(normalized)).to(self.device)
+        with self._autocast(), self._state_context(batch):
             loss = self.head.loss(self.backbone, inputs, normalized.to(self.device), _to(batch.get(ACTION_IS_PAD), self.device))
         return loss, {"loss": float(loss.detach())}
 
     @torch.inference_mode()
     def predict_action_chunk(self, batch: dict) -> torch.Tensor:
         """(B, chunk_size, action_dim) actions in env units; raises UnsafeActionError instead of emitting NaN."""
-        inputs = self.processor.encode(batch).to(self.device)
-        with self._autocast():
+        inputs = self.processor.encode(batch, self.head.inference_suffixes(_batch_size(batch))).to(self.device)
+        with self._autocast(), self._state_context(batch):
             normalized = self.head.predict(self.backbone, inputs)
         if not torch.isfinite(normalized).all():
             raise UnsafeActionError("the action head produced NaN or inf; refusing to act")
@@ -119,15 +137,22 @@ class VLAPolicy(nn.Module):
 
     @torch.inference_mode()
     def select_action(self, batch: dict) -> torch.Tensor:
-        """(B, action_dim): the next queued action, running inference when the queue is empty."""
+        """(B, action_dim): the next queued action, running inference when the queue is empty.
+
+        With temporal ensembling, inference runs every step and overlapping chunk predictions are averaged.
+        """
+        if self._ensembler is not None:
+            return self._ensembler.update(self.predict_action_chunk(batch))
         if not self._action_queue:
             chunk = self.predict_action_chunk(batch)[:, : self.config.n_action_steps]
             self._action_queue.extend(chunk.transpose(0, 1))
         return self._action_queue.popleft()
 
     def reset(self) -> None:
-        """Clear the action queue (call at every episode start)."""
+        """Clear the action queue and ensembling buffer (call at every episode start)."""
         self._action_queue.clear()
+        if self._ensembler is not None:
+            self._ensembler.reset()
 
     # ---- checkpoints -------------------------------------------------------------------------------------------
 
@@ -139,7 +164,7 @@ class VLAPolicy(nn.Module):
         try:
             (tmp / CONFIG_FILENAME).write_text(json.dumps(self.config.to_dict(), indent=2))
             (tmp / BACKBONE_CONFIG_FILENAME).write_text(self.backbone.config.to_json_string())
-            save_model(self.backbone, str(tmp / WEIGHTS_FILENAME))
+            save_model(self, str(tmp / WEIGHTS_FILENAME))
             self.processor.save(tmp)
             if self.env_metadata is not None:
                 (tmp / ENV_FILENAME).write_text(json.dumps(self.env_metadata, indent=2))
@@ -165,8 +190,13 @@ class VLAPolicy(nn.Module):
         env_path = directory / ENV_FILENAME
         env_metadata = json.loads(env_path.read_text()) if env_path.is_file() else None
         policy = cls(config, backbone, processor, env_metadata)
-        load_model(policy.backbone, str(directory / WEIGHTS_FILENAME))
+        load_model(policy, str(directory / WEIGHTS_FILENAME))
         return policy
+
+
+def _batch_size(batch: dict) -> int:
+    tasks = batch[TASK]
+    return 1 if isinstance(tasks, str) else len(tasks)
 
 
 def _to(value, device: torch.device):

@@ -13,9 +13,10 @@ from pathlib import Path
 import torch
 from transformers import BatchFeature, Qwen2_5_VLProcessor
 
-from vst_vla.constants import ACTION, TASK
+from vst_vla.constants import ACTION, OBS_STATE, TASK
 from vst_vla.vla.configuration import VLAConfig
 from vst_vla.vla.normalization import QuantileNormalizer, load_stats, save_stats
+from vst_vla.vla.state import STATE_TOKEN
 
 PROCESSOR_SUBDIR = "processor"
 
@@ -35,6 +36,11 @@ class VLAProcessor:
         self.config = config
         self.stats = stats
         self.action_normalizer = QuantileNormalizer.from_stats(stats, ACTION)
+        self.state_normalizer = QuantileNormalizer.from_stats(stats, OBS_STATE) if config.use_state else None
+        if self.state_normalizer is not None and config.state_dim and self.state_normalizer.dim != config.state_dim:
+            raise ValueError(
+                f"state statistics have {self.state_normalizer.dim} dimensions but policy.state_dim is {config.state_dim}"
+            )
         if config.action_dim and self.action_normalizer.dim != config.action_dim:
             raise ValueError(
                 f"action statistics have {self.action_normalizer.dim} dimensions but policy.action_dim is "
@@ -48,6 +54,8 @@ class VLAProcessor:
     def prompt_text(self, instruction: str) -> str:
         """The chat-formatted prompt for one instruction, ending at the assistant's turn."""
         content = [{"type": "image"} for _ in self.config.image_keys]
+        if self.config.use_state:
+            content.append({"type": "text", "text": STATE_TOKEN})
         content.append({"type": "text", "text": self.config.prompt_template.format(instruction=instruction.strip())})
         return self.hf_processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
 
@@ -74,14 +82,18 @@ class VLAProcessor:
 
     def check_batch(self, batch: dict) -> None:
         """Refuse a batch that lacks a camera or a task, naming what is missing and what was expected."""
-        missing = [k for k in (*self.config.image_keys, TASK) if k not in batch]
+        needed = (*self.config.image_keys, TASK, *((OBS_STATE,) if self.config.use_state else ()))
+        missing = [k for k in needed if k not in batch]
         if missing:
-            raise KeyError(
-                f"batch is missing {missing}; this policy expects cameras {list(self.config.image_keys)} and '{TASK}'"
-            )
+            raise KeyError(f"batch is missing {missing}; this policy expects {list(needed)}")
 
     def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
         return self.action_normalizer.normalize(actions)
+
+    def normalize_state(self, state: torch.Tensor) -> torch.Tensor:
+        if self.state_normalizer is None:
+            raise RuntimeError("this policy does not use the state (policy.use_state is false)")
+        return self.state_normalizer.normalize(state)
 
     def unnormalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
         return self.action_normalizer.unnormalize(actions)

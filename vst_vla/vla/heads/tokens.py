@@ -15,6 +15,7 @@ from transformers import BatchFeature, LogitsProcessor, LogitsProcessorList
 from vst_vla.vla.action_tokenizer import ActionTokenizer
 from vst_vla.vla.configuration import TokenHeadConfig, VLAConfig
 from vst_vla.vla.errors import UnsafeActionError
+from vst_vla.vla.heads.base import ActionHead, masked_mean, step_weights
 
 END_OF_TURN = "<|im_end|>"
 
@@ -34,7 +35,7 @@ class OnlyActionTokens(LogitsProcessor):
         return masked
 
 
-class TokenActionHead(nn.Module):
+class TokenActionHead(ActionHead):
     """Discrete-token head; it has no parameters of its own (the LM head scores the action tokens).
 
     Args:
@@ -43,7 +44,7 @@ class TokenActionHead(nn.Module):
         tokenizer: the backbone tokenizer; the action tokens are added to it.
     """
 
-    def __init__(self, head_config: TokenHeadConfig, policy_config: VLAConfig, tokenizer) -> None:
+    def __init__(self, head_config: TokenHeadConfig, policy_config: VLAConfig, tokenizer, hidden_size: int) -> None:
         super().__init__()
         self.action_tokenizer = ActionTokenizer(tokenizer, head_config.n_bins)
         self.chunk_size = policy_config.chunk_size
@@ -54,7 +55,7 @@ class TokenActionHead(nn.Module):
     def n_action_tokens(self) -> int:
         return self.chunk_size * self.action_dim
 
-    def target_suffixes(self, normalized_actions: torch.Tensor) -> list[str]:
+    def train_suffixes(self, normalized_actions: torch.Tensor) -> list[str]:
         """(B, chunk, A) normalized actions → per-sample assistant text: action tokens then end of turn."""
         return [self.action_tokenizer.to_text(a) + END_OF_TURN for a in normalized_actions]
 
@@ -62,7 +63,7 @@ class TokenActionHead(nn.Module):
              action_is_pad: torch.Tensor | None) -> torch.Tensor:
         """Mean cross-entropy over the non-padded action tokens.
 
-        ``inputs`` must have been encoded with :meth:`target_suffixes` (left padding puts the N action tokens at
+        ``inputs`` must have been encoded with :meth:`train_suffixes` (left padding puts the N action tokens at
         positions L-N-1 .. L-2, followed by the end-of-turn token).
         """
         n = self.n_action_tokens
@@ -70,16 +71,13 @@ class TokenActionHead(nn.Module):
         start, end = self.action_tokenizer.token_id_range
         targets = ids[:, -n - 1 : -1]
         if ((targets < start) | (targets >= end)).any():
-            raise RuntimeError("action tokens are not where the prompt layout puts them; was the batch encoded with target_suffixes?")
+            raise RuntimeError("action tokens are not where the prompt layout puts them; was the batch encoded with train_suffixes?")
         hidden = backbone.model(**inputs).last_hidden_state
         # Position p predicts token p + 1: hidden states L-N-2 .. L-3 score the N action tokens.
         logits = backbone.lm_head(hidden[:, -n - 2 : -2])[..., start:end].float()
         per_token = F.cross_entropy(logits.reshape(-1, end - start), (targets - start).reshape(-1), reduction="none")
-        weights = torch.ones_like(per_token).view(ids.shape[0], self.chunk_size, self.action_dim)
-        if action_is_pad is not None:
-            weights = weights * (~action_is_pad.bool()).unsqueeze(-1).to(weights)
-        weights = weights.reshape(-1)
-        return (per_token * weights).sum() / weights.sum().clamp_min(1.0)
+        per_step = per_token.view(ids.shape[0], self.chunk_size, self.action_dim)
+        return masked_mean(per_step, step_weights(action_is_pad, per_step.shape[:2], per_step.device))
 
     @torch.no_grad()
     def predict(self, backbone: nn.Module, inputs: BatchFeature) -> torch.Tensor:

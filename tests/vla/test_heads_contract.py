@@ -1,0 +1,97 @@
+"""The contract every registered action head meets (tokens, l1_chunk, flow, and any added later)."""
+
+import pytest
+import torch
+
+from tests.vla.conftest import head_configs, make_batch, make_policy
+from vst_vla.vla.modeling import VLAPolicy
+
+HEADS = head_configs()
+
+
+@pytest.fixture(params=HEADS, ids=[h.type for h in HEADS])
+def head(request):
+    return request.param
+
+
+def _predict(policy, batch, seed=0):
+    torch.manual_seed(seed)  # the flow head samples its starting noise
+    return policy.predict_action_chunk(batch)
+
+
+def test_forward_backward_learns(head):
+    policy = make_policy(chunk_size=3, n_action_steps=2, head=head)
+    batch = make_batch(4, chunk_size=3)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=2e-3)
+    torch.manual_seed(0)
+    first, _ = policy(batch)
+    for _ in range(20):
+        loss, _ = policy(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    torch.manual_seed(0)
+    assert policy(batch)[0].item() < first.item()
+    assert policy.state_injector.proj[0].weight.grad is not None, "the state projection must be trained"
+
+
+def test_chunk_shape_range_and_queue(head):
+    policy = make_policy(chunk_size=3, n_action_steps=2, head=head)
+    batch = make_batch(2, chunk_size=3)
+    chunk = _predict(policy, batch)
+    assert chunk.shape == (2, 3, 7) and torch.isfinite(chunk).all()
+    assert (chunk.abs() <= 1.0 + 1e-6).all()  # stats q01=-1, q99=1
+    single = {k: v[:1] for k, v in batch.items()}
+    expected = _predict(policy, single, seed=1)[0]
+    policy.reset()
+    torch.manual_seed(1)
+    actions = [policy.select_action(single) for _ in range(2)]
+    assert torch.allclose(actions[0][0], expected[0]) and torch.allclose(actions[1][0], expected[1])
+
+
+def test_save_load_identical_actions(head, tmp_path):
+    policy = make_policy(chunk_size=2, head=head)
+    batch = make_batch(2, seed=4)
+    before = _predict(policy, batch)
+    loaded = VLAPolicy.from_pretrained(policy.save_pretrained(tmp_path / "ckpt"))
+    assert type(loaded.head) is type(policy.head)
+    assert torch.equal(before, _predict(loaded, batch))
+
+
+def test_padded_steps_do_not_count(head):
+    policy = make_policy(chunk_size=2, head=head)
+    batch = make_batch(2, chunk_size=2)
+    batch["action_is_pad"] = torch.tensor([[False, True], [False, True]])
+    changed = dict(batch, action=batch["action"].clone())
+    changed["action"][:, 1] = -changed["action"][:, 1]
+    torch.manual_seed(0)
+    a = policy(batch)[0]
+    torch.manual_seed(0)
+    b = policy(changed)[0]
+    assert torch.allclose(a, b)
+
+
+def test_state_enters_the_token_stream():
+    policy = make_policy(chunk_size=2)
+    batch = make_batch(2)
+    inputs = policy.processor.encode(batch)
+    assert (inputs["input_ids"] == policy.state_injector.token_id).sum() == 2  # one placeholder per sample
+    states = policy.processor.normalize_state(batch["observation.state"])
+
+    def hidden(state):
+        with policy.state_injector.feeding(state), torch.no_grad():
+            return policy.backbone.model(**inputs).last_hidden_state
+
+    assert torch.equal(hidden(states), hidden(states.clone()))
+    assert not torch.allclose(hidden(states), hidden(-states))
+
+
+def test_temporal_ensembling_averages_overlapping_chunks():
+    from vst_vla.vla.ensembling import TemporalEnsembler
+
+    ens = TemporalEnsembler(coeff=0.0, chunk_size=3)
+    first = torch.tensor([[[0.0], [1.0], [2.0]]])
+    second = torch.tensor([[[10.0], [20.0], [30.0]]])
+    assert ens.update(first).item() == 0.0
+    # Step 1: chunk one predicts 1.0, chunk two predicts 10.0; equal weights at coeff 0.
+    assert ens.update(second).item() == pytest.approx(5.5)
