@@ -2,8 +2,10 @@
 
 A dataset or checkpoint saves ``cfg.to_dict()`` as its env metadata; :func:`env_config_from_dict` rebuilds the
 config from it, so the exact same env can be made again later. Importing this module never imports robosuite:
-the env and expert classes are looked up lazily through :meth:`LiftEnvConfig.env_class` and
-:meth:`LiftEnvConfig.expert_class`.
+the env and expert classes are looked up lazily through each config's ``env_class()`` and ``expert_class()``.
+
+Registered types: ``"lift"`` (:class:`LiftEnvConfig`) and ``"tabletop_pick"`` (:class:`TabletopEnvConfig`); both
+share the fields of :class:`RobosuiteEnvConfig`.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from vst_envs.registry import ENVS
+from vst_envs.relations import RELATIONS
 
 if TYPE_CHECKING:
-    from vst_envs.experts import LiftExpert
+    from vst_envs.experts import LiftExpert, PickExpert
     from vst_envs.lift import LiftEnv
+    from vst_envs.tabletop import TabletopEnv
 
 # Cameras robosuite's Lift scene defines for a single Panda (arena cameras + the robot's own).
 LIFT_CAMERAS: tuple[str, ...] = (
@@ -150,6 +154,70 @@ class LiftEnvConfig(RobosuiteEnvConfig):
         from vst_envs.experts import LiftExpert
 
         return LiftExpert
+
+
+# Cube colours tabletop_pick draws from: name -> RGB in [0, 1]. Hues far apart so each reads unambiguously at
+# 64 px under the scene's lighting (no cyan / orange next to blue / red / yellow).
+CUBE_COLORS: dict[str, tuple[float, float, float]] = {
+    "red": (0.85, 0.08, 0.08),
+    "green": (0.10, 0.65, 0.15),
+    "blue": (0.10, 0.25, 0.90),
+    "yellow": (0.95, 0.85, 0.10),
+    "purple": (0.55, 0.15, 0.75),
+    "orange": (1.00, 0.50, 0.05),
+}
+
+# Most cubes the tabletop_pick placement area holds with the spacing the expert's gripper needs.
+MAX_TABLETOP_CUBES = 5
+
+
+@ENVS.register("tabletop_pick")
+@dataclass(frozen=True)
+class TabletopEnvConfig(RobosuiteEnvConfig):
+    """Several coloured cubes on robosuite's table; pick the one an instruction names by a spatial relation.
+
+    Each episode places ``num_cubes`` cubes of distinct colours (drawn from ``colors``), then picks a relation
+    from ``relations`` (see :mod:`vst_envs.relations`) that singles one cube out, e.g. "pick up the cube left
+    of the green cube". Left / right are as seen in the agentview camera. Success: the target cube lifted.
+    """
+
+    TYPE: ClassVar[str] = "tabletop_pick"
+
+    type: str = "tabletop_pick"
+    num_cubes: int = 4
+    colors: tuple[str, ...] = tuple(CUBE_COLORS)
+    relations: tuple[str, ...] = RELATIONS
+
+    def _validate(self) -> None:
+        _check_positive_int("num_cubes", self.num_cubes)
+        for name in ("colors", "relations"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                raise ValueError(f"{name} must be a sequence of names, got the string {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        unknown = [c for c in self.colors if c not in CUBE_COLORS]
+        if unknown or len(set(self.colors)) != len(self.colors):
+            raise ValueError(f"colors must be distinct names from {list(CUBE_COLORS)}, got {list(self.colors)}")
+        if not 2 <= self.num_cubes <= min(len(self.colors), MAX_TABLETOP_CUBES):
+            raise ValueError(
+                f"num_cubes must be in [2, {min(len(self.colors), MAX_TABLETOP_CUBES)}] "
+                f"(at most one cube per colour and {MAX_TABLETOP_CUBES} in all), got {self.num_cubes}"
+            )
+        unknown = [r for r in self.relations if r not in RELATIONS]
+        if unknown or not self.relations or len(set(self.relations)) != len(self.relations):
+            raise ValueError(f"relations must be distinct names from {list(RELATIONS)}, got {list(self.relations)}")
+
+    def env_class(self) -> type[TabletopEnv]:
+        """The gymnasium env class this config builds (imported lazily: it pulls in robosuite)."""
+        from vst_envs.tabletop import TabletopEnv
+
+        return TabletopEnv
+
+    def expert_class(self) -> type[PickExpert]:
+        """The scripted expert class that solves this env."""
+        from vst_envs.experts import PickExpert
+
+        return PickExpert
 
 
 def env_config_from_dict(d: Mapping[str, Any]) -> Any:

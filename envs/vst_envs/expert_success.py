@@ -1,4 +1,4 @@
-"""Measure the scripted expert: ``python -m vst_envs.expert_success --episodes 50 [--no-camera]``.
+"""Measure the scripted expert: ``python -m vst_envs.expert_success [--env tabletop_pick] --episodes 50 [--no-camera]``.
 
 Runs seeded episodes (seeds ``start_seed .. start_seed + episodes - 1``) and prints the success rate, the mean
 episode length (of successful episodes, and of all) and the wall time / env steps per second.
@@ -10,12 +10,14 @@ import argparse
 import dataclasses
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from vst_envs import make_env, make_expert
-from vst_envs.config import LiftEnvConfig
+from vst_envs.config import RobosuiteEnvConfig
+from vst_envs.registry import ENVS
 
 
 @dataclasses.dataclass
@@ -41,20 +43,22 @@ def run_episode(env, expert, seed: int) -> EpisodeResult:  # noqa: ANN001 (any g
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", default="lift", choices=ENVS.names(), help="registered env type")
     parser.add_argument("--episodes", type=int, default=50, help="number of seeded episodes")
     parser.add_argument("--start-seed", type=int, default=0, help="seed of the first episode")
     parser.add_argument("--no-camera", action="store_true", help="render nothing (cameras=()), much faster")
     parser.add_argument("--cheap-render", action="store_true", help="no shadows / reflections / multisampling")
-    parser.add_argument("--image-size", type=int, default=LiftEnvConfig.image_size)
-    parser.add_argument("--max-episode-steps", type=int, default=LiftEnvConfig.max_episode_steps)
+    parser.add_argument("--image-size", type=int, default=RobosuiteEnvConfig.image_size)
+    parser.add_argument("--max-episode-steps", type=int, default=RobosuiteEnvConfig.max_episode_steps)
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> float:
     """Run the measurement and print a summary; returns the success rate."""
     args = parse_args(argv)
-    cfg = LiftEnvConfig(
-        cameras=() if args.no_camera else LiftEnvConfig.cameras,
+    cfg_class = ENVS.get(args.env)
+    cfg = cfg_class(
+        cameras=() if args.no_camera else cfg_class.cameras,
         cheap_render=args.cheap_render,
         image_size=args.image_size,
         max_episode_steps=args.max_episode_steps,
@@ -75,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> float:
     return float(np.mean([r.success for r in results]))
 
 
-def _print_summary(cfg: LiftEnvConfig, results: list[EpisodeResult], elapsed: float) -> None:
+def _print_summary(cfg: Any, results: list[EpisodeResult], elapsed: float) -> None:
     successes = [r for r in results if r.success]
     total_steps = sum(r.steps for r in results)
     print(f"env: {cfg.to_dict()}")

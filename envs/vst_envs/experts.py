@@ -83,6 +83,8 @@ class LiftExpert:
         max_action_change: largest change of any arm action dimension from one step to the next, so phase
             switches ramp the motion instead of jumping (the gripper command still switches at once).
         grasp_steps: steps the gripper closes for before lifting.
+        object_key: which object of ``privileged_state()`` to lift: the expert reads ``{object_key}_pos`` (3) and
+            ``{object_key}_quat`` (4, xyzw) (``"cube"`` for Lift, ``"target"`` for tabletop_pick).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class LiftExpert:
         max_rot_action: float = 0.5,
         max_action_change: float = 0.2,
         grasp_steps: int = 8,
+        object_key: str = "cube",
     ) -> None:
         self.hover_height = hover_height
         self.grasp_depth = grasp_depth
@@ -106,6 +109,7 @@ class LiftExpert:
         self.max_rot_action = max_rot_action
         self.max_action_change = max_action_change
         self.grasp_steps = grasp_steps
+        self.object_key = object_key
         self.reset()
 
     def reset(self) -> None:
@@ -117,7 +121,7 @@ class LiftExpert:
 
     def act(self, env: Any) -> np.ndarray:
         """The next action (float32 (7,), in [-1, 1]) for a LiftEnv (possibly wrapped), from its privileged state."""
-        state = env.unwrapped.privileged_state()
+        state = self._object_state(env.unwrapped.privileged_state())
         self._advance_phase(state)
         target_pos, gripper = self._phase_target(state)
         position = self._position_action(state["eef_pos"], target_pos)
@@ -128,6 +132,12 @@ class LiftExpert:
         self._last_arm_action = np.clip(self._last_arm_action + change, -1.0, 1.0)
         self._phase_steps += 1
         return np.append(self._last_arm_action, gripper).astype(np.float32)
+
+    def _object_state(self, state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The privileged state with the object to lift under ``cube_pos`` / ``cube_quat``, the keys used below."""
+        if self.object_key == "cube":
+            return state
+        return {**state, "cube_pos": state[f"{self.object_key}_pos"], "cube_quat": state[f"{self.object_key}_quat"]}
 
     def _set_phase(self, phase: LiftPhase) -> None:
         logger.debug("LiftExpert: %s -> %s", self.phase.value, phase.value)
@@ -199,3 +209,16 @@ class LiftExpert:
         cube_rot = quat_xyzw_to_mat(cube_quat)
         cube_yaw = float(np.arctan2(cube_rot[1, 0], cube_rot[0, 0]))
         return _wrap(cube_yaw - self._gripper_yaw(quat_xyzw_to_mat(eef_quat)), np.pi / 2)
+
+
+class PickExpert(LiftExpert):
+    """Scripted tabletop_pick expert: :class:`LiftExpert` aimed at the instruction's target cube.
+
+    It reads the target from ``privileged_state()["target_pos"]`` / ``["target_quat"]``, so it always lifts the
+    right cube; the other cubes are far enough apart (see ``vst_envs.tabletop.MIN_SEPARATION_M``) for the
+    open gripper to descend between them. Arguments are LiftExpert's.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("object_key", "target")
+        super().__init__(**kwargs)

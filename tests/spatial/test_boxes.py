@@ -212,8 +212,12 @@ def test_rotated_intersection_volume_matches_qhull_halfspace_intersection() -> N
         normals = np.vstack([box_a.halfspaces()[0], box_b.halfspaces()[0]])
         offsets = np.concatenate([box_a.halfspaces()[1], box_b.halfspaces()[1]])
         # Chebyshev centre (deepest interior point) by LP: max r s.t. n.x + r |n| <= d.
-        res = linprog(c=[0, 0, 0, -1], A_ub=np.hstack([normals, np.ones((12, 1))]), b_ub=offsets,
-                      bounds=[(None, None)] * 3 + [(0, None)])
+        res = linprog(
+            c=[0, 0, 0, -1],
+            A_ub=np.hstack([normals, np.ones((12, 1))]),
+            b_ub=offsets,
+            bounds=[(None, None)] * 3 + [(0, None)],
+        )
         if res.x[3] < 1e-6:
             assert intersection_volume(box_a, box_b) == pytest.approx(0.0, abs=1e-9)
             continue

@@ -59,11 +59,14 @@ def group_advantages(
         scale: False skips the division by the std (Dr. GRPO's unscaled advantages).
 
     Returns:
-        (G * n,) advantages, same dtype as ``rewards``. Example: one group [1, 0, 0, 1] has mean 0.5 and
-        unbiased std sqrt(1/3), so advantages are ±0.5 / sqrt(1/3) = ±0.8660 (±1 with the biased std).
+        (G * n,) advantages, in ``rewards``' dtype (float32 for integer rewards). Example: one group
+        [1, 0, 0, 1] has mean 0.5 and unbiased std sqrt(1/3), so advantages are ±0.5 / sqrt(1/3) = ±0.8660
+        (±1 with the biased std).
     """
     if group_size < 2:
         raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
+    if not rewards.is_floating_point():
+        rewards = rewards.float()  # 0/1 rewards often arrive as ints; mean/std need floats
     grouped = _grouped(rewards, group_size)
     centred = grouped - grouped.mean(dim=1, keepdim=True)
     if scale:
@@ -143,6 +146,8 @@ def clipped_surrogate_loss(
     _check_shapes(logp_new, logp_old, advantages, mask)
     if ref_logp is not None and ref_logp.shape != logp_new.shape:
         raise ValueError(f"ref_logp must be {tuple(logp_new.shape)} like logp_new, got {tuple(ref_logp.shape)}")
+    if aggregation not in ("token_mean", "seq_mean_token_mean"):
+        raise ValueError(f"unknown aggregation {aggregation!r}; expected 'token_mean' or 'seq_mean_token_mean'")
     if kl_coef != 0.0 and ref_logp is None:
         raise ValueError("kl_coef is set but no ref_logp was given")
     # Zero the log-probs off the mask first: padding may hold -inf/garbage, and exp(-inf - -inf) = nan would
@@ -168,12 +173,10 @@ def clipped_surrogate_loss(
 
     if aggregation == "token_mean":
         loss = masked_mean(per_token, mask)
-    elif aggregation == "seq_mean_token_mean":
-        per_seq = torch.where(mask.bool(), per_token, 0.0).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+    else:
+        per_seq = torch.where(valid, per_token, 0.0).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
         has_tokens = (mask.sum(dim=1) > 0).to(per_seq.dtype)
         loss = (per_seq * has_tokens).sum() / has_tokens.sum().clamp(min=1.0)
-    else:
-        raise ValueError(f"unknown aggregation {aggregation!r}; expected 'token_mean' or 'seq_mean_token_mean'")
 
     with torch.no_grad():
         low = ((ratio < 1.0 - clip_low) & (adv < 0)).to(mask.dtype)

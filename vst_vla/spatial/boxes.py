@@ -40,7 +40,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Box3D", "box_iou_3d", "coerce_boxes", "intersection_volume", "iou_matrix", "parse_boxes"]
+__all__ = [
+    "Box3D",
+    "box_iou_3d",
+    "coerce_boxes",
+    "euler_to_matrix",
+    "intersection_volume",
+    "iou_matrix",
+    "matrix_to_euler",
+    "parse_boxes",
+]
 
 # Corner i has, for (x, y, z), the sign bits (i >> 2 & 1, i >> 1 & 1, i & 1): 0 -> -size/2, 1 -> +size/2.
 _UNIT_CORNERS = np.array([[(i >> 2) & 1, (i >> 1) & 1, i & 1] for i in range(8)], dtype=np.float64) - 0.5
