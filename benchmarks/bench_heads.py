@@ -17,7 +17,12 @@ import time
 
 import torch
 
-from vst_vla.vla.configuration import FlowHeadConfig, L1ChunkHeadConfig, TokenHeadConfig, VLAConfig
+from vst_vla.vla.configuration import (
+    FlowHeadConfig,
+    L1ChunkHeadConfig,
+    TokenHeadConfig,
+    VLAConfig,
+)
 from vst_vla.vla.modeling import VLAPolicy
 from vst_vla.vlm.backbone import BackboneConfig
 
@@ -72,7 +77,7 @@ def main() -> None:
             rows.append({"backbone": backbone_name, "head": label, "params_M": sum(p.numel() for p in policy.parameters()) / 1e6,
                          "ms_per_inference": 1000 * seconds, "ms_per_step": ms_per_step,
                          "actions_per_s": chunk / seconds, "speedup_vs_tokens_chunk1": baseline / ms_per_step})
-    print(f"| backbone | head | params (M) | ms / inference | ms / control step | actions / s | speed-up vs tokens chunk 1 |")
+    print("| backbone | head | params (M) | ms / inference | ms / control step | actions / s | speed-up vs tokens chunk 1 |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['backbone']} | {r['head']} | {r['params_M']:.2f} | {r['ms_per_inference']:.1f} | {r['ms_per_step']:.1f} "

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_configs import _compose, _strip_hydra
-from vst_vla.eval import EvalCommandConfig, run_eval
 from vst_vla.config.schema import RolloutConfig
+from vst_vla.eval import EvalCommandConfig, run_eval
 from vst_vla.train import run
 
 

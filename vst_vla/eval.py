@@ -6,7 +6,6 @@ episodes finish, ``summary.json`` at the end and mp4s of the first episodes.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path

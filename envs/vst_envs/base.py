@@ -24,7 +24,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from vst_envs.scene import CameraInfo, ObjectInfo, SceneGroundTruth, camera_info_from_model
+from vst_envs.scene import (
+    CameraInfo,
+    ObjectInfo,
+    SceneGroundTruth,
+    camera_info_from_model,
+)
 from vst_vla.constants import GYM_AGENT_POS, GYM_PIXELS
 
 if TYPE_CHECKING:

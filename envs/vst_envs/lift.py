@@ -15,9 +15,16 @@ from typing import Any
 import numpy as np
 
 # vst_envs.base imports robosuite with its import-time noise filtered, so it must come before robosuite imports.
-from vst_envs.base import ACTION_DIM, AGENT_POS_DIM, CheapRenderMixin, RobosuiteGymEnv, make_robosuite_env
+from vst_envs.base import (
+    ACTION_DIM,
+    AGENT_POS_DIM,
+    CheapRenderMixin,
+    RobosuiteGymEnv,
+    make_robosuite_env,
+)
 from vst_envs.config import LiftEnvConfig
 from vst_envs.scene import ObjectInfo, box_object_info
+
 from robosuite.environments.manipulation.lift import Lift  # isort: skip
 
 logger = logging.getLogger(__name__)

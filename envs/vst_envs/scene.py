@@ -210,7 +210,9 @@ def intrinsics_from_fovy(fovy_deg: float, width: int, height: int) -> np.ndarray
     return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
 
 
-def camera_info_from_model(model: mujoco.MjModel, data: mujoco.MjData, name: str, width: int, height: int) -> CameraInfo:
+def camera_info_from_model(
+    model: mujoco.MjModel, data: mujoco.MjData, name: str, width: int, height: int
+) -> CameraInfo:
     """CameraInfo of the model camera ``name`` in the current state (``data`` must be forwarded)."""
     cam_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_CAMERA, name)
     if cam_id < 0:

@@ -27,6 +27,7 @@ from vst_envs.base import CheapRenderMixin, RobosuiteGymEnv, make_robosuite_env
 from vst_envs.config import CUBE_COLORS, TabletopEnvConfig
 from vst_envs.relations import SpatialTask, ViewFrame, candidate_tasks, sample_task
 from vst_envs.scene import ObjectInfo, box_object_info, camera_info_from_model
+
 from robosuite.environments.manipulation.manipulation_env import ManipulationEnv  # isort: skip
 from robosuite.models.arenas import TableArena  # isort: skip
 from robosuite.models.objects import BoxObject  # isort: skip
@@ -102,7 +103,9 @@ class _TabletopPick(CheapRenderMixin, ManipulationEnv):
             ensure_object_boundary_in_range=True,
             ensure_valid_placement=True,
             reference_pos=self.table_offset,
-            z_offset=0.01,
+            # Resting exactly on the table (Lift drops its cube from 1 cm): the first frame's ground truth is then
+            # the settled scene, not a cube still falling.
+            z_offset=0.0,
             rng=self.rng,
         )
         self.model = ManipulationTask(
@@ -114,11 +117,13 @@ class _TabletopPick(CheapRenderMixin, ManipulationEnv):
         model = self.sim.model
         self.cube_body_ids = [model.body_name2id(c.root_body) for c in self.cubes]
         self.cube_geom_ids = [[model.geom_name2id(g) for g in c.visual_geoms + c.contact_geoms] for c in self.cubes]
-        # Kinematics on scratch data: the camera pose is needed before the sim's own data has been forwarded.
+        # Kinematics on scratch data: the task sampler needs the (fixed) camera and robot base poses during
+        # reset, before the sim's own data is forwarded (sim.reset zeroes it).
         scratch = mujoco.MjData(model._model)
         mujoco.mj_forward(model._model, scratch)
         cam = camera_info_from_model(model._model, scratch, RELATION_CAMERA, 1, 1)
         self.view = ViewFrame.from_pose(cam.world_from_camera)
+        self.robot_base_pos = np.array(scratch.xpos[model.body_name2id(self.robots[0].robot_model.root_body)])
 
     # --- episodes --------------------------------------------------------------------------------------------
 
@@ -137,7 +142,6 @@ class _TabletopPick(CheapRenderMixin, ManipulationEnv):
 
     def _sample_episode(self) -> tuple[list[tuple[Any, Any, Any]], list[str], SpatialTask]:
         """Placements (pos, quat wxyz, cube) in cube order, colours and a task with a unique answer."""
-        base = self.sim.data.body_xpos[self.sim.model.body_name2id(self.robots[0].robot_model.root_body)]
         for _ in range(_MAX_PLACEMENT_ATTEMPTS):
             sampled = self.placement_initializer.sample()
             placements = [sampled[c.name] for c in self.cubes]
@@ -147,7 +151,7 @@ class _TabletopPick(CheapRenderMixin, ManipulationEnv):
                 continue
             colors = [str(c) for c in self.rng.choice(self.palette, size=self.num_cubes, replace=False)]
             assert self.view is not None
-            tasks = candidate_tasks(positions, colors, self.view, base, self.relations)
+            tasks = candidate_tasks(positions, colors, self.view, self.robot_base_pos, self.relations)
             if tasks:
                 return placements, colors, sample_task(tasks, self.rng)
         raise RuntimeError(f"no valid tabletop_pick episode in {_MAX_PLACEMENT_ATTEMPTS} placement attempts")

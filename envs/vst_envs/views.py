@@ -8,10 +8,13 @@ distance, MuJoCo's conventions: the camera looks along ``(cos el cos az, cos el 
 ring of such views around the table.
 
 Rendering never disturbs the env: it uses its own MjvScene / MjvCamera / MjvOption and only reads the
-simulator data. It draws through the env's own GL context and framebuffer when the env has one (made current
-first, as every vst_envs render does), or through a context of its own for camera-free envs. Segmentation
-renders (:func:`render_segmentations`) give MuJoCo geom ids per pixel; with multisampling on (cheap_render off)
-object edges can carry blended, meaningless ids, so use cheap_render where exact masks matter.
+simulator data. It draws through the env's own GL context and framebuffer (made current first, as every
+vst_envs render does, and left to the env afterwards); a camera-free env is given robosuite's offscreen
+context on first use (freed with the simulator). Image sizes are limited to the model's offscreen buffer
+(640 x 480 for robosuite models).
+
+Segmentation renders (:func:`render_segmentations`) give MuJoCo geom ids per pixel; with multisampling on
+(cheap_render off) object edges can carry blended, meaningless ids, so use cheap_render where exact masks matter.
 """
 
 from __future__ import annotations
@@ -28,8 +31,7 @@ from vst_envs.scene import CameraInfo, ObjectInfo, camera_info_from_gl_camera
 
 logger = logging.getLogger(__name__)
 
-# Frame buffer size of a renderer that owns its context (robosuite's contexts use the model's offwidth/height).
-_OWN_BUFFER_SIZE = (640, 480)
+# Same as vst_envs.base.CHEAP_RENDER_OFF_FLAGS (not imported: this module must not import robosuite).
 _CHEAP_OFF_FLAGS = (
     mujoco.mjtRndFlag.mjRND_SHADOW,
     mujoco.mjtRndFlag.mjRND_REFLECTION,
@@ -108,36 +110,22 @@ class ViewRenderer:
         self._model: mujoco.MjModel = sim.model._model
         self._data: mujoco.MjData = sim.data._data
         context = sim._render_context_offscreen
-        self._own_gl: Any | None = None
-        if context is not None:
-            # Borrow the env's context: no second EGL context, and the env's cheap-render settings apply.
-            self._gl = context.gl_ctx
-            self._con = context.con
-            self._option = mujoco.MjvOption()
-            self._option.geomgroup[:] = context.vopt.geomgroup
-            flags = np.array(context.scn.flags)
-        else:
-            width, height = _OWN_BUFFER_SIZE
-            self._own_gl = mujoco.GLContext(width, height)
-            self._gl = self._own_gl
-            self._gl.make_current()
-            self._con = mujoco.MjrContext(self._model, mujoco.mjtFontScale.mjFONTSCALE_150.value)
-            mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._con)
-            self._option = mujoco.MjvOption()
-            # Like robosuite's own renders: visual geoms only, collision geoms (group 0) hidden.
-            self._option.geomgroup[0] = 0
-            flags = None
+        if context is None:
+            context = _attach_render_context(env)
+        # Borrow the env's context: no second EGL context, and the env's render settings (hidden collision
+        # geoms, cheap-render flags) apply to the views too. Its MjrContext is looked up at each render because
+        # robosuite replaces it when it grows the framebuffer.
+        self._context = context
+        self._option = mujoco.MjvOption()
+        self._option.geomgroup[:] = context.vopt.geomgroup
         self._scene = mujoco.MjvScene(self._model, maxgeom=10000)
-        if flags is not None:
-            self._scene.flags[:] = flags
-        elif getattr(env.config, "cheap_render", False):
-            for flag in _CHEAP_OFF_FLAGS:
-                self._scene.flags[flag] = 0
+        self._scene.flags[:] = context.scn.flags
 
     @property
     def max_size(self) -> tuple[int, int]:
         """Largest ``(width, height)`` the framebuffer holds."""
-        return int(self._con.offWidth), int(self._con.offHeight)
+        con = self._context.con
+        return int(con.offWidth), int(con.offHeight)
 
     def render(
         self, view: ViewSpec, width: int, height: int, segmentation: bool = False
@@ -150,7 +138,7 @@ class ViewRenderer:
         max_w, max_h = self.max_size
         if not (0 < width <= max_w and 0 < height <= max_h):
             raise ValueError(f"view size {width}x{height} must be positive and at most {max_w}x{max_h}")
-        self._gl.make_current()
+        self._context.gl_ctx.make_current()
         try:
             camera = self._update_scene(view, width, height)
             image = self._draw(width, height, segmentation)
@@ -197,9 +185,10 @@ class ViewRenderer:
             flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = 1
             flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = 1
         try:
-            mujoco.mjr_render(viewport, self._scene, self._con)
+            con = self._context.con
+            mujoco.mjr_render(viewport, self._scene, con)
             rgb = np.empty((height, width, 3), dtype=np.uint8)
-            mujoco.mjr_readPixels(rgb, None, viewport, self._con)
+            mujoco.mjr_readPixels(rgb, None, viewport, con)
         finally:
             flags[mujoco.mjtRndFlag.mjRND_SEGMENT], flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = saved
         # OpenGL rows run bottom-up; flip to the upright frames vst_envs uses everywhere.
@@ -220,12 +209,29 @@ class ViewRenderer:
         return lookup[code]
 
     def close(self) -> None:
-        """Free what this renderer owns (nothing when it borrowed the env's context); safe to call twice."""
-        if self._own_gl is not None:
-            self._own_gl.make_current()
-            self._con.free()
-            self._own_gl.free()
-            self._own_gl = None
+        """Drop the references to the env and its context (the env frees the context); safe to call twice."""
+        self._env = None
+        self._context = None
+
+
+def _attach_render_context(env: Any) -> Any:
+    """Give a camera-free env the offscreen render context robosuite would have made, and return it.
+
+    Robosuite owns and frees it with the simulator (and the env makes it current like any other), so the
+    views of a camera-free env render exactly like those of an env with cameras. The context picks its GL
+    backend the way robosuite does, from ``MUJOCO_GL``.
+    """
+    from robosuite.utils.binding_utils import MjRenderContextOffscreen
+
+    sim_env = env.sim_env
+    context = MjRenderContextOffscreen(sim_env.sim, device_id=sim_env.render_gpu_device_id)  # registers itself
+    context.vopt.geomgroup[0] = 1 if sim_env.render_collision_mesh else 0
+    context.vopt.geomgroup[1] = 1 if sim_env.render_visual_mesh else 0
+    if getattr(env.config, "cheap_render", False):
+        for flag in _CHEAP_OFF_FLAGS:
+            context.scn.flags[flag] = 0
+    logger.debug("attached an offscreen render context to a camera-free %s", type(env).__name__)
+    return context
 
 
 def _size(size: int | tuple[int, int]) -> tuple[int, int]:

@@ -22,7 +22,6 @@ def tabletop_env():
 def tabletop_state_env():
     """A camera-free tabletop_pick env with a short time limit, made through gymnasium.make."""
     import gymnasium
-
     from vst_envs import TABLETOP_ENV_ID, TabletopEnvConfig
 
     # Through config=: gymnasium.make would take max_episode_steps for its own TimeLimit wrapper.

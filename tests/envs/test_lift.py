@@ -9,7 +9,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from vst_envs import ENVS, LiftEnvConfig, env_config_from_dict, make_env, make_expert
 from vst_envs.experts import LiftExpert
 

@@ -1,6 +1,5 @@
 """A policy is checked against the env before any action is sent."""
 
-import dataclasses
 
 import pytest
 

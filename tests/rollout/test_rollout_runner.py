@@ -8,8 +8,8 @@ import av
 import numpy as np
 import pytest
 import torch
-
 from vst_envs import LiftEnvConfig, make_env
+
 from vst_vla.constants import OBS_STATE, TASK, image_key
 from vst_vla.rollout import EvalSummary, PolicyActionError, evaluate, run_episode
 from vst_vla.rollout.expert_policy import ExpertPolicy

@@ -13,7 +13,6 @@ crash or Ctrl-C never leaves a half-written dataset at ``root``.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -30,8 +29,16 @@ from lerobot.utils.utils import SuppressProgressBars
 from tqdm import tqdm
 from vst_envs import make_env, make_expert
 
-from vst_vla.constants import ACTION, GYM_AGENT_POS, GYM_PIXELS, OBS_STATE, TASK, image_key
+from vst_vla.constants import (
+    ACTION,
+    GYM_AGENT_POS,
+    GYM_PIXELS,
+    OBS_STATE,
+    TASK,
+    image_key,
+)
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
+from vst_vla.io import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -260,21 +267,6 @@ def _env_metadata(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     }
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` through a temp file + ``os.replace``, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _remove_empty_dirs(path: Path) -> None:

@@ -5,7 +5,13 @@ this package never pulls in the simulator.
 """
 
 from vst_vla.rollout.observation import gym_obs_to_batch
-from vst_vla.rollout.runner import EpisodeResult, Policy, PolicyActionError, evaluate, run_episode
+from vst_vla.rollout.runner import (
+    EpisodeResult,
+    Policy,
+    PolicyActionError,
+    evaluate,
+    run_episode,
+)
 from vst_vla.rollout.stats import EvalSummary, format_summary_table, wilson_interval
 from vst_vla.rollout.video import write_mp4
 

@@ -13,7 +13,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-
 from vst_envs import make_env, make_expert
 
 __all__ = ["ExpertPolicy"]

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from vst_vla.rollout.io import write_json_atomic
+from vst_vla.io import write_json_atomic
 from vst_vla.rollout.observation import gym_obs_to_batch
 from vst_vla.rollout.stats import EvalSummary
 from vst_vla.rollout.video import write_mp4

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vst_vla.rollout.io import atomic_path
+from vst_vla.io import atomic_path
 
 __all__ = ["write_mp4"]
 

@@ -28,17 +28,17 @@ class TrainerConfig:
     the schedule is linear warmup then cosine decay to ``min_lr_ratio`` of the peak.
     """
 
-    steps: int = 1000
+    steps: int = 2000
     batch_size: int = 8
-    lr: float = 3e-4
-    vision_lr: float = 1e-4
+    lr: float = 1e-3
+    vision_lr: float = 3e-4
     weight_decay: float = 0.01
     betas: tuple[float, float] = (0.9, 0.95)
     warmup_steps: int = 50
     min_lr_ratio: float = 0.1
     grad_clip_norm: float = 1.0
     log_every: int = 25
-    save_every: int = 500
+    save_every: int = 1000
     seed: int = 0
     num_workers: int = 0
     device: str = "auto"

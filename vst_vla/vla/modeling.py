@@ -27,7 +27,11 @@ from vst_vla.vla.ensembling import TemporalEnsembler
 from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.processor import VLAProcessor
 from vst_vla.vla.state import StateInjector
-from vst_vla.vlm.backbone import backbone_from_hf_config, build_backbone, vision_parameter_names
+from vst_vla.vlm.backbone import (
+    backbone_from_hf_config,
+    build_backbone,
+    vision_parameter_names,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +99,13 @@ class VLAPolicy(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def _state_context(self, batch: dict):
+    def _state_context(self, batch: dict, normalized: bool = False):
         if self.state_injector is None:
             return nullcontext()
-        state = self.processor.normalize_state(batch[OBS_STATE].float()).to(self.device)
-        return self.state_injector.feeding(state)
+        state = batch[OBS_STATE].float()
+        if not normalized:
+            state = self.processor.normalize_state(state)
+        return self.state_injector.feeding(state.to(self.device))
 
     def _autocast(self):
         if self.autocast_dtype is None:
@@ -108,6 +114,18 @@ class VLAPolicy(nn.Module):
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss on a batch with ``action`` (B, chunk, A) in env units and optional ``action_is_pad``."""
+        actions = self._action_chunk(batch)
+        return self._loss(batch, self.processor.normalize_actions(actions.float()), state_normalized=False)
+
+    def forward_normalized(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Training loss on a batch whose ``action`` (B, chunk, A) and ``observation.state`` are already in [-1, 1].
+
+        For callers that normalize outside the policy (the LeRobot plugin, where LeRobot's NormalizerProcessorStep
+        owns normalization); this policy's own q01/q99 statistics are not applied.
+        """
+        return self._loss(batch, self._action_chunk(batch).float(), state_normalized=True)
+
+    def _action_chunk(self, batch: dict) -> torch.Tensor:
         actions = batch[ACTION]
         if actions.ndim == 2:
             actions = actions.unsqueeze(1)
@@ -116,24 +134,39 @@ class VLAPolicy(nn.Module):
                 f"batch actions have shape {tuple(actions.shape)}; expected (B, chunk_size={self.config.chunk_size}, "
                 f"action_dim={self.config.action_dim})"
             )
-        normalized = self.processor.normalize_actions(actions.float())
+        return actions
+
+    def _loss(self, batch: dict, normalized: torch.Tensor, state_normalized: bool) -> tuple[torch.Tensor, dict[str, float]]:
         inputs = self.processor.encode(batch, self.head.train_suffixes(normalized)).to(self.device)
-        with self._autocast(), self._state_context(batch):
+        with self._autocast(), self._state_context(batch, state_normalized):
             loss = self.head.loss(self.backbone, inputs, normalized.to(self.device), _to(batch.get(ACTION_IS_PAD), self.device))
         return loss, {"loss": float(loss.detach())}
 
     @torch.inference_mode()
     def predict_action_chunk(self, batch: dict) -> torch.Tensor:
         """(B, chunk_size, action_dim) actions in env units; raises UnsafeActionError instead of emitting NaN."""
-        inputs = self.processor.encode(batch, self.head.inference_suffixes(_batch_size(batch))).to(self.device)
-        with self._autocast(), self._state_context(batch):
-            normalized = self.head.predict(self.backbone, inputs)
-        if not torch.isfinite(normalized).all():
-            raise UnsafeActionError("the action head produced NaN or inf; refusing to act")
+        normalized = self._predict_normalized(batch, state_normalized=False)
         actions = self.processor.unnormalize_actions(normalized.float().cpu())
         if not torch.isfinite(actions).all():
             raise UnsafeActionError("un-normalized actions contain NaN or inf; refusing to act")
         return actions
+
+    @torch.inference_mode()
+    def predict_normalized_chunk(self, batch: dict) -> torch.Tensor:
+        """(B, chunk_size, action_dim) normalized actions in [-1, 1] from a batch whose state is already normalized.
+
+        The counterpart of :meth:`forward_normalized`: the caller un-normalizes (LeRobot's UnnormalizerProcessorStep).
+        Raises UnsafeActionError instead of returning NaN or inf.
+        """
+        return self._predict_normalized(batch, state_normalized=True)
+
+    def _predict_normalized(self, batch: dict, state_normalized: bool) -> torch.Tensor:
+        inputs = self.processor.encode(batch, self.head.inference_suffixes(_batch_size(batch))).to(self.device)
+        with self._autocast(), self._state_context(batch, state_normalized):
+            normalized = self.head.predict(self.backbone, inputs)
+        if not torch.isfinite(normalized).all():
+            raise UnsafeActionError("the action head produced NaN or inf; refusing to act")
+        return normalized
 
     @torch.inference_mode()
     def select_action(self, batch: dict) -> torch.Tensor:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vst_vla.io import write_json_atomic
+
 # Dimensions whose q01 == q99 (e.g. a rotation the expert never uses) map to 0 and back to their constant value.
 _MIN_RANGE = 1e-8
 
@@ -91,11 +93,7 @@ STATS_FILENAME = "normalization_stats.json"
 
 def save_stats(stats: dict[str, dict[str, list[float]]], directory: Path) -> Path:
     """Write ``{feature: {stat: list}}`` as JSON atomically (temp file then rename)."""
-    path = Path(directory) / STATS_FILENAME
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(stats, indent=2))
-    tmp.replace(path)
-    return path
+    return write_json_atomic(Path(directory) / STATS_FILENAME, stats)
 
 
 def load_stats(directory: Path) -> dict[str, dict[str, list[float]]]:

@@ -1,4 +1,4 @@
-"""Crash-safe file writes for evaluation outputs.
+"""Crash-safe file writes (results, metadata, stats).
 
 A reader (a dashboard, a resumed run, a person) must never see half a ``summary.json`` or a truncated mp4, so
 files are written under a temporary name in the destination directory and moved into place with ``os.replace``,
