@@ -52,7 +52,7 @@ def env_config_for_policy(env_metadata: dict | None, overrides: dict, policy_pat
 
 def run_eval(cfg: EvalCommandConfig) -> EvalSummary:
     """Load the checkpoint, rebuild its env and evaluate; returns the summary."""
-    from vst_vla.rollout.policy_eval import evaluate_policy
+    from vst_vla.rollout.policy_eval import env_task_label, evaluate_policy
     from vst_vla.training.trainer import resolve_device
     from vst_vla.vla.modeling import VLAPolicy
 
@@ -63,7 +63,7 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary:
         Path(cfg.policy_path).resolve().parent.parent / f"eval_seed{cfg.eval.seed}_n{cfg.eval.n_episodes}"
     )
     summary = evaluate_policy(policy, env_cfg, cfg.eval, out_dir)
-    print(format_summary_table({env_cfg.instruction: summary}))
+    print(format_summary_table({env_task_label(env_cfg): summary}))
     print(f"results: {out_dir}")
     return summary
 

@@ -56,3 +56,8 @@ def evaluate_policy(policy: Any, env_cfg: Any, rollout_cfg: Any, out_dir: Path, 
     policy.eval()
     return evaluate(env_factory, policy, rollout_cfg.seeds, out_dir, n_videos=rollout_cfg.n_videos,
                     progress=progress, max_steps=rollout_cfg.max_steps)
+
+
+def env_task_label(env_cfg: Any) -> str:
+    """A row label for result tables: the fixed instruction when the env has one, else its type."""
+    return getattr(env_cfg, "instruction", None) or env_cfg.type
