@@ -163,8 +163,12 @@ class _RunLogger:
         if cfg.wandb.mode != "disabled":
             import wandb
 
-            self._wandb = wandb.init(project=cfg.wandb.project, mode=cfg.wandb.mode, dir=str(run_dir),
-                                     config=run_config, resume="allow" if resume else None)
+            # One wandb run per training run: a resumed run appends to the same id instead of starting a new one.
+            id_file = run_dir / "wandb_run_id.txt"
+            run_id = id_file.read_text().strip() if resume and id_file.is_file() else wandb.util.generate_id()
+            id_file.write_text(run_id)
+            self._wandb = wandb.init(project=cfg.wandb.project, mode=cfg.wandb.mode, dir=str(run_dir), id=run_id,
+                                     config=run_config, resume="allow")
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         self._file.write(json.dumps({"step": step, **metrics}) + "\n")
