@@ -67,7 +67,7 @@ def test_fov_unification_hand_computed():
     assert u.vfov_deg == pytest.approx(math.degrees(2 * math.atan(240 / 320)))  # 73.74°
     assert u.scale == pytest.approx(CANONICAL_FOCAL_PX / 320)
     assert (u.width_px, u.height_px) == (round(640 * u.scale), round(480 * u.scale)) == (1393, 1044)  # 640 * 696.32 / 320 = 1392.64
-    assert "90.00 degrees" in u.prompt() and "1392x1044" in u.prompt()
+    assert "90.00 degrees" in u.prompt() and "1393x1044" in u.prompt()
     # An image already at the canonical FoV and width keeps its size.
     assert unify_fov(960, 540, CANONICAL_FOCAL_PX).width_px == 960
 
