@@ -28,6 +28,7 @@ import gymnasium  # noqa: E402
 
 from vst_envs.config import LiftEnvConfig, TabletopEnvConfig, env_config_from_dict  # noqa: E402
 from vst_envs.registry import ENVS  # noqa: E402
+from vst_envs.tasks import configs as _task_configs  # noqa: E402, F401  (registers the vst_envs.tasks envs)
 
 if TYPE_CHECKING:
     from vst_envs.experts import LiftExpert

@@ -49,7 +49,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-camera", action="store_true", help="render nothing (cameras=()), much faster")
     parser.add_argument("--cheap-render", action="store_true", help="no shadows / reflections / multisampling")
     parser.add_argument("--image-size", type=int, default=RobosuiteEnvConfig.image_size)
-    parser.add_argument("--max-episode-steps", type=int, default=RobosuiteEnvConfig.max_episode_steps)
+    parser.add_argument(
+        "--max-episode-steps", type=int, default=None, help="episode time limit (default: the env config's own)"
+    )
     return parser.parse_args(argv)
 
 
@@ -61,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> float:
         cameras=() if args.no_camera else cfg_class.cameras,
         cheap_render=args.cheap_render,
         image_size=args.image_size,
-        max_episode_steps=args.max_episode_steps,
+        max_episode_steps=args.max_episode_steps or cfg_class.max_episode_steps,
     )
     env = make_env(cfg)
     expert = make_expert(cfg)

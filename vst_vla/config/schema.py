@@ -25,10 +25,13 @@ class RolloutConfig:
     seed: int = 0
     n_videos: int = 2
     max_steps: int | None = None
+    num_workers: int = 1  # > 1: episodes run in that many spawned processes (vst_vla.rollout.parallel)
 
     def __post_init__(self) -> None:
         if self.n_episodes < 0 or self.n_videos < 0 or self.seed < 0:
             raise ValueError("eval.n_episodes, eval.n_videos and eval.seed must be >= 0")
+        if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 1:
+            raise ValueError(f"eval.num_workers must be an integer >= 1, got {self.num_workers!r}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"eval.max_steps must be null or >= 1, got {self.max_steps}")
 

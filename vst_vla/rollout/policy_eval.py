@@ -6,14 +6,18 @@ refused here with what each side has, rather than surfacing as a crash or, worse
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 
 from vst_vla.constants import OBS_IMAGES_PREFIX
+from vst_vla.rollout.parallel import PolicyFactory, evaluate_parallel
 from vst_vla.rollout.runner import evaluate
 from vst_vla.rollout.stats import EvalSummary
+
+logger = logging.getLogger(__name__)
 
 
 class PolicyEnvMismatchError(ValueError):
@@ -40,21 +44,57 @@ def check_policy_fits_env(policy: Any, env: gym.Env) -> None:
         )
 
 
-def evaluate_policy(policy: Any, env_cfg: Any, rollout_cfg: Any, out_dir: Path, progress: bool = True) -> EvalSummary:
-    """Run ``rollout_cfg.seeds`` episodes of ``policy`` in ``make_env(env_cfg)``; writes results to ``out_dir``."""
+def _fits_or_close(policy: Any, env: gym.Env) -> None:
+    """:func:`check_policy_fits_env` for policies that describe themselves (a ``config.action_dim``); closes
+    ``env`` before re-raising. The scripted expert has no such config and always fits its env."""
+    if getattr(getattr(policy, "config", None), "action_dim", None) is None:
+        return
+    try:
+        check_policy_fits_env(policy, env)
+    except PolicyEnvMismatchError:
+        env.close()
+        raise
+
+
+def evaluate_policy(
+    policy: Any,
+    env_cfg: Any,
+    rollout_cfg: Any,
+    out_dir: Path,
+    progress: bool = True,
+    policy_factory: PolicyFactory | None = None,
+) -> EvalSummary:
+    """Run ``rollout_cfg.seeds`` episodes of ``policy`` in ``make_env(env_cfg)``; writes results to ``out_dir``.
+
+    With ``rollout_cfg.num_workers > 1`` and a ``policy_factory`` (a picklable ``factory(env) -> policy``, see
+    :mod:`vst_vla.rollout.parallel`) the episodes run in worker processes; without a factory an in-memory
+    policy cannot be rebuilt there, so the evaluation runs in this process (with a warning). ``policy`` may be
+    None when a factory is given: it is then built here, for the env it will act in.
+    """
     from vst_envs import make_env
 
-    def env_factory() -> gym.Env:
-        env = make_env(env_cfg)
-        try:
-            check_policy_fits_env(policy, env)
-        except PolicyEnvMismatchError:
-            env.close()
-            raise
-        return env
+    num_workers = getattr(rollout_cfg, "num_workers", 1)
+    if num_workers > 1 and len(rollout_cfg.seeds) > 1:
+        if policy_factory is not None:
+            return evaluate_parallel(env_cfg, policy_factory, rollout_cfg.seeds, out_dir, num_workers=num_workers,
+                                     n_videos=rollout_cfg.n_videos, progress=progress,
+                                     max_steps=rollout_cfg.max_steps)
+        logger.warning("eval.num_workers=%d needs a policy that can be rebuilt in each worker (e.g. a checkpoint "
+                       "path); evaluating in this process instead", num_workers)
+    if policy is None and policy_factory is None:
+        raise ValueError("evaluate_policy needs a policy or a policy_factory")
 
-    policy.eval()
-    return evaluate(env_factory, policy, rollout_cfg.seeds, out_dir, n_videos=rollout_cfg.n_videos,
+    env = make_env(env_cfg)
+    try:
+        if policy is None:
+            policy = policy_factory(env)  # type: ignore[misc]
+    except BaseException:
+        env.close()
+        raise
+    _fits_or_close(policy, env)
+    if hasattr(policy, "eval"):
+        policy.eval()
+    return evaluate(lambda: env, policy, rollout_cfg.seeds, out_dir, n_videos=rollout_cfg.n_videos,
                     progress=progress, max_steps=rollout_cfg.max_steps)
 
 

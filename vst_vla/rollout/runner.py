@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -35,7 +35,16 @@ from vst_vla.rollout.observation import gym_obs_to_batch
 from vst_vla.rollout.stats import EvalSummary
 from vst_vla.rollout.video import write_mp4
 
-__all__ = ["EpisodeResult", "Policy", "PolicyActionError", "evaluate", "run_episode"]
+__all__ = [
+    "EpisodeResult",
+    "Policy",
+    "PolicyActionError",
+    "check_seeds",
+    "evaluate",
+    "prepare_out_dir",
+    "record_results",
+    "run_episode",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +69,14 @@ class PolicyActionError(RuntimeError):
 
     def __init__(self, message: str, seed: int, step: int) -> None:
         super().__init__(f"seed {seed}, step {step}: {message}")
+        self.message = message
         self.seed = seed
         self.step = step
+
+    def __reduce__(self) -> tuple[type, tuple[str, int, int]]:
+        # Exceptions pickle as cls(*self.args); ours takes three arguments, and a rollout worker process sends
+        # its errors to the parent by pickling them.
+        return type(self), (self.message, self.seed, self.step)
 
 
 @dataclasses.dataclass
@@ -200,7 +215,7 @@ def _append_jsonl(handle: IO[str], record: dict[str, Any]) -> None:
     handle.flush()
 
 
-def _check_seeds(seeds: Sequence[int]) -> list[int]:
+def check_seeds(seeds: Sequence[int]) -> list[int]:
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("evaluate needs at least one seed")
@@ -209,6 +224,74 @@ def _check_seeds(seeds: Sequence[int]) -> list[int]:
         # Repeated seeds replay identical episodes: they would inflate n and narrow the interval for nothing.
         raise ValueError(f"seeds must be distinct, repeated: {duplicates}")
     return seeds
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """Create ``out_dir`` and delete a ``summary.json`` left there by an earlier run.
+
+    A summary left by an earlier run must not sit beside this run's episodes if this one crashes.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    return out_dir
+
+
+def record_results(
+    results: Iterable[EpisodeResult],
+    n_episodes: int,
+    out_dir: Path,
+    video_fps: float,
+    progress: bool = True,
+    start: float | None = None,
+) -> EvalSummary:
+    """Write finished episodes (in the order given) to ``out_dir`` and return their summary.
+
+    The one writer behind :func:`evaluate` and :func:`vst_vla.rollout.parallel.evaluate_parallel`, so both
+    produce the same files: an episode carrying ``frames`` gets ``episode_{seed}.mp4``; every episode gets a
+    line in ``episodes.jsonl`` as soon as it arrives; ``summary.json`` is written once ``results`` is exhausted.
+
+    Args:
+        results: episode results, typically a generator producing them as they finish.
+        n_episodes: how many ``results`` will yield (for the progress bar).
+        out_dir: an existing directory (see :func:`prepare_out_dir`).
+        video_fps: frame rate of the videos.
+        progress: show a tqdm bar with the running success rate.
+        start: ``time.perf_counter()`` at the start of the evaluation (default: now).
+    """
+    start = time.perf_counter() if start is None else start
+    finished: list[EpisodeResult] = []
+    with (
+        (out_dir / EPISODES_FILE).open("w", encoding="utf-8") as episodes_file,
+        tqdm(total=n_episodes, desc="eval", unit="episode", disable=not progress, dynamic_ncols=True) as bar,
+    ):
+        for result in results:
+            record = result.to_dict()
+            record["video"] = None
+            if result.frames:
+                video = write_mp4(result.frames, out_dir / f"episode_{result.seed}.mp4", video_fps)
+                record["video"] = video.name
+            result.frames = None  # frames are large; keep only the scalars for the summary
+            finished.append(result)
+            _append_jsonl(episodes_file, record)
+            n_success = sum(r.success for r in finished)
+            bar.update(1)
+            bar.set_postfix(success=f"{n_success}/{len(finished)} ({n_success / len(finished):.0%})")
+            logger.debug("seed %d: success=%s length=%d", result.seed, result.success, result.length)
+
+    summary = EvalSummary.from_episodes(finished, seconds=time.perf_counter() - start)
+    write_json_atomic(out_dir / SUMMARY_FILE, summary.to_dict())
+    logger.info(
+        "success %d/%d (%.1f%%, 95%% CI [%.1f%%, %.1f%%]) in %.1f s -> %s",
+        summary.successes,
+        summary.n_episodes,
+        100 * summary.success_rate,
+        100 * summary.ci_low,
+        100 * summary.ci_high,
+        summary.seconds,
+        out_dir,
+    )
+    return summary
 
 
 def evaluate(
@@ -239,50 +322,19 @@ def evaluate(
     Returns:
         The :class:`EvalSummary` also written to ``summary.json``.
     """
-    seeds = _check_seeds(seeds)
+    seeds = check_seeds(seeds)
     if n_videos < 0:
         raise ValueError(f"n_videos must be >= 0, got {n_videos}")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # A summary left by an earlier run must not sit beside this run's episodes if this one crashes.
-    (out_dir / SUMMARY_FILE).unlink(missing_ok=True)
+    out_dir = prepare_out_dir(out_dir)
     start = time.perf_counter()
-    results: list[EpisodeResult] = []
 
     env = env_factory()
     try:
         video_fps = fps if fps is not None else _env_fps(env)
-        with (
-            (out_dir / EPISODES_FILE).open("w", encoding="utf-8") as episodes_file,
-            tqdm(seeds, desc="eval", unit="episode", disable=not progress, dynamic_ncols=True) as bar,
-        ):
-            for index, seed in enumerate(bar):
-                record_video = index < n_videos
-                result = run_episode(env, policy, seed, max_steps=max_steps, record_video=record_video)
-                record = result.to_dict()
-                record["video"] = None
-                if record_video and result.frames:
-                    video = write_mp4(result.frames, out_dir / f"episode_{seed}.mp4", video_fps)
-                    record["video"] = video.name
-                result.frames = None  # frames are large; keep only the scalars for the summary
-                results.append(result)
-                _append_jsonl(episodes_file, record)
-                n_success = sum(r.success for r in results)
-                bar.set_postfix(success=f"{n_success}/{len(results)} ({n_success / len(results):.0%})")
-                logger.debug("seed %d: success=%s length=%d", seed, result.success, result.length)
+        results = (
+            run_episode(env, policy, seed, max_steps=max_steps, record_video=index < n_videos)
+            for index, seed in enumerate(seeds)
+        )
+        return record_results(results, len(seeds), out_dir, video_fps, progress=progress, start=start)
     finally:
         env.close()
-
-    summary = EvalSummary.from_episodes(results, seconds=time.perf_counter() - start)
-    write_json_atomic(out_dir / SUMMARY_FILE, summary.to_dict())
-    logger.info(
-        "success %d/%d (%.1f%%, 95%% CI [%.1f%%, %.1f%%]) in %.1f s -> %s",
-        summary.successes,
-        summary.n_episodes,
-        100 * summary.success_rate,
-        100 * summary.ci_low,
-        100 * summary.ci_high,
-        summary.seconds,
-        out_dir,
-    )
-    return summary

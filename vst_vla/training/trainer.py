@@ -113,6 +113,8 @@ class Trainer:
             batch_sampler=ResumableBatchSampler(len(dataset), cfg.batch_size, cfg.seed, start_step=step),
             num_workers=cfg.num_workers,
             persistent_workers=cfg.num_workers > 0,
+            # Datasets whose items are not plain tensors (e.g. packed SFT examples) bring their own collation.
+            collate_fn=getattr(dataset, "collate_fn", None),
         )
         run_log = _RunLogger(self.run_dir, cfg, self.run_config, resume=resume_from is not None)
         try:

@@ -1,0 +1,3 @@
+"""Placeholder, replaced below."""
+class DoorExpert:  # noqa: D101
+    pass

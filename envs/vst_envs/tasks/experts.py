@@ -1,0 +1,228 @@
+"""Scripted experts of the :mod:`vst_envs.tasks` envs, built on :mod:`vst_envs.primitives`.
+
+:class:`PickPlaceExpert` is one top-down pick-and-place state machine (move_to above the grasp point, descend,
+grasp, lift, carry above the place target, lower, release, retreat) with per-task hooks for where to grasp,
+how to turn the hand, and where the object goes; :class:`StackExpert`, :class:`PickPlaceCanExpert` and
+:class:`NutAssemblyExpert` fill them in. The door expert is in :mod:`.door_expert`.
+
+Like :class:`~vst_envs.experts.LiftExpert` they act from ``env.unwrapped.privileged_state()`` with smooth,
+rate-limited proportional control, so their actions are imitable. No robosuite import.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from vst_envs.primitives import (
+    GRIPPER_CLOSE,
+    GRIPPER_OPEN,
+    ArmServo,
+    Command,
+    PhaseExpert,
+    hand_down,
+    hand_yaw,
+    nearest_yaw,
+    quat_yaw,
+    wrap_angle,
+)
+from vst_envs.tasks.door_expert import DoorExpert
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DoorExpert", "NutAssemblyExpert", "PickPlaceCanExpert", "PickPlaceExpert", "StackExpert"]
+
+_UP = np.array([0.0, 0.0, 1.0])
+
+
+class PickPlaceExpert(PhaseExpert):
+    """Top-down pick and place: grasp the object at a point, carry it, set it down at a target, let go.
+
+    The object's *reference point* (e.g. its centre) is what gets placed; at the grasp the expert records it
+    in the hand frame, so the hand target for placing is the place target minus that offset turned by the
+    carry orientation, whatever the grip.
+
+    Phases: approach (above the grasp point, open, hand turned to the grasp yaw) -> descend -> grasp (close,
+    hold) -> lift -> carry (at the transit height, over the place target, hand turned to the place yaw) ->
+    lower (slowly) -> release (open, hold) -> retreat (straight up). An object left behind or dropped before
+    the lower phase sends it back to approach.
+
+    Args:
+        hover_height: metres above the grasp point to approach to before descending.
+        grasp_steps / release_steps: steps the gripper closes / opens for before moving on.
+        lower_speed: position-action cap while lowering onto the target (careful contact).
+        retreat_height: metres to rise after releasing.
+        servo: the motion law (default ``ArmServo()``).
+    """
+
+    initial_phase = "approach"
+
+    def __init__(
+        self,
+        hover_height: float = 0.06,
+        grasp_steps: int = 8,
+        release_steps: int = 6,
+        lower_speed: float = 0.25,
+        retreat_height: float = 0.12,
+        servo: ArmServo | None = None,
+    ) -> None:
+        self.hover_height = hover_height
+        self.grasp_steps = grasp_steps
+        self.release_steps = release_steps
+        self.lower_speed = lower_speed
+        self.retreat_height = retreat_height
+        super().__init__(servo)
+
+    # --- task hooks ------------------------------------------------------------------------------------------
+
+    def _object_pos(self, state: dict[str, Any]) -> np.ndarray:
+        """(3,) the object's reference point, world."""
+        raise NotImplementedError
+
+    def _grasp_point(self, state: dict[str, Any]) -> np.ndarray:
+        """(3,) where the grip site closes on the object, world."""
+        raise NotImplementedError
+
+    def _grasp_yaw(self, state: dict[str, Any]) -> float:
+        """Hand yaw (rad) for the grasp."""
+        raise NotImplementedError
+
+    def _place_target(self, state: dict[str, Any]) -> np.ndarray:
+        """(3,) where the object's reference point is released, world."""
+        raise NotImplementedError
+
+    def _transit_z(self, state: dict[str, Any]) -> float:
+        """World z of the object's reference point while carrying (clear of everything in between)."""
+        raise NotImplementedError
+
+    def _place_yaw(self, state: dict[str, Any]) -> float:
+        """Hand yaw (rad) for carrying and placing; default: keep the grasp yaw."""
+        return float(self.memory["grasp_yaw"])
+
+    # --- state machine ---------------------------------------------------------------------------------------
+
+    def _transition(self, state: dict[str, Any]) -> None:
+        eef = state["eef_pos"]
+        if self.phase == "approach":
+            self.memory.pop("offset", None)
+            target = self._grasp_point(state) + self.hover_height * _UP
+            yaw_err = abs(wrap_angle(self._grasp_yaw(state) - hand_yaw(state["eef_quat"])))
+            if _xy_dist(eef, target) < 0.01 and abs(eef[2] - target[2]) < 0.02 and yaw_err < 0.1:
+                self.goto("descend")
+        elif self.phase == "descend":
+            target = self._grasp_point(state)
+            if _xy_dist(eef, target) > 0.03:
+                self.goto("approach")  # the object moved away: start over from above it
+            elif (_xy_dist(eef, target) < 0.01 and abs(eef[2] - target[2]) < 0.01) or self.stuck():
+                self.memory["grasp"] = eef.copy()
+                self.goto("grasp")
+        elif self.phase == "grasp":
+            if self.phase_steps >= self.grasp_steps:
+                self.memory["grasp_yaw"] = hand_yaw(state["eef_quat"])
+                self.memory["offset"] = self._hand_offset(state)
+                self.memory["place_yaw"] = self._place_yaw(state)
+                self.goto("lift")
+        elif self.phase in ("lift", "carry"):
+            if self._slipped(state):
+                self.goto("approach")
+            elif self.phase == "lift" and eef[2] > self._carry_hand_z(state) - 0.02:
+                self.goto("carry")
+            elif self.phase == "carry":
+                target = self._place_hand(state)
+                yaw_err = abs(wrap_angle(self.memory["place_yaw"] - hand_yaw(state["eef_quat"])))
+                if _xy_dist(eef, target) < 0.008 and yaw_err < 0.05:
+                    self.goto("lower")
+        elif self.phase == "lower":
+            target = self._place_hand(state)
+            if abs(eef[2] - target[2]) < 0.006 or self.stuck():
+                self.goto("release")
+        elif self.phase == "release" and self.phase_steps >= self.release_steps:
+            self.memory["release"] = eef.copy()
+            self.goto("retreat")
+
+    def _command(self, state: dict[str, Any]) -> Command:
+        if self.phase == "approach":
+            return Command.down(self._grasp_point(state) + self.hover_height * _UP, self._grasp_yaw(state), GRIPPER_OPEN)
+        if self.phase == "descend":
+            return Command.down(self._grasp_point(state), self._grasp_yaw(state), GRIPPER_OPEN)
+        if self.phase == "grasp":
+            return Command.down(self.memory["grasp"], self._grasp_yaw(state), GRIPPER_CLOSE)
+        yaw = self.memory["place_yaw"]
+        if self.phase == "lift":
+            return Command.down(self.memory["grasp"] * [1, 1, 0] + self._carry_hand_z(state) * _UP,
+                                self.memory["grasp_yaw"], GRIPPER_CLOSE)
+        if self.phase == "carry":
+            target = self._place_hand(state)
+            target[2] = self._carry_hand_z(state)
+            return Command.down(target, yaw, GRIPPER_CLOSE)
+        if self.phase == "lower":
+            return Command.down(self._place_hand(state), yaw, GRIPPER_CLOSE)
+        if self.phase == "release":
+            return Command.down(state["eef_pos"], yaw, GRIPPER_OPEN)
+        return Command.down(self.memory["release"] + self.retreat_height * _UP, yaw, GRIPPER_OPEN)
+
+    def _speed_cap(self, state: dict[str, Any]) -> float | None:
+        return self.lower_speed if self.phase == "lower" else None
+
+    # --- helpers ---------------------------------------------------------------------------------------------
+
+    def _hand_offset(self, state: dict[str, Any]) -> np.ndarray:
+        """(3,) the object's reference point in the hand frame (what a rigid grasp keeps fixed)."""
+        rot = hand_down(hand_yaw(state["eef_quat"]))
+        return rot.T @ (self._object_pos(state) - state["eef_pos"])
+
+    def _place_hand(self, state: dict[str, Any]) -> np.ndarray:
+        """(3,) the grip-site target that puts the object's reference point on the place target."""
+        return self._place_target(state) - hand_down(self.memory["place_yaw"]) @ self.memory["offset"]
+
+    def _carry_hand_z(self, state: dict[str, Any]) -> float:
+        rot = hand_down(hand_yaw(state["eef_quat"]))
+        return self._transit_z(state) - float((rot @ self.memory["offset"])[2])
+
+    def _slipped(self, state: dict[str, Any]) -> bool:
+        """Whether the object is no longer where the grasp holds it (missed, or dropped)."""
+        return bool(np.linalg.norm(self._hand_offset(state) - self.memory["offset"]) > 0.03)
+
+
+def _xy_dist(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a[:2] - b[:2]))
+
+
+class StackExpert(PickPlaceExpert):
+    """Stack: grasp the red cube (fingers across the gap to the green cube when they are close), put it on
+    the green cube with their faces aligned, let go. Reads ``cube_a_*`` / ``cube_b_*`` of the privileged state."""
+
+    def _object_pos(self, state: dict[str, Any]) -> np.ndarray:
+        return state["cube_a_pos"]
+
+    def _grasp_point(self, state: dict[str, Any]) -> np.ndarray:
+        return state["cube_a_pos"] - np.array([0.0, 0.0, 0.005])
+
+    def _grasp_yaw(self, state: dict[str, Any]) -> float:
+        if "approach_yaw" not in self.memory or self.phase == "approach":
+            self.memory["approach_yaw"] = self._choose_grasp_yaw(state)
+        return float(self.memory["approach_yaw"])
+
+    def _choose_grasp_yaw(self, state: dict[str, Any]) -> float:
+        current = hand_yaw(state["eef_quat"])
+        cube_yaw = quat_yaw(state["cube_a_quat"])
+        options = [nearest_yaw(current, cube_yaw + k * np.pi / 2, np.pi) for k in (0, 1)]
+        gap = state["cube_b_pos"][:2] - state["cube_a_pos"][:2]
+        if np.linalg.norm(gap) > 0.1:
+            return min(options, key=lambda y: abs(y - current))
+        # The fingers open along the hand's y axis (sin y, -cos y): keep them off the neighbouring cube.
+        direction = gap / np.linalg.norm(gap)
+        return min(options, key=lambda y: abs(np.sin(y) * direction[0] - np.cos(y) * direction[1]))
+
+    def _place_target(self, state: dict[str, Any]) -> np.ndarray:
+        # Released a few millimetres above the contact height: the cube settles onto the green one.
+        return state["cube_b_pos"] + (state["cube_b_half"] + state["cube_a_half"] + 0.004) * _UP
+
+    def _transit_z(self, state: dict[str, Any]) -> float:
+        return float(self._place_target(state)[2] + 0.04)
+
+    def _place_yaw(self, state: dict[str, Any]) -> float:
+        turn = wrap_angle(quat_yaw(state["cube_b_quat"]) - quat_yaw(state["cube_a_quat"]), np.pi / 2)
+        return float(self.memory["grasp_yaw"] + turn)

@@ -1,0 +1,104 @@
+"""SFT: assistant-only labels, packing without cross-example attention, plain HF checkpoints."""
+
+import io
+
+import pytest
+import torch
+from PIL import Image
+
+from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT
+from vst_vla.sft.examples import IGNORE_INDEX, SFTDataset, encode_sample
+from vst_vla.sft.model import FreezeConfig, SpatialVLM
+from vst_vla.sft.packing import PackedDataset, collate_packs, greedy_packs
+from vst_vla.spatial.schema import SpatialSample, Turn
+from vst_vla.vlm.backbone import BackboneConfig
+
+
+def _png(seed: int, size=(56, 56)) -> bytes:
+    g = torch.Generator().manual_seed(seed)
+    arr = (torch.rand(size[1], size[0], 3, generator=g) * 255).to(torch.uint8).numpy()
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def make_samples(n: int) -> list[SpatialSample]:
+    out = []
+    for i in range(n):
+        n_images = 1 + i % 2
+        question = "<image>\n" * n_images + f"How far apart are the cubes in sample {i}?"
+        out.append(SpatialSample(f"s{i}", "test", "single_image" if n_images == 1 else "multi_image",
+                                 tuple(_png(i * 10 + k) for k in range(n_images)),
+                                 (Turn("human", question), Turn("gpt", f"{0.1 * (i + 1):.2f} m")),
+                                 {"answer_kind": "number", "ground_truth": 0.1 * (i + 1), "skill": "distance"}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def vlm() -> SpatialVLM:
+    torch.manual_seed(0)
+    return SpatialVLM.build(BackboneConfig(image_max_tokens=16))
+
+
+def test_labels_cover_only_the_assistant_answer(vlm):
+    sample = make_samples(1)[0]
+    example = encode_sample(vlm.processor, sample, DEFAULT_SYSTEM_PROMPT)
+    labeled = example.labels[example.labels != IGNORE_INDEX]
+    assert vlm.processor.tokenizer.decode(labeled) == "0.10 m<|im_end|>"
+    assert example.image_grid_thw.shape == (1, 3)
+
+
+def test_greedy_packs_respect_the_budget():
+    packs = greedy_packs([5, 4, 3, 6, 2], max_tokens=8, seed=0)
+    assert sorted(i for p in packs for i in p) == [0, 1, 2, 3, 4]
+    assert all(sum([5, 4, 3, 6, 2][i] for i in p) <= 8 for p in packs)
+
+
+def test_packed_loss_equals_separate_losses(vlm):
+    """No attention across packed examples: the packed loss is the token-weighted mean of separate losses."""
+    examples = [encode_sample(vlm.processor, s, DEFAULT_SYSTEM_PROMPT) for s in make_samples(3)]
+    with torch.no_grad():
+        separate = [vlm(collate_packs([[e]]))[0] for e in examples]
+        packed, logs = vlm(collate_packs([examples]))
+    counts = [int((e.labels != IGNORE_INDEX).sum()) - 0 for e in examples]
+    # HF shifts labels by one: every labeled token is predicted, so weights are the label counts.
+    expected = sum(l * n for l, n in zip(separate, counts)) / sum(counts)
+    assert torch.allclose(packed, expected, atol=1e-5)
+    assert logs["target_tokens"] == sum(counts)
+    # Two packed rows of different lengths (row padding is its own segment) give the same loss.
+    with torch.no_grad():
+        two_rows, _ = vlm(collate_packs([examples[:2], examples[2:]]))
+    assert torch.allclose(two_rows, expected, atol=1e-5)
+
+
+def test_packed_dataset_trains(vlm):
+    dataset = SFTDataset(make_samples(4), vlm.processor, DEFAULT_SYSTEM_PROMPT, max_tokens=512)
+    packed = PackedDataset(dataset, max_tokens=512, packing=True)
+    assert len(packed) < len(dataset)
+    batch = packed.collate_fn([packed[0]])
+    optimizer = torch.optim.AdamW(vlm.parameters(), lr=1e-3)
+    first = vlm(batch)[0]
+    for _ in range(5):
+        loss, _ = vlm(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < first.item()
+
+
+def test_checkpoint_loads_in_stock_transformers(vlm, tmp_path):
+    from transformers import AutoProcessor, Qwen2_5_VLForConditionalGeneration
+
+    path = vlm.save_pretrained(tmp_path / "sft")
+    model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, local_files_only=True)
+    processor = AutoProcessor.from_pretrained(path, local_files_only=True)
+    batch = collate_packs([[encode_sample(processor, make_samples(1)[0], DEFAULT_SYSTEM_PROMPT)]])
+    reloaded = SpatialVLM(model, processor)
+    with torch.no_grad():
+        assert torch.allclose(reloaded(batch)[0], vlm(batch)[0], atol=1e-6)
+
+
+def test_freezing():
+    vlm = SpatialVLM.build(BackboneConfig(), FreezeConfig(vision_tower=True, merger=False, language_model=True))
+    trainable = {n for n, p in vlm.named_parameters() if p.requires_grad}
+    assert trainable and all(".merger." in n for n in trainable)

@@ -1,0 +1,92 @@
+"""Tokenized SFT examples with labels on the assistant's tokens only.
+
+Each example keeps its own image tensors and grid sizes so that packing can concatenate examples and the model
+can compute each one's 3D (M-RoPE) positions separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import Dataset
+
+from vst_vla.sft.chat import decode_images, to_messages
+from vst_vla.spatial.schema import SpatialSample
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class SFTExample:
+    """One tokenized sample: input_ids / labels / mm_token_type_ids (L,), pixel_values (P, D), image_grid_thw (n, 3)."""
+
+    input_ids: torch.Tensor
+    labels: torch.Tensor
+    mm_token_type_ids: torch.Tensor
+    pixel_values: torch.Tensor | None
+    image_grid_thw: torch.Tensor | None
+
+    def __len__(self) -> int:
+        return int(self.input_ids.numel())
+
+
+def assistant_label_mask(input_ids: torch.Tensor, header_ids: list[int], end_id: int) -> torch.Tensor:
+    """True on the tokens of every assistant turn (its text and its closing ``<|im_end|>``), False elsewhere.
+
+    ``header_ids`` is the tokenization of ``<|im_start|>assistant\\n``; the turn runs from after it to ``end_id``.
+    """
+    ids = input_ids.tolist()
+    mask = torch.zeros(len(ids), dtype=torch.bool)
+    n = len(header_ids)
+    i = 0
+    while i <= len(ids) - n:
+        if ids[i : i + n] == header_ids:
+            j = i + n
+            while j < len(ids) and ids[j] != end_id:
+                j += 1
+            mask[i + n : min(j + 1, len(ids))] = True
+            i = j
+        i += 1
+    return mask
+
+
+def encode_sample(processor, sample: SpatialSample, system_prompt: str) -> SFTExample:
+    """Chat-template, tokenize and process one sample; labels keep only the assistant tokens."""
+    text = processor.apply_chat_template(to_messages(sample, system_prompt), tokenize=False)
+    images = decode_images(sample) or None
+    enc = processor(images=images, text=[text], return_tensors="pt")
+    input_ids = enc["input_ids"][0]
+    tokenizer = processor.tokenizer
+    header = tokenizer("<|im_start|>assistant\n", add_special_tokens=False).input_ids
+    mask = assistant_label_mask(input_ids, header, tokenizer.convert_tokens_to_ids("<|im_end|>"))
+    labels = torch.where(mask, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+    mm = enc.get("mm_token_type_ids")
+    return SFTExample(
+        input_ids=input_ids,
+        labels=labels,
+        mm_token_type_ids=mm[0] if mm is not None else torch.zeros_like(input_ids),
+        pixel_values=enc.get("pixel_values"),
+        image_grid_thw=enc.get("image_grid_thw"),
+    )
+
+
+class SFTDataset(Dataset):
+    """Samples tokenized once up front (the spatial datasets here are small; real runs can stream)."""
+
+    def __init__(self, samples: list[SpatialSample], processor, system_prompt: str, max_tokens: int) -> None:
+        self.examples = []
+        for sample in samples:
+            example = encode_sample(processor, sample, system_prompt)
+            if len(example) > max_tokens:
+                raise ValueError(
+                    f"sample {sample.id!r} has {len(example)} tokens, more than sft.max_tokens={max_tokens}; "
+                    "raise sft.max_tokens or lower the image resolution"
+                )
+            self.examples.append(example)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __getitem__(self, i: int) -> SFTExample:
+        return self.examples[i]

@@ -1,0 +1,124 @@
+"""The VLM being tuned: loss on packed batches, freezing options, plain Hugging Face checkpoints.
+
+``save_pretrained`` writes a directory that stock ``transformers`` loads (``Qwen2_5_VLForConditionalGeneration``
+and ``AutoProcessor``), which is what the next stage (CoT, RL, or the VLA's ``model.pretrained_path``) takes.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vst_vla.vlm.backbone import BackboneConfig, build_backbone, vision_parameter_names
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FreezeConfig:
+    """Which parts of the VLM stay fixed (VST tunes all three, the vision tower at a lower learning rate)."""
+
+    vision_tower: bool = False
+    merger: bool = False
+    language_model: bool = False
+
+
+class SpatialVLM(nn.Module):
+    """A Qwen2.5-VL model plus its processor, trained on (packed) SFT batches.
+
+    Args:
+        backbone: ``Qwen2_5_VLForConditionalGeneration``.
+        processor: its ``Qwen2_5_VLProcessor``.
+        freeze: parts to freeze.
+    """
+
+    def __init__(self, backbone: nn.Module, processor, freeze: FreezeConfig | None = None) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.processor = processor
+        self.autocast_dtype: torch.dtype | None = None
+        self._apply_freeze(freeze or FreezeConfig())
+
+    @classmethod
+    def build(cls, cfg: BackboneConfig, freeze: FreezeConfig | None = None) -> SpatialVLM:
+        backbone, processor = build_backbone(cfg)
+        return cls(backbone, processor, freeze)
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, freeze: FreezeConfig | None = None) -> SpatialVLM:
+        backbone, processor = build_backbone(BackboneConfig(pretrained_path=str(directory), image_max_tokens=10_000))
+        return cls(backbone, processor, freeze)
+
+    def _apply_freeze(self, freeze: FreezeConfig) -> None:
+        for name, param in self.backbone.named_parameters():
+            in_visual = ".visual." in f".{name}"
+            is_merger = in_visual and ".merger." in f".{name}"
+            if (is_merger and freeze.merger) or (in_visual and not is_merger and freeze.vision_tower) or (
+                not in_visual and freeze.language_model
+            ):
+                param.requires_grad_(False)
+
+    def vision_parameter_names(self) -> set[str]:
+        return {f"backbone.{name}" for name in vision_parameter_names(self.backbone)}
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def position_ids(self, batch: dict) -> torch.Tensor:
+        """(4, B, L): text positions then 3D M-RoPE positions, each example starting again at 0."""
+        ids, mm, grids = batch["input_ids"], batch["mm_token_type_ids"], batch["image_grid_thw"]
+        out = torch.zeros(4, *ids.shape, dtype=torch.long, device=ids.device)
+        image_index = 0
+        for row, segments in enumerate(batch["segments"]):
+            for start, length, n_images in segments:
+                sl = slice(start, start + length)
+                out[0, row, sl] = torch.arange(length, device=ids.device)
+                if n_images:
+                    grid = grids[image_index : image_index + n_images]
+                    pos, _ = self.backbone.model.get_rope_index(
+                        ids[row : row + 1, sl], mm_token_type_ids=mm[row : row + 1, sl], image_grid_thw=grid,
+                        attention_mask=torch.ones_like(ids[row : row + 1, sl]),
+                    )
+                    out[1:, row, sl] = pos[:, 0]
+                    image_index += n_images
+                else:
+                    out[1:, row, sl] = torch.arange(length, device=ids.device)
+        return out
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """Mean next-token loss over the assistant tokens of a packed batch (see ``sft.packing``)."""
+        batch = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+        positions = self.position_ids(batch)
+        # The processor's image pixels are float32; under bf16 autocast the vision tower casts as needed.
+        ctx = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype
+               else torch.autocast(self.device.type, enabled=False))
+        with ctx:
+            out = self.backbone(input_ids=batch["input_ids"], labels=batch["labels"], position_ids=positions,
+                                attention_mask=None, pixel_values=batch["pixel_values"],
+                                image_grid_thw=batch["image_grid_thw"], mm_token_type_ids=batch["mm_token_type_ids"],
+                                use_cache=False)  # with a cache, transformers skips its packed-sequence mask
+        n_tokens = int((batch["labels"] != -100).sum())
+        return out.loss, {"loss": float(out.loss.detach()), "target_tokens": n_tokens}
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """A plain Hugging Face model directory (weights, config, processor), written atomically."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
+        try:
+            self.backbone.save_pretrained(tmp, safe_serialization=True)
+            self.processor.save_pretrained(tmp)
+            if directory.exists():
+                shutil.rmtree(directory)
+            tmp.replace(directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return directory
