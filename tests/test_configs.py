@@ -26,12 +26,30 @@ def _strip_hydra(d: dict) -> dict:
     return d
 
 
+def _parse(d: dict):
+    from vst_vla.sft.config import VLMStageConfig
+
+    if d["stage"] == "vla":
+        return train_config_from_dict(d)
+    return dataclass_from_dict(VLMStageConfig, d)
+
+
 @pytest.mark.parametrize("experiment", [None, *EXPERIMENTS])
 def test_train_presets_parse(experiment):
     overrides = [f"experiment={experiment}"] if experiment else []
-    cfg = train_config_from_dict(_strip_hydra(_compose("train", overrides)))
-    assert isinstance(cfg, TrainConfig)
-    assert cfg.policy.head.type == "tokens" and cfg.env.type == "lift"
+    cfg = _parse(_strip_hydra(_compose("train", overrides)))
+    if isinstance(cfg, TrainConfig):
+        assert cfg.policy.head.type == "tokens" and cfg.env.type == "lift"
+
+
+@pytest.mark.parametrize("stage", ["vla", "sft", "cot"])
+@pytest.mark.parametrize("head", ["tokens", "l1_chunk", "flow"])
+def test_stage_and_head_options_parse(stage, head):
+    overrides = [f"stage={stage}"] + ([f"head={head}"] if stage == "vla" else [])
+    cfg = _parse(_strip_hydra(_compose("train", overrides)))
+    assert cfg.stage == stage
+    if stage == "vla":
+        assert cfg.policy.head.type == head
 
 
 def test_local_model_preset_parses():

@@ -3,6 +3,8 @@
 Examples:
     python -m vst_vla.train                          # the embedded default (Lift, tiny VLA, ~10 min on 2 cores)
     python -m vst_vla.train experiment=debug         # the whole path in seconds
+    python -m vst_vla.train stage=sft                # spatial perception SFT of the VLM (VST-P)
+    python -m vst_vla.train stage=cot model=local model.pretrained_path=<sft checkpoint>
     python -m vst_vla.train model=local model.pretrained_path=/models/Qwen2.5-VL-3B-Instruct trainer.device=cuda
 """
 
@@ -16,23 +18,38 @@ from omegaconf import DictConfig, OmegaConf
 import vst_vla  # noqa: F401  (sets MUJOCO_GL before any simulator import)
 from vst_vla.config.schema import train_config_from_dict
 
-STAGE_RUNNERS = {"vla": "vst_vla.stages.vla:run_vla_stage"}
+def _vlm_stage(cfg_dict: dict) -> dict:
+    from vst_vla.config.parse import dataclass_from_dict
+    from vst_vla.sft.config import VLMStageConfig
+    from vst_vla.stages.sft import run_vlm_stage
+
+    return run_vlm_stage(dataclass_from_dict(VLMStageConfig, cfg_dict))
+
+
+def _vla_stage(cfg_dict: dict) -> dict:
+    from vst_vla.stages.vla import run_vla_stage
+
+    return run_vla_stage(train_config_from_dict(cfg_dict))
+
+
+# Each stage parses its own typed config from the composed dict and runs.
+STAGES = {"vla": _vla_stage, "sft": _vlm_stage, "cot": _vlm_stage}
 
 
 def run(cfg_dict: dict) -> dict:
     """Parse a resolved config dict and run its stage; returns the stage's summary."""
-    import importlib
-
-    cfg = train_config_from_dict(cfg_dict)
-    module, func = STAGE_RUNNERS[cfg.stage].split(":")
-    return getattr(importlib.import_module(module), func)(cfg)
+    stage = cfg_dict.get("stage", "vla")
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {sorted(STAGES)}, got {stage!r}")
+    return STAGES[stage](cfg_dict)
 
 
 @hydra.main(config_path="../configs", config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     summary = run(OmegaConf.to_container(cfg, resolve=True))
-    logging.getLogger(__name__).info("phases (s): %s", summary["phases_s"])
+    if "phases_s" in summary:
+        logging.getLogger(__name__).info("phases (s): %s", summary["phases_s"])
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Unpack
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from lerobot.policies.pretrained import ActionSelectKwargs, PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_STATE
@@ -163,6 +163,9 @@ class VSTVLAPolicy(PreTrainedPolicy):
             if not isinstance(image, Tensor) or image.ndim != 4 or image.shape[0] != batch_size or image.shape[1] != 3:
                 shape = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
                 raise ValueError(f"'{key}' is {shape}; expected a (B={batch_size}, 3, H, W) image tensor")
+            # The pre-processor moved images to the policy device; vst_vla's Qwen image processor is run (and
+            # tested) on CPU tensors, as in vst_vla's own trainer, and moves its outputs to the device itself.
+            batch[key] = image.cpu()
         if self.config.use_state:
             state = batch[OBS_STATE]
             if not isinstance(state, Tensor) or tuple(state.shape) != (batch_size, self.config.state_dim):
@@ -199,7 +202,7 @@ def _has_vlm_files(directory: Path) -> bool:
     return (directory / BACKBONE_CONFIG_FILENAME).is_file() and (directory / PROCESSOR_SUBDIR).is_dir()
 
 
-def _build_vlm(vla_config: VLAConfig, checkpoint_dir: str | Path | None):
+def _build_vlm(vla_config: VLAConfig, checkpoint_dir: str | Path | None) -> tuple[nn.Module, Any]:
     """The Qwen2.5-VL and its processor: empty weights from a checkpoint's saved files, or from the config."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLProcessor
 

@@ -206,6 +206,18 @@ def test_so101_trains_and_acts_through_lerobot_pipelines(so101_root: Path, head_
         assert (action <= torch.as_tensor(stats["q99"]) + 1e-4).all()
 
 
+def test_temporal_ensembling_infers_every_step(so101_root: Path) -> None:
+    cfg, dataset, policy, pre, post = build(so101_root, head_type="l1_chunk", n_action_steps=1,
+                                            temporal_ensemble_coeff=0.01)
+    calls = []
+    original = policy.predict_action_chunk
+    policy.predict_action_chunk = lambda batch, **kw: calls.append(1) or original(batch, **kw)
+    policy.reset()
+    obs = observation(dataset)
+    actions = [act(policy, pre, post, obs) for _ in range(3)]
+    assert len(calls) == 3 and all(a.shape == (1, 6) and torch.isfinite(a).all() for a in actions)
+
+
 def test_save_and_reload_give_identical_actions(so101_root: Path, tmp_path: Path) -> None:
     bounds = dict(action_bounds_low=[-20.0] * 5 + [10.0], action_bounds_high=[20.0] * 5 + [60.0])
     cfg, dataset, policy, pre, post = build(so101_root, **bounds)

@@ -63,3 +63,18 @@ class StackEnvConfig(InstructedEnvConfig):
     type: str = "stack"
     instruction: str = "stack the red cube on the green cube"
     max_episode_steps: int = 250
+
+
+@ENVS.register("pick_place_can")
+@dataclass(frozen=True)
+class PickPlaceCanEnvConfig(InstructedEnvConfig):
+    """Robosuite PickPlaceCan: move the can from the left bin to its quadrant of the right bin and let go."""
+
+    TYPE: ClassVar[str] = "pick_place_can"
+    ENV: ClassVar[str] = "vst_envs.tasks.pick_place:PickPlaceCanEnv"
+    EXPERT: ClassVar[str] = "vst_envs.tasks.experts:PickPlaceCanExpert"
+    MISSING_CAMERAS: ClassVar[tuple[str, ...]] = ("sideview",)  # the bins arena has no side camera
+
+    type: str = "pick_place_can"
+    instruction: str = "put the can in the bin"
+    max_episode_steps: int = 300

@@ -226,3 +226,27 @@ class StackExpert(PickPlaceExpert):
     def _place_yaw(self, state: dict[str, Any]) -> float:
         turn = wrap_angle(quat_yaw(state["cube_b_quat"]) - quat_yaw(state["cube_a_quat"]), np.pi / 2)
         return float(self.memory["grasp_yaw"] + turn)
+
+
+class PickPlaceCanExpert(PickPlaceExpert):
+    """PickPlaceCan: grasp the can around its middle (any yaw: it is round), lift it over the bin walls,
+    lower it into the centre of its quadrant of the other bin, let go and rise clear (success needs the hand
+    ~7 cm away). Reads ``can_*`` and ``target_*`` of the privileged state."""
+
+    def _object_pos(self, state: dict[str, Any]) -> np.ndarray:
+        return state["can_pos"]
+
+    def _grasp_point(self, state: dict[str, Any]) -> np.ndarray:
+        # Slightly above the middle: the fingertips close on the can's straight side, clear of the bin floor.
+        return state["can_pos"] + np.array([0.0, 0.0, 0.01])
+
+    def _grasp_yaw(self, state: dict[str, Any]) -> float:
+        # A can looks the same at every yaw: keep the hand's yaw of the episode start.
+        return float(self.memory.setdefault("start_yaw", hand_yaw(state["eef_quat"])))
+
+    def _place_target(self, state: dict[str, Any]) -> np.ndarray:
+        return state["target_pos"] + (state["can_half_height"] + 0.01) * _UP
+
+    def _transit_z(self, state: dict[str, Any]) -> float:
+        # The can's bottom 4 cm over the bin rims.
+        return float(state["bin_wall_top"] + state["can_half_height"] + 0.04)

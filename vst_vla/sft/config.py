@@ -1,0 +1,64 @@
+"""Configuration of the VLM stages (``stage=sft`` and ``stage=cot``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT, THINK_SYSTEM_PROMPT
+from vst_vla.sft.model import FreezeConfig
+from vst_vla.training.config import TrainerConfig
+from vst_vla.vlm.backbone import BackboneConfig
+
+
+@dataclass(frozen=True)
+class SpatialDataConfig:
+    """Training / held-out spatial QA files (VST parquet or LLaVA JSON); generated from simulation when missing."""
+
+    train_path: str = "outputs/spatial/train.parquet"
+    eval_path: str = "outputs/spatial/eval.parquet"
+    image_root: str | None = None
+    generate_train_scenes: int = 40
+    generate_eval_scenes: int = 10
+    generate_seed: int = 0
+    generate_eval_seed: int = 100_000
+    image_size: int = 128
+    cot: bool = False
+
+    def __post_init__(self) -> None:
+        if self.generate_eval_seed < self.generate_seed + self.generate_train_scenes:
+            raise ValueError("data.generate_eval_seed must be past the training scenes' seeds (held-out scenes)")
+
+
+@dataclass(frozen=True)
+class SFTOptions:
+    """Sequence packing, the token budget per row, the system prompt and what to freeze."""
+
+    packing: bool = True
+    max_tokens: int = 1024
+    system_prompt: str | None = None
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    eval_max_new_tokens: int = 48
+    eval_max_samples: int = 400
+
+
+@dataclass(frozen=True)
+class VLMStageConfig:
+    """``python -m vst_vla.train stage=sft|cot``: tune a Qwen2.5-VL on spatial QA, then evaluate per skill."""
+
+    stage: str = "sft"
+    run_name: str = "sft_spatial"
+    output_root: str = "outputs/train"
+    model: BackboneConfig = field(default_factory=BackboneConfig)
+    data: SpatialDataConfig = field(default_factory=SpatialDataConfig)
+    sft: SFTOptions = field(default_factory=SFTOptions)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def __post_init__(self) -> None:
+        if self.stage not in ("sft", "cot"):
+            raise ValueError(f"stage must be 'sft' or 'cot' for this config, got {self.stage!r}")
+
+    @property
+    def system_prompt(self) -> str:
+        if self.sft.system_prompt:
+            return self.sft.system_prompt
+        return THINK_SYSTEM_PROMPT if self.stage == "cot" else DEFAULT_SYSTEM_PROMPT
