@@ -2,34 +2,81 @@
 
     python -m vst_vla.collect                                   # 20 Lift episodes -> outputs/datasets/lift
     python -m vst_vla.collect collect.num_episodes=50 env.image_size=96 collect.overwrite=true
+    python -m vst_vla.collect env=lift                          # any file of configs/env
+
+Several tasks into ONE dataset (``collect.num_episodes`` each; every frame keeps its own instruction as the
+LeRobot task string):
+
+    python -m vst_vla.collect --config-name collect_multitask   # the preset: lift + tabletop_pick
+    python -m vst_vla.collect +tasks=[lift,tabletop_pick] +task_overrides.image_size=64 collect.root=outputs/datasets/mt
+
+A task is a file of ``configs/env`` or a registered env type (defaults), or an inline env dict; ``task_overrides``
+sets fields on every task (``env.*`` overrides do not apply to ``tasks`` and are refused). The tasks must share
+cameras, image size, control frequency and state / action layout (:mod:`vst_vla.data.multitask`).
 
 Hydra composes ``configs/collect.yaml`` (env group default: ``configs/env/lift.yaml``); this entry point turns
-the result into dataclasses and hands them to :func:`vst_vla.data.collect.collect_demos`. Hydra keeps the
-working directory (no ``chdir``), so relative paths are relative to where you run the command; its own logs go
-to ``outputs/hydra/collect/<time>``.
+the result into dataclasses and hands them to :func:`vst_vla.data.collect.collect_demos` (or
+:func:`~vst_vla.data.collect.collect_multitask_demos`). Hydra keeps the working directory (no ``chdir``), so
+relative paths are relative to where you run the command; its own logs go to ``outputs/hydra/collect/<time>``.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 from vst_envs.config import env_config_from_dict
 
 from vst_vla.config.parse import dataclass_from_dict
-from vst_vla.data.collect import collect_demos
+from vst_vla.data.collect import CollectReport, collect_demos, collect_multitask_demos
 from vst_vla.data.config import CollectConfig
+from vst_vla.data.multitask import resolve_tasks
+
+ENV_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "env"
+
+
+def _command_line_env_overrides() -> list[str]:
+    """The ``env...`` overrides given on the command line (empty outside a hydra run)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return []
+    return [o for o in HydraConfig.get().overrides.task if o.lstrip("+~").split("=")[0].split(".")[0] == "env"]
+
+
+def run_collect(cfg: dict[str, Any], env_overrides: list[str] | None = None) -> CollectReport:
+    """Collect as the resolved config ``cfg`` (``collect``, ``env``, optional ``tasks`` / ``task_overrides``) says.
+
+    Args:
+        cfg: the composed config as a plain container.
+        env_overrides: ``env.*`` command-line overrides, refused together with ``tasks`` (they would be ignored).
+    """
+    collect_cfg = dataclass_from_dict(CollectConfig, cfg["collect"], "collect.")
+    tasks = cfg.get("tasks")
+    if not tasks:
+        return collect_demos(env_config_from_dict(cfg["env"]), collect_cfg)
+    if env_overrides:
+        raise ValueError(
+            f"{env_overrides} change the single-task `env`, which `tasks` does not use; set fields of every task "
+            "with task_overrides.<field>=<value> (or +task_overrides.<field>=... when the config has none)"
+        )
+    env_cfgs = resolve_tasks(tasks, cfg.get("task_overrides") or {}, ENV_CONFIG_DIR)
+    return collect_multitask_demos(env_cfgs, collect_cfg)
 
 
 @hydra.main(config_path="../configs", config_name="collect", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Collect demonstrations as ``cfg`` describes and print a one-paragraph summary."""
-    env_cfg = env_config_from_dict(OmegaConf.to_container(cfg.env, resolve=True))
-    collect_cfg = dataclass_from_dict(CollectConfig, OmegaConf.to_container(cfg.collect, resolve=True), "collect.")
-    report = collect_demos(env_cfg, collect_cfg)
+    report = run_collect(OmegaConf.to_container(cfg, resolve=True), _command_line_env_overrides())  # type: ignore[arg-type]
+    tasks = dict.fromkeys(report.episode_tasks)
+    per_task = ", ".join(f"{t}: {report.episode_tasks.count(t)}" for t in tasks) if len(tasks) > 1 else ""
     print(
         f"collected {report.episodes_kept} episodes ({report.frames} frames, "
-        f"{report.episodes_dropped} failed episodes dropped) in {report.seconds:.1f}s\n"
-        f"dataset: {report.root}\n"
+        f"{report.episodes_dropped} failed episodes dropped) in {report.seconds:.1f}s"
+        + (f"\ntasks: {per_task}" if per_task else "")
+        + f"\ndataset: {report.root}\n"
         f"train on it with dataset.root={report.root}"
     )
 

@@ -1,11 +1,15 @@
 """``python -m vst_vla.eval policy_path=<checkpoint>``: seeded episodes of a saved policy in simulation.
 
 Prints the success rate with its 95% Wilson interval and the mean episode length; writes ``episodes.jsonl`` as
-episodes finish, ``summary.json`` at the end and mp4s of the first episodes.
+episodes finish, ``summary.json`` at the end and mp4s of the first episodes. A checkpoint trained on a
+multi-task dataset is evaluated on every task its env.json records (``tasks=[lift]`` picks some): one
+sub-directory per task, a table with a row per task and their average, and ``success_by_task.png``.
+``eval.num_workers=N`` runs the episodes in N processes, each loading the checkpoint.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,40 +36,75 @@ class EvalCommandConfig:
     device: str = "auto"
     precision: str = "bf16"
     eval: RolloutConfig = field(default_factory=RolloutConfig)
+    tasks: tuple[str, ...] | None = None  # multi-task checkpoints: evaluate only these tasks (default: all)
 
     def __post_init__(self) -> None:
         if self.precision not in ("bf16", "fp32"):
             raise ValueError(f"precision must be 'bf16' or 'fp32', got {self.precision!r}")
 
 
-def env_config_for_policy(env_metadata: dict | None, overrides: dict, policy_path: str):
-    """The env config stored with a checkpoint (its env.json), with ``overrides`` applied."""
-    from vst_envs.config import env_config_from_dict
+def env_configs_for_policy(env_metadata: dict | None, overrides: dict, policy_path: str,
+                           tasks: tuple[str, ...] | None = None) -> dict:
+    """Every task's env config stored with a checkpoint (its env.json), with ``overrides`` applied.
 
-    if not env_metadata or "env" not in env_metadata:
+    Returns ``{task: env config}``; ``tasks`` keeps only those (in that order).
+    """
+    from vst_vla.data.multitask import env_configs_from_metadata
+
+    if not env_metadata or not ("env" in env_metadata or env_metadata.get("tasks")):
         raise FileNotFoundError(
             f"{policy_path} has no env.json describing its environment; it cannot be evaluated without one"
         )
-    env = {**env_metadata["env"], **overrides}
-    return env_config_from_dict(env)
+    env_cfgs = env_configs_from_metadata(env_metadata, overrides)
+    if tasks:
+        unknown = [t for t in tasks if t not in env_cfgs]
+        if unknown:
+            raise ValueError(f"tasks {unknown} are not in {policy_path}'s env.json; it has {list(env_cfgs)}")
+        env_cfgs = {t: env_cfgs[t] for t in tasks}
+    return env_cfgs
 
 
-def run_eval(cfg: EvalCommandConfig) -> EvalSummary:
-    """Load the checkpoint, rebuild its env and evaluate; returns the summary."""
-    from vst_vla.rollout.policy_eval import env_task_label, evaluate_policy
+def env_config_for_policy(env_metadata: dict | None, overrides: dict, policy_path: str):
+    """The env config of a single-task checkpoint (the first task's for a multi-task one)."""
+    return next(iter(env_configs_for_policy(env_metadata, overrides, policy_path).values()))
+
+
+def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
+    """Load the checkpoint, rebuild its env(s) and evaluate.
+
+    Returns the summary for a single-task checkpoint, ``{task: summary}`` for a multi-task one (whose table has
+    an average row, and whose output directory also gets ``success_by_task.png``).
+    """
+    from vst_vla.rollout.multitask import PLOT_FILE, evaluate_tasks
+    from vst_vla.rollout.parallel import PretrainedPolicyFactory
+    from vst_vla.rollout.policy_eval import env_task_label
     from vst_vla.training.trainer import resolve_device
-    from vst_vla.vla.modeling import VLAPolicy
+    from vst_vla.vla.modeling import ENV_FILENAME, VLAPolicy
 
-    policy = VLAPolicy.from_pretrained(cfg.policy_path).to(resolve_device(cfg.device))
-    policy.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
-    env_cfg = env_config_for_policy(policy.env_metadata, cfg.env_overrides, cfg.policy_path)
+    device = resolve_device(cfg.device)
+    # With eval.num_workers > 1 every worker process loads the checkpoint itself; this process only needs env.json.
+    factory = PretrainedPolicyFactory(cfg.policy_path, str(device), cfg.precision)
+    if cfg.eval.num_workers > 1:
+        policy = None
+        env_path = Path(cfg.policy_path) / ENV_FILENAME
+        env_metadata = json.loads(env_path.read_text()) if env_path.is_file() else None
+    else:
+        policy = VLAPolicy.from_pretrained(cfg.policy_path).to(device)
+        policy.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
+        env_metadata = policy.env_metadata
+    env_cfgs = env_configs_for_policy(env_metadata, cfg.env_overrides, cfg.policy_path, cfg.tasks)
     out_dir = Path(cfg.output_dir) if cfg.output_dir else (
         Path(cfg.policy_path).resolve().parent.parent / f"eval_seed{cfg.eval.seed}_n{cfg.eval.n_episodes}"
     )
-    summary = evaluate_policy(policy, env_cfg, cfg.eval, out_dir)
-    print(format_summary_table({env_task_label(env_cfg): summary}))
-    print(f"results: {out_dir}")
-    return summary
+    summaries = evaluate_tasks(policy, env_cfgs, cfg.eval, out_dir, policy_factory=factory)
+    if len(summaries) == 1:
+        (env_cfg,), (summary,) = env_cfgs.values(), summaries.values()
+        print(format_summary_table({env_task_label(env_cfg): summary}))
+        print(f"results: {out_dir}")
+        return summary
+    print(format_summary_table(summaries))
+    print(f"results: {out_dir} (per task in its sub-directories; plot: {out_dir / PLOT_FILE})")
+    return summaries
 
 
 @hydra.main(config_path="../configs", config_name="eval", version_base="1.3")

@@ -36,10 +36,14 @@ logger = logging.getLogger(__name__)
 
 GRIPPER_OPEN = _GRIPPER_OPEN
 GRIPPER_CLOSE = _GRIPPER_CLOSE
+# Yaws (rad) a downward Panda hand can reach over the table: its last joint sits at ~0.785 - yaw and stops at
+# +-2.9 rad (a small margin kept). Robosuite's start pose has yaw 0.
+HAND_YAW_RANGE = (-2.0, 3.5)
 
 __all__ = [
     "GRIPPER_CLOSE",
     "GRIPPER_OPEN",
+    "HAND_YAW_RANGE",
     "ArmServo",
     "Command",
     "PhaseExpert",
@@ -49,6 +53,7 @@ __all__ = [
     "nearest_yaw",
     "quat_yaw",
     "rotate_about",
+    "rotation_error",
     "wrap_angle",
 ]
 
@@ -82,6 +87,11 @@ def nearest_yaw(current: float, yaw: float, period: float) -> float:
     """The yaw among ``yaw + k * period`` (k integer) closest to ``current``: an object symmetric under turns
     by ``period`` (pi / 2 for a cube, pi for a bar) is grasped by turning the hand as little as possible."""
     return current + wrap_angle(yaw - current, period)
+
+
+def rotation_error(eef_quat: np.ndarray, target: np.ndarray) -> float:
+    """Angle (rad, in [0, pi]) of the turn from the hand orientation ``eef_quat`` (4, xyzw) to ``target`` (3, 3)."""
+    return float(np.linalg.norm(mat_to_rotvec(target @ quat_xyzw_to_mat(eef_quat).T)))
 
 
 def axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:

@@ -1,9 +1,16 @@
 """LeRobot policy plugin for vst-vla (type "vst_vla"): a thin adapter over vst_vla.vla.
 
-LeRobot's ``register_third_party_plugins()`` imports this package (its name starts with ``lerobot_policy_``),
-which registers the config under ``--policy.type=vst_vla`` and the post-processor's safety step, so saved
-pipelines can be reloaded. The model code is imported lazily by LeRobot's ``get_policy_class`` (``modeling_*``
-next to ``configuration_*``), keeping plugin discovery cheap for commands that never build a policy.
+Importing this package registers the config under ``--policy.type=vst_vla`` and the post-processor's safety
+step (so saved pipelines reload). The model code is imported lazily by LeRobot's ``get_policy_class``
+(``modeling_*`` next to ``configuration_*``), keeping plugin discovery cheap for commands that never build a
+policy.
+
+LeRobot's ``register_third_party_plugins()`` imports only *distributions* named ``lerobot_policy_*``; this
+package currently ships inside the ``vst-vla`` distribution, so LeRobot's CLIs need it named explicitly::
+
+    lerobot-train --policy.discover_packages_path=lerobot_policy_vst_vla --policy.type=vst_vla \\
+        --dataset.repo_id=local/my_so101 --dataset.root=/data/my_so101 --policy.device=cuda \\
+        --policy.push_to_hub=false --policy.head_type=flow --policy.chunk_size=8 --policy.n_action_steps=8
 """
 
 from .configuration_vst_vla import VSTVLAConfig

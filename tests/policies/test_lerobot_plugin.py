@@ -196,7 +196,7 @@ def test_so101_trains_and_acts_through_lerobot_pipelines(so101_root: Path, head_
 
     policy.reset()
     obs = observation(dataset)
-    actions = [act(policy, pre, post, obs, seed=i) for i in range(3)]  # inference, queue pop, inference again
+    actions = [act(policy, pre, post, obs, seed=i) for i in range(2)]  # an inference, then a queued action
     stats = dataset.meta.stats["action"]
     for action in actions:
         assert action.shape == (1, 6) and action.device.type == "cpu"
@@ -204,6 +204,26 @@ def test_so101_trains_and_acts_through_lerobot_pipelines(so101_root: Path, head_
         # Normalized actions are clipped to [-1, 1], so env actions stay within the data's q01..q99.
         assert (action >= torch.as_tensor(stats["q01"]) - 1e-4).all()
         assert (action <= torch.as_tensor(stats["q99"]) + 1e-4).all()
+
+
+def test_normalized_once_same_as_vst_vla_own_normalization(so101_root: Path) -> None:
+    """LeRobot pre-processor + adapter == vst_vla's VLAPolicy normalizing raw data with the same q01/q99."""
+    from vst_vla.vla.processor import VLAProcessor
+
+    cfg, dataset, policy, pre, post = build(so101_root, head_type="l1_chunk")  # deterministic head
+    policy.eval()
+    raw = next(iter(torch.utils.data.DataLoader(dataset, batch_size=3)))
+    stats = {k: {q: np.asarray(dataset.meta.stats[k][q]).tolist() for q in ("q01", "q99")}
+             for k in ("action", "observation.state")}
+    adapter_loss, _ = policy.forward(pre(dict(raw)))
+    adapter_chunk = post(policy.predict_action_chunk(pre({k: v for k, v in raw.items() if k != "action"})))
+
+    inner = policy.model
+    inner.processor = VLAProcessor(inner.processor.hf_processor, inner.config, stats)  # vst_vla's own path
+    own_loss, _ = inner.forward(raw)
+    own_chunk = inner.predict_action_chunk(raw)
+    torch.testing.assert_close(adapter_loss, own_loss, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(adapter_chunk, own_chunk, rtol=1e-4, atol=1e-3)
 
 
 def test_temporal_ensembling_infers_every_step(so101_root: Path) -> None:

@@ -6,6 +6,10 @@ episodes (all of them with ``keep_failed``) and writes them as a LeRobot dataset
 Next to LeRobot's own metadata it stores ``meta/vst_env.json``: the env config and the seeds, so evaluation can
 rebuild exactly the env the demonstrations came from.
 
+:func:`collect_multitask_demos` does the same for several tasks into ONE dataset (one after the other, each with
+its own env and expert); every frame carries its episode's instruction as the LeRobot task string, and
+``meta/vst_env.json`` records every task's env config (see :mod:`vst_vla.data.multitask`).
+
 The dataset is written into a hidden sibling directory and renamed into place only once it is complete, so a
 crash or Ctrl-C never leaves a half-written dataset at ``root``.
 """
@@ -20,6 +24,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +43,13 @@ from vst_vla.constants import (
     image_key,
 )
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
+from vst_vla.data.multitask import check_same_layout, check_same_spaces
 from vst_vla.io import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
-ENV_METADATA_VERSION = 1
+# 2: adds "tasks" (every task's env config and episodes); "env" and "collection" are kept as in version 1.
+ENV_METADATA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class CollectReport:
         seconds: wall-clock time of the whole collection, encoding included.
         successes: episodes in the dataset in which the expert succeeded.
         seeds: env seed of each kept episode, in episode-index order.
+        episode_tasks: task name of each kept episode, in episode-index order.
     """
 
     root: Path
@@ -66,6 +74,7 @@ class CollectReport:
     seconds: float
     successes: int = 0
     seeds: tuple[int, ...] = field(default_factory=tuple)
+    episode_tasks: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass
@@ -73,6 +82,15 @@ class _EpisodeResult:
     seed: int
     success: bool
     length: int
+
+
+@dataclass
+class _TaskRun:
+    """What collection produced for one task."""
+
+    episodes: list[_EpisodeResult]
+    dropped: list[int]
+    expert: str
 
 
 def dataset_features(env_cfg: Any, state_dim: int, action_dim: int) -> dict[str, dict]:
@@ -113,6 +131,31 @@ def collect_demos(env_cfg: Any, collect_cfg: CollectConfig) -> CollectReport:
     """
     if not env_cfg.cameras:
         raise ValueError("env.cameras is empty: a demonstration dataset needs at least one camera to record")
+    return _collect({env_cfg.type: env_cfg}, collect_cfg)
+
+
+def collect_multitask_demos(env_cfgs: Mapping[str, Any], collect_cfg: CollectConfig) -> CollectReport:
+    """Collect ``collect_cfg.num_episodes`` expert episodes of every task into ONE LeRobot dataset.
+
+    Tasks are collected one after the other, in the given order, each on seeds ``seed, seed + 1, ...``; episode
+    indices follow that order. Frames carry their episode's instruction as the LeRobot task string.
+
+    Args:
+        env_cfgs: task name -> env config (e.g. from :func:`vst_vla.data.multitask.resolve_tasks`). The tasks
+            must share cameras, image size, control frequency, robot and state / action layout.
+        collect_cfg: as for :func:`collect_demos`; ``num_episodes`` is per task.
+
+    Raises:
+        TaskLayoutError: the tasks cannot share one dataset (checked before any episode runs; the state and
+            action shapes before each task's first episode). Nothing is written.
+        FileExistsError, RuntimeError: as for :func:`collect_demos`.
+    """
+    check_same_layout(env_cfgs)
+    return _collect(dict(env_cfgs), collect_cfg)
+
+
+def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectReport:
+    """Collect every task into a hidden temp directory, then move the finished dataset into place."""
     root = Path(collect_cfg.root).expanduser().absolute()
     _check_can_write(root, collect_cfg.overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -120,27 +163,29 @@ def collect_demos(env_cfg: Any, collect_cfg: CollectConfig) -> CollectReport:
     tmp_root = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
     start = time.perf_counter()
     try:
-        episodes, dropped, expert_name = _record(env_cfg, collect_cfg, tmp_root)
-        metadata = _env_metadata(env_cfg, collect_cfg, episodes, dropped, expert_name)
-        write_json_atomic(tmp_root / ENV_METADATA_FILE, metadata)
+        runs = _record(env_cfgs, collect_cfg, tmp_root)
+        write_json_atomic(tmp_root / ENV_METADATA_FILE, _env_metadata(env_cfgs, collect_cfg, runs))
         _move_into_place(tmp_root, root, collect_cfg.overwrite)
     except BaseException:
         # BaseException: a Ctrl-C must not leave the hidden temp directory behind either.
         shutil.rmtree(tmp_root, ignore_errors=True)
         raise
+    episodes = [(name, ep) for name, run in runs.items() for ep in run.episodes]
     report = CollectReport(
         root=root,
         episodes_kept=len(episodes),
-        episodes_dropped=len(dropped),
-        frames=sum(ep.length for ep in episodes),
+        episodes_dropped=sum(len(run.dropped) for run in runs.values()),
+        frames=sum(ep.length for _, ep in episodes),
         seconds=time.perf_counter() - start,
-        successes=sum(ep.success for ep in episodes),
-        seeds=tuple(ep.seed for ep in episodes),
+        successes=sum(ep.success for _, ep in episodes),
+        seeds=tuple(ep.seed for _, ep in episodes),
+        episode_tasks=tuple(name for name, _ in episodes),
     )
     logger.info(
-        "wrote %d episodes (%d frames) to %s in %.1fs; dropped %d failed episodes",
+        "wrote %d episodes (%d frames, %d tasks) to %s in %.1fs; dropped %d failed episodes",
         report.episodes_kept,
         report.frames,
+        len(runs),
         root,
         report.seconds,
         report.episodes_dropped,
@@ -148,49 +193,60 @@ def collect_demos(env_cfg: Any, collect_cfg: CollectConfig) -> CollectReport:
     return report
 
 
-def _record(env_cfg: Any, collect_cfg: CollectConfig, tmp_root: Path) -> tuple[list[_EpisodeResult], list[int], str]:
-    """Run expert episodes into a new LeRobot dataset at ``tmp_root`` until enough are kept or attempts run out.
+def _record(env_cfgs: dict[str, Any], collect_cfg: CollectConfig, tmp_root: Path) -> dict[str, _TaskRun]:
+    """Run expert episodes of every task into one new LeRobot dataset at ``tmp_root``.
 
-    Returns the kept episodes, the seeds of dropped ones and the expert's name.
+    The dataset's features come from the first task; each later task's state / action shapes are checked
+    against it before its first episode. Returns each task's kept episodes, dropped seeds and expert name.
     """
-    env = make_env(env_cfg)
     dataset = None
+    runs: dict[str, _TaskRun] = {}
+    first: tuple[str, tuple] | None = None
     try:
-        expert = make_expert(env_cfg)
-        state_dim = int(np.prod(env.observation_space[GYM_AGENT_POS].shape))
-        action_dim = int(np.prod(env.action_space.shape))
-        dataset = LeRobotDataset.create(
-            collect_cfg.repo_id,
-            fps=env_cfg.control_freq,
-            root=tmp_root,
-            features=dataset_features(env_cfg, state_dim, action_dim),
-            use_videos=True,
-            video_backend="pyav",
-        )
-        # LeRobot's save_episode shows a `datasets` progress bar per episode, which garbles ours.
-        with SuppressProgressBars():
-            episodes, dropped = _run_episodes(env, expert, dataset, env_cfg, collect_cfg)
+        for name, env_cfg in env_cfgs.items():
+            env = make_env(env_cfg)
+            try:
+                expert = make_expert(env_cfg)
+                shapes = (tuple(env.observation_space[GYM_AGENT_POS].shape), tuple(env.action_space.shape))
+                if first is None:
+                    first = (name, shapes)
+                    dataset = LeRobotDataset.create(
+                        collect_cfg.repo_id,
+                        fps=env_cfg.control_freq,
+                        root=tmp_root,
+                        features=dataset_features(env_cfg, int(np.prod(shapes[0])), int(np.prod(shapes[1]))),
+                        use_videos=True,
+                        video_backend="pyav",
+                    )
+                else:
+                    check_same_spaces(name, *shapes, first[0], first[1])
+                # LeRobot's save_episode shows a `datasets` progress bar per episode, which garbles ours.
+                with SuppressProgressBars():
+                    episodes, dropped = _run_episodes(env, expert, dataset, env_cfg, collect_cfg, name)
+                runs[name] = _TaskRun(episodes, dropped, type(expert).__name__)
+            finally:
+                env.close()
+        assert dataset is not None
         # finalize() writes the parquet footers; without it the dataset cannot be read.
         dataset.finalize()
         _remove_empty_dirs(tmp_root / "images")  # LeRobot's PNG staging area, empty once videos are encoded
-        return episodes, dropped, type(expert).__name__
+        return runs
     finally:
         if dataset is not None:
             # Idempotent after the call above; on an error it releases the parquet writers before the temp
             # directory is removed, and must not mask the original exception.
             with contextlib.suppress(Exception):
                 dataset.finalize()
-        env.close()
 
 
 def _run_episodes(
-    env: Any, expert: Any, dataset: Any, env_cfg: Any, collect_cfg: CollectConfig
+    env: Any, expert: Any, dataset: Any, env_cfg: Any, collect_cfg: CollectConfig, task_name: str = ""
 ) -> tuple[list[_EpisodeResult], list[int]]:
     """The attempt loop: keep successes (or everything with keep_failed), drop failures, stop when done."""
     target, limit = collect_cfg.num_episodes, collect_cfg.attempt_limit
     kept: list[_EpisodeResult] = []
     dropped: list[int] = []
-    bar = tqdm(total=target, desc="collect", unit="ep", dynamic_ncols=True)
+    bar = tqdm(total=target, desc=f"collect {task_name}".strip(), unit="ep", dynamic_ncols=True)
     try:
         for attempt in range(limit):
             seed = collect_cfg.seed + attempt
@@ -214,8 +270,9 @@ def _run_episodes(
     if dropped:
         logger.warning("dropped %d failed episodes (seeds %s)", len(dropped), dropped)
     if len(kept) < target:
+        where = f"{task_name}: " if task_name else ""
         raise RuntimeError(
-            f"only {len(kept)} of the {target} requested episodes succeeded after {len(kept) + len(dropped)} "
+            f"{where}only {len(kept)} of the {target} requested episodes succeeded after {len(kept) + len(dropped)} "
             f"attempts (seeds {collect_cfg.seed}..{collect_cfg.seed + len(kept) + len(dropped) - 1}; the expert "
             f"failed on seeds {dropped}); nothing was written. Raise collect.max_attempts, raise "
             f"env.max_episode_steps (now {env_cfg.max_episode_steps}), or set collect.keep_failed=true"
@@ -250,19 +307,40 @@ def _run_episode(env: Any, expert: Any, dataset: Any, seed: int, env_cfg: Any) -
     return _EpisodeResult(seed=seed, success=success, length=steps)
 
 
-def _env_metadata(
-    env_cfg: Any, collect_cfg: CollectConfig, episodes: list[_EpisodeResult], dropped: list[int], expert: str
-) -> dict[str, Any]:
-    """The contents of ``meta/vst_env.json``: env config plus how the episodes were produced."""
+def _env_metadata(env_cfgs: dict[str, Any], collect_cfg: CollectConfig, runs: dict[str, _TaskRun]) -> dict[str, Any]:
+    """The contents of ``meta/vst_env.json``: every task's env config plus how the episodes were produced.
+
+    ``env`` (the first task) and ``collection`` (all episodes, in episode-index order) read as in version 1.
+    """
+    tasks: dict[str, Any] = {}
+    seeds: list[int] = []
+    success: list[bool] = []
+    episode_tasks: list[str] = []
+    for name, run in runs.items():
+        start = len(seeds)
+        tasks[name] = {
+            "env": env_cfgs[name].to_dict(),
+            "expert": run.expert,
+            "episode_indices": list(range(start, start + len(run.episodes))),
+            "episode_seeds": [ep.seed for ep in run.episodes],
+            "episode_success": [ep.success for ep in run.episodes],
+            "dropped_seeds": run.dropped,
+        }
+        seeds += [ep.seed for ep in run.episodes]
+        success += [ep.success for ep in run.episodes]
+        episode_tasks += [name] * len(run.episodes)
+    experts = list(dict.fromkeys(run.expert for run in runs.values()))
     return {
         "version": ENV_METADATA_VERSION,
-        "env": env_cfg.to_dict(),
+        "env": next(iter(env_cfgs.values())).to_dict(),
+        "tasks": tasks,
         "collection": {
-            "expert": expert,
+            "expert": ", ".join(experts),
             "seed": collect_cfg.seed,
-            "episode_seeds": [ep.seed for ep in episodes],  # index i = LeRobot episode_index i
-            "episode_success": [ep.success for ep in episodes],
-            "dropped_seeds": dropped,
+            "episode_seeds": seeds,  # index i = LeRobot episode_index i
+            "episode_success": success,
+            "episode_tasks": episode_tasks,
+            "dropped_seeds": [seed for run in runs.values() for seed in run.dropped],
             "keep_failed": collect_cfg.keep_failed,
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         },

@@ -131,9 +131,10 @@ def _run_seed(seed: int, record_video: bool) -> EpisodeResult:
 
 def _env_cfg_dict(env_cfg: Any) -> dict[str, Any]:
     """The env config as the plain dict a worker rebuilds it from (configs pickle fine, dicts are sturdier)."""
-    if isinstance(env_cfg, Mapping):
-        return dict(env_cfg)
-    return env_cfg.to_dict()
+    from vst_envs.config import env_config_from_dict
+
+    # Round-trip through the registry so a bad config fails here, before any worker starts.
+    return env_config_from_dict(env_cfg if isinstance(env_cfg, Mapping) else env_cfg.to_dict()).to_dict()
 
 
 def _video_fps(env_cfg: dict[str, Any]) -> float:

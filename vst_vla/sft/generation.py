@@ -11,6 +11,14 @@ from vst_vla.sft.chat import decode_images, to_messages
 from vst_vla.spatial.schema import SpatialSample
 
 
+VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
+
+
+def vision_token_ids(tokenizer) -> list[int]:
+    """Ids a response must never contain: fed back in, they would be read as image placeholders."""
+    return [i for i in tokenizer.convert_tokens_to_ids(list(VISION_TOKENS)) if i is not None and i >= 0]
+
+
 @torch.inference_mode()
 def generate_answers(backbone, processor, samples: Sequence[SpatialSample], system_prompt: str,
                      max_new_tokens: int = 64, batch_size: int = 8, progress: bool = True,
@@ -27,6 +35,7 @@ def generate_answers(backbone, processor, samples: Sequence[SpatialSample], syst
         out = backbone.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=do_sample,
                                 temperature=temperature if do_sample else None, top_p=None, top_k=None,
                                 num_return_sequences=num_return_sequences,
+                                suppress_tokens=vision_token_ids(processor.tokenizer),
                                 pad_token_id=processor.tokenizer.pad_token_id)
         answers += processor.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
     return answers

@@ -62,7 +62,7 @@ class StackEnvConfig(InstructedEnvConfig):
 
     type: str = "stack"
     instruction: str = "stack the red cube on the green cube"
-    max_episode_steps: int = 250
+    max_episode_steps: int = 200
 
 
 @ENVS.register("pick_place_can")
@@ -77,4 +77,32 @@ class PickPlaceCanEnvConfig(InstructedEnvConfig):
 
     type: str = "pick_place_can"
     instruction: str = "put the can in the bin"
-    max_episode_steps: int = 300
+    max_episode_steps: int = 400
+
+
+@ENVS.register("door")
+@dataclass(frozen=True)
+class DoorEnvConfig(InstructedEnvConfig):
+    """Robosuite Door with the latch: turn the lever handle, then pull the door open (hinge > 0.3 rad)."""
+
+    TYPE: ClassVar[str] = "door"
+    ENV: ClassVar[str] = "vst_envs.tasks.door:DoorEnv"
+    EXPERT: ClassVar[str] = "vst_envs.tasks.experts:DoorExpert"
+
+    type: str = "door"
+    instruction: str = "open the door"
+    max_episode_steps: int = 250
+
+
+@ENVS.register("nut_assembly_square")
+@dataclass(frozen=True)
+class NutAssemblySquareEnvConfig(InstructedEnvConfig):
+    """Robosuite NutAssemblySquare: lift the square nut by its handle and drop it over the square peg."""
+
+    TYPE: ClassVar[str] = "nut_assembly_square"
+    ENV: ClassVar[str] = "vst_envs.tasks.nut_assembly:NutAssemblySquareEnv"
+    EXPERT: ClassVar[str] = "vst_envs.tasks.experts:NutAssemblyExpert"
+
+    type: str = "nut_assembly_square"
+    instruction: str = "put the square nut on the square peg"
+    max_episode_steps: int = 400

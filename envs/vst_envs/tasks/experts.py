@@ -18,6 +18,7 @@ import numpy as np
 
 from vst_envs.primitives import (
     GRIPPER_CLOSE,
+    HAND_YAW_RANGE,
     GRIPPER_OPEN,
     ArmServo,
     Command,
@@ -58,6 +59,8 @@ class PickPlaceExpert(PhaseExpert):
     """
 
     initial_phase = "approach"
+    # Whether carrying steers by the object's live pose (True) or by the grasp offset recorded when it closed.
+    track_object = False
 
     def __init__(
         self,
@@ -131,7 +134,7 @@ class PickPlaceExpert(PhaseExpert):
                 self.goto("carry")
             elif self.phase == "carry":
                 target = self._place_hand(state)
-                yaw_err = abs(wrap_angle(self.memory["place_yaw"] - hand_yaw(state["eef_quat"])))
+                yaw_err = abs(wrap_angle(self._carry_yaw(state) - hand_yaw(state["eef_quat"])))
                 if _xy_dist(eef, target) < 0.008 and yaw_err < 0.05:
                     self.goto("lower")
         elif self.phase == "lower":
@@ -149,7 +152,7 @@ class PickPlaceExpert(PhaseExpert):
             return Command.down(self._grasp_point(state), self._grasp_yaw(state), GRIPPER_OPEN)
         if self.phase == "grasp":
             return Command.down(self.memory["grasp"], self._grasp_yaw(state), GRIPPER_CLOSE)
-        yaw = self.memory["place_yaw"]
+        yaw = self._carry_yaw(state)
         if self.phase == "lift":
             return Command.down(self.memory["grasp"] * [1, 1, 0] + self._carry_hand_z(state) * _UP,
                                 self.memory["grasp_yaw"], GRIPPER_CLOSE)
@@ -173,8 +176,15 @@ class PickPlaceExpert(PhaseExpert):
         rot = hand_down(hand_yaw(state["eef_quat"]))
         return rot.T @ (self._object_pos(state) - state["eef_pos"])
 
+    def _carry_yaw(self, state: dict[str, Any]) -> float:
+        """Hand yaw while carrying: fixed at the grasp, or re-aimed every step with ``track_object``."""
+        return self._place_yaw(state) if self.track_object else float(self.memory["place_yaw"])
+
     def _place_hand(self, state: dict[str, Any]) -> np.ndarray:
         """(3,) the grip-site target that puts the object's reference point on the place target."""
+        if self.track_object:
+            # Closed loop on the object itself: a grasp that lets it swing or turn is corrected for.
+            return state["eef_pos"] + self._place_target(state) - self._object_pos(state)
         return self._place_target(state) - hand_down(self.memory["place_yaw"]) @ self.memory["offset"]
 
     def _carry_hand_z(self, state: dict[str, Any]) -> float:
@@ -231,7 +241,7 @@ class StackExpert(PickPlaceExpert):
 class PickPlaceCanExpert(PickPlaceExpert):
     """PickPlaceCan: grasp the can around its middle (any yaw: it is round), lift it over the bin walls,
     lower it into the centre of its quadrant of the other bin, let go and rise clear (success needs the hand
-    ~7 cm away). Reads ``can_*`` and ``target_*`` of the privileged state."""
+    ~4 cm from the can's centre). Reads ``can_*`` and ``target_*`` of the privileged state."""
 
     def _object_pos(self, state: dict[str, Any]) -> np.ndarray:
         return state["can_pos"]
@@ -244,9 +254,83 @@ class PickPlaceCanExpert(PickPlaceExpert):
         # A can looks the same at every yaw: keep the hand's yaw of the episode start.
         return float(self.memory.setdefault("start_yaw", hand_yaw(state["eef_quat"])))
 
+    # Gap kept between the can's centre and the quadrant's walls (the can is 2.5 cm in radius).
+    wall_margin = 0.05
+
     def _place_target(self, state: dict[str, Any]) -> np.ndarray:
-        return state["target_pos"] + (state["can_half_height"] + 0.01) * _UP
+        # The quadrant's point nearest the robot: its centre is at the edge of the Panda's reach, where the hand
+        # can no longer hold its orientation.
+        low, high = state["target_low"][:2] + self.wall_margin, state["target_high"][:2] - self.wall_margin
+        xy = np.clip(state["robot_base_pos"][:2], low, high)
+        return np.array([xy[0], xy[1], state["table_height"] + state["can_half_height"] + 0.01])
 
     def _transit_z(self, state: dict[str, Any]) -> float:
-        # The can's bottom 4 cm over the bin rims.
-        return float(state["bin_wall_top"] + state["can_half_height"] + 0.04)
+        # The can's bottom 2 cm over the bin rims: higher costs reach on the far side.
+        return float(state["bin_wall_top"] + state["can_half_height"] + 0.02)
+
+
+class NutAssemblyExpert(PickPlaceExpert):
+    """NutAssemblySquare: grasp the nut's handle across its width, lift the nut above the peg, turn it square
+    to the peg with the handle towards the robot, lower it over the peg (steering by the nut's live position:
+    held by the handle it swings) and let go. Reads ``nut_*``, ``handle_pos``, ``peg_*`` and
+    ``robot_base_pos`` of the privileged state.
+
+    The grasp and the turn are planned together (:meth:`_plan`): with the handle on the far side of the peg
+    the hand would have to reach past it, beyond the Panda's reach at that height, and both the grasp and the
+    carry yaw must stay inside the wrist's range (:data:`~vst_envs.primitives.HAND_YAW_RANGE`).
+    """
+
+    track_object = True
+
+    def __init__(self, lower_speed: float = 0.15, **kwargs: Any) -> None:
+        super().__init__(lower_speed=lower_speed, **kwargs)
+
+    def _object_pos(self, state: dict[str, Any]) -> np.ndarray:
+        return state["nut_pos"]
+
+    def _grasp_point(self, state: dict[str, Any]) -> np.ndarray:
+        return state["handle_pos"].copy()
+
+    def _grasp_yaw(self, state: dict[str, Any]) -> float:
+        if self.phase == "approach" or "plan" not in self.memory:
+            self.memory["plan"] = self._plan(state)
+        return float(self.memory["plan"][0])
+
+    def _plan(self, state: dict[str, Any]) -> tuple[float, float]:
+        """(grasp yaw, yaw turn while carrying), rad: the least turning that grasps the handle across, ends
+        square to the peg with the handle not pointing away from the robot, and stays in the wrist's range."""
+        current = hand_yaw(state["eef_quat"])
+        arm = state["handle_pos"][:2] - state["nut_pos"][:2]
+        handle = float(np.arctan2(arm[1], arm[0]))
+        to_robot = state["robot_base_pos"][:2] - state["peg_pos"][:2]
+        to_robot_angle = float(np.arctan2(to_robot[1], to_robot[0]))
+        square = wrap_angle(quat_yaw(state["peg_quat"]) - quat_yaw(state["nut_quat"]), np.pi / 2)
+        low, high = HAND_YAW_RANGE
+        best: tuple[float, float, float] | None = None
+        # The hand's x axis along the handle either way round grips it (fingers close across its width).
+        for grasp in (handle + j * np.pi for j in range(-3, 4)):
+            if not low <= grasp <= high:
+                continue
+            for turn in (square + k * np.pi / 2 for k in range(-3, 4)):
+                if not low <= grasp + turn <= high or np.cos(handle + turn - to_robot_angle) < 0.0:
+                    continue
+                cost = abs(grasp - current) + abs(turn)
+                if best is None or cost < best[0]:
+                    best = (cost, grasp, turn)
+        assert best is not None, "some quarter turn always points the handle towards the robot"
+        return best[1], best[2]
+
+    def _place_yaw(self, state: dict[str, Any]) -> float:
+        return float(self.memory["grasp_yaw"] + self.memory["plan"][1])
+
+    def _carry_yaw(self, state: dict[str, Any]) -> float:
+        # Position is tracked live; the yaw plan is kept (re-planning mid-carry could flip the handle's side).
+        return float(self.memory["place_yaw"])
+
+    def _place_target(self, state: dict[str, Any]) -> np.ndarray:
+        # Let go with the nut low on the peg (success needs it within 5 cm of the table); it slides the rest.
+        peg = state["peg_pos"]
+        return np.array([peg[0], peg[1], state["table_height"] + 0.035])
+
+    def _transit_z(self, state: dict[str, Any]) -> float:
+        return float(state["peg_top"] + 0.035)

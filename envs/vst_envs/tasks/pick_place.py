@@ -6,7 +6,7 @@ are parked far away. The right bin (bin2) is split into four quadrants, one per 
 marked by a translucent can-shaped outline (a visual-only object).
 
 Success (robosuite's single-object check): the can's centre inside the can's quadrant of bin2 (in x and y),
-between the bin floor and 10 cm above it, and the grip site more than ~7 cm from the can (let go).
+between the bin floor and 10 cm above it, and the grip site more than ~4.2 cm from the can's centre (let go).
 
 Observations and actions are Lift's (:mod:`vst_envs.base`). Importing this module imports robosuite.
 """
@@ -81,8 +81,8 @@ class PickPlaceCanEnv(TaskEnv):
         ``eef_pos`` (3), ``eef_quat`` (4, xyzw), ``gripper_qpos`` (2), ``table_height`` (scalar, the bin floor),
         ``can_pos`` (3, the can's centre) / ``can_quat`` (4, xyzw), ``can_half_height`` (scalar),
         ``target_pos`` (3, the centre of the can's quadrant of bin2 at floor height), ``target_low`` /
-        ``target_high`` (3 each, the box the can's centre must end in) and ``bin_wall_top`` (scalar, world z
-        of the bins' rims).
+        ``target_high`` (3 each, the box the can's centre must end in), ``bin_wall_top`` (scalar, world z
+        of the bins' rims) and ``robot_base_pos`` (3).
         """
         state = self._robot_state()
         env = self.sim_env
@@ -91,6 +91,7 @@ class PickPlaceCanEnv(TaskEnv):
         state["target_pos"] = np.array(env.target_bin_placements[env.object_id], dtype=np.float64)
         state["target_pos"][2] = state["table_height"]
         state["target_low"], state["target_high"] = self.target_region()
+        state["robot_base_pos"] = self.robot_base_pos
         model, data = self._mj()
         state["bin_wall_top"] = np.float64(
             max(data.geom_xpos[g][2] + model.geom_size[g][2] for g in self._bin_geoms("bin2"))

@@ -1,0 +1,34 @@
+"""eval.num_workers: parsed from the eval preset, validated, and defaulting to the in-process evaluation."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from vst_vla.config.parse import ConfigError, dataclass_from_dict
+from vst_vla.config.schema import RolloutConfig
+from vst_vla.eval import EvalCommandConfig
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _eval_config(overrides: list[str]) -> EvalCommandConfig:
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = OmegaConf.to_container(compose(config_name="eval", overrides=overrides), resolve=True)
+    cfg.pop("hydra", None)
+    return dataclass_from_dict(EvalCommandConfig, cfg)
+
+
+def test_num_workers_defaults_to_one_and_parses() -> None:
+    assert RolloutConfig().num_workers == 1
+    assert _eval_config(["policy_path=/ckpt"]).eval.num_workers == 1
+    assert _eval_config(["policy_path=/ckpt", "eval.num_workers=4"]).eval.num_workers == 4
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5])
+def test_bad_num_workers_is_refused(bad) -> None:
+    with pytest.raises(ValueError, match="num_workers must be an integer >= 1"):
+        RolloutConfig(num_workers=bad)
+    with pytest.raises(ConfigError, match="num_workers"):
+        dataclass_from_dict(RolloutConfig, {"num_workers": bad})

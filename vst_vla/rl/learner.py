@@ -1,0 +1,180 @@
+"""GRPO with DAPO tricks as a trainable object for the shared trainer loop (VST-R, section 3.3).
+
+Each trainer step calls :meth:`GRPOLearner.forward` on a batch of prompts. Every ``updates_per_rollout`` steps the
+learner samples a group of ``group_size`` answers per prompt in one batched ``generate`` call (KV cache,
+temperature 1.0), scores them with the rule rewards, standardises rewards within each group, and drops the
+groups whose rewards are all equal (dynamic sampling). The step's loss is the clip-higher surrogate with
+token-level aggregation on the kept rollouts, against the log-probs recorded at sampling time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from vst_vla.rl.grpo import clipped_surrogate_loss, dynamic_sampling_mask, group_advantages, token_entropy
+from vst_vla.rl.rewards import overall_reward
+from vst_vla.sft.chat import decode_images, to_messages
+from vst_vla.sft.generation import vision_token_ids
+from vst_vla.sft.model import SpatialVLM
+from vst_vla.spatial.schema import SpatialSample
+
+
+@dataclass(frozen=True)
+class GRPOConfig:
+    """GRPO / DAPO settings (VST-R's released recipe: n = 5, T = 1.0, clip 0.2 / 0.28, no KL)."""
+
+    group_size: int = 5
+    temperature: float = 1.0
+    max_new_tokens: int = 96
+    clip_low: float = 0.2
+    clip_high: float = 0.28
+    kl_coef: float = 0.0
+    updates_per_rollout: int = 1
+    format_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.group_size < 2:
+            raise ValueError(f"rl.group_size must be >= 2 (advantages compare rollouts of a prompt), got {self.group_size}")
+        if self.temperature <= 0 or self.max_new_tokens < 1 or self.updates_per_rollout < 1:
+            raise ValueError("rl.temperature must be > 0 and rl.max_new_tokens, rl.updates_per_rollout >= 1")
+        if not 0 <= self.clip_low < 1 or self.clip_high < 0:
+            raise ValueError("rl.clip_low must be in [0, 1) and rl.clip_high >= 0")
+
+
+@dataclass
+class Rollouts:
+    """Sampled sequences and what the loss needs: model inputs (B*n rows), masks, old log-probs, advantages."""
+
+    inputs: dict
+    response_mask: torch.Tensor
+    logp_old: torch.Tensor
+    ref_logp: torch.Tensor | None
+    advantages: torch.Tensor
+    logs: dict[str, float]
+
+
+class PromptDataset(torch.utils.data.Dataset):
+    """Spatial samples as RL prompts (the trainer batches them as plain lists)."""
+
+    def __init__(self, samples: list[SpatialSample]) -> None:
+        self.samples = samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> SpatialSample:
+        return self.samples[i]
+
+    @staticmethod
+    def collate_fn(samples: list[SpatialSample]) -> list[SpatialSample]:
+        return samples
+
+
+class GRPOLearner(nn.Module):
+    """The policy being reinforced (and its optional frozen reference).
+
+    Args:
+        vlm: the model to train (from an SFT / CoT checkpoint).
+        cfg: GRPO settings.
+        system_prompt: the think prompt the model was cold-started with.
+        reference: frozen copy for the KL term (only when ``cfg.kl_coef > 0``).
+    """
+
+    def __init__(self, vlm: SpatialVLM, cfg: GRPOConfig, system_prompt: str, reference: SpatialVLM | None = None) -> None:
+        super().__init__()
+        self.vlm = vlm
+        self.cfg = cfg
+        self.system_prompt = system_prompt
+        self.reference = [reference] if reference is not None else []  # a list keeps it out of parameters()
+        self.autocast_dtype: torch.dtype | None = None
+        self._rollouts: Rollouts | None = None
+        self._uses = 0
+
+    def vision_parameter_names(self) -> set[str]:
+        return {f"vlm.{name}" for name in self.vlm.vision_parameter_names()}
+
+    def save_pretrained(self, directory):
+        return self.vlm.save_pretrained(directory)
+
+    @property
+    def device(self) -> torch.device:
+        return self.vlm.device
+
+    def _autocast(self):
+        if self.autocast_dtype is None:
+            return torch.autocast(self.device.type, enabled=False)
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
+
+    def _prompt_inputs(self, samples: list[SpatialSample]) -> dict:
+        processor = self.vlm.processor
+        processor.tokenizer.padding_side = "left"
+        repeated = [s for s in samples for _ in range(self.cfg.group_size)]
+        texts = [processor.apply_chat_template(to_messages(s, self.system_prompt, include_answer=False),
+                                               add_generation_prompt=True, tokenize=False) for s in repeated]
+        images = [img for s in repeated for img in decode_images(s)] or None
+        return processor(images=images, text=texts, padding=True, return_tensors="pt").to(self.device)
+
+    def _token_logp(self, model: nn.Module, inputs: dict, response_len: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probs (B, T) of the response tokens and their logits (B, T, V)."""
+        with self._autocast():
+            logits = model(**inputs, use_cache=False).logits[:, -response_len - 1 : -1].float()
+        targets = inputs["input_ids"][:, -response_len:]
+        return torch.log_softmax(logits, -1).gather(-1, targets[..., None])[..., 0], logits
+
+    @torch.no_grad()
+    def rollout(self, samples: list[SpatialSample]) -> Rollouts:
+        """Sample a group per prompt, score it and keep the informative groups."""
+        backbone, tokenizer, n = self.vlm.backbone, self.vlm.processor.tokenizer, self.cfg.group_size
+        prompt = self._prompt_inputs(samples)
+        with self._autocast():
+            sequences = backbone.generate(**prompt, do_sample=True, temperature=self.cfg.temperature, top_p=1.0,
+                                          top_k=0, max_new_tokens=self.cfg.max_new_tokens,
+                                          suppress_tokens=vision_token_ids(tokenizer),
+                                          pad_token_id=tokenizer.pad_token_id)
+        response = sequences[:, prompt["input_ids"].shape[1] :]
+        end_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
+        # Tokens up to and including the first end-of-turn count; what generate padded after it does not.
+        ended = (response == end_id).int().cumsum(-1)
+        response_mask = (ended == 0) | ((ended == 1) & (response == end_id))
+        texts = tokenizer.batch_decode(torch.where(response_mask, response, tokenizer.pad_token_id), skip_special_tokens=True)
+        scores = [overall_reward(t, s.meta_info, self.cfg.format_weight) for t, s in
+                  zip(texts, [s for s in samples for _ in range(n)])]
+        rewards = torch.tensor([sc["reward"] for sc in scores], dtype=torch.float32)
+        keep_groups = dynamic_sampling_mask(rewards, n)
+        keep = keep_groups.repeat_interleave(n)
+        inputs = dict(prompt)
+        inputs["input_ids"] = sequences
+        inputs["attention_mask"] = torch.cat([prompt["attention_mask"], response_mask.long()], dim=1)
+        if "mm_token_type_ids" in inputs:
+            inputs["mm_token_type_ids"] = torch.cat([prompt["mm_token_type_ids"], torch.zeros_like(response)], dim=1)
+        logp_old, _ = self._token_logp(backbone, inputs, response.shape[1])
+        ref_logp = self._token_logp(self.reference[0].backbone, inputs, response.shape[1])[0] if self.reference else None
+        logs = {"reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()),
+                "accuracy": sum(s["accuracy"] for s in scores) / len(scores),
+                "format_rate": sum(s["format"] for s in scores) / len(scores),
+                "groups_kept_frac": float(keep_groups.float().mean()),
+                "response_length": float(response_mask.sum(-1).float().mean())}
+        advantages = group_advantages(rewards, n).to(self.device)
+        return Rollouts(inputs, response_mask & keep[:, None].to(response_mask.device), logp_old, ref_logp,
+                        advantages, logs)
+
+    def forward(self, samples: list[SpatialSample]) -> tuple[torch.Tensor, dict[str, float]]:
+        """One policy-gradient update's loss; samples a new rollout batch every ``updates_per_rollout`` calls."""
+        if self._rollouts is None or self._uses >= self.cfg.updates_per_rollout:
+            self.vlm.eval()
+            self._rollouts, self._uses = self.rollout(samples), 0
+            self.vlm.train()
+        self._uses += 1
+        r = self._rollouts
+        logp_new, logits = self._token_logp(self.vlm.backbone, r.inputs, r.response_mask.shape[1])
+        if not r.response_mask.any():
+            # Every group had equal rewards: no signal this step (a zero loss that keeps the graph intact).
+            return logp_new.sum() * 0.0, {**r.logs, "loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0}
+        loss, stats = clipped_surrogate_loss(logp_new, r.logp_old, r.advantages, r.response_mask,
+                                             self.cfg.clip_low, self.cfg.clip_high, r.ref_logp, self.cfg.kl_coef)
+        logs = {**r.logs, "loss": float(loss.detach()), "clip_frac": stats["clip_frac"], "kl": stats["kl_mean"],
+                "entropy": token_entropy(logits.detach(), r.response_mask)}
+        return loss, logs

@@ -1,0 +1,153 @@
+"""Depth skills (VST-P single-image depth perception): marked-point depth order, which object is closer to the
+camera, and the metric depth of a marked point.
+
+Depth is the camera-frame z of a point (distance along the optical axis), computed from ground truth. Order
+questions require a clear gap (:data:`DEPTH_MARGIN_M` and :data:`DEPTH_MARGIN_REL`) so the answer is never a
+coin flip at image resolution.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from vst_vla.spatial.engine.base import Draft, Skill, choice_text, format_number, number_text, object_phrase, register_skill
+from vst_vla.spatial.engine.geometry import camera_dict, depth, pixel
+from vst_vla.spatial.engine.marks import draw_markers, visible_points
+from vst_vla.spatial.engine.scene import SceneBundle, fov_sentence, pick_view
+
+DEPTH_MARGIN_M = 0.05
+DEPTH_MARGIN_REL = 0.06
+OBJECT_DEPTH_MARGIN_M = 0.04
+
+
+def _clear_gap(a: float, b: float, absolute: float = DEPTH_MARGIN_M) -> bool:
+    return abs(a - b) >= max(absolute, DEPTH_MARGIN_REL * min(a, b))
+
+
+@register_skill
+class DepthOrderPoints(Skill):
+    """Two labelled points on the image: which is closer to (or farther from) the camera?"""
+
+    name = "depth_order_points"
+    family = "depth"
+    answer_kind = "choice"
+    STEMS = (
+        "Two points are marked in the image with the labels 1 and 2. Which point is closer to the camera?",
+        "Look at the marked points 1 and 2. Which of them is nearer to the viewer?",
+        "Two points are marked in the image with the labels 1 and 2. Which point is farther from the camera?",
+    )
+
+    def draft(self, scene: SceneBundle, rng: np.random.Generator, taken: set[str]) -> Draft | None:
+        view = pick_view(rng)
+        points = visible_points(scene, rng, [view], count=2, min_separation_px=14.0)
+        if len(points) < 2:
+            return None
+        camera = scene.view(view).camera
+        depths = [depth(p.position, camera) for p in points]
+        if not _clear_gap(*depths):
+            return None
+        template = self.pick_template(scene, rng)
+        relation = "farther" if template == 2 else "closer"
+        target = int(np.argmax(depths) if relation == "farther" else np.argmin(depths))
+        # Which label the answer carries is balanced, so "1" is not more often the answer than "2".
+        answer_label = self._balanced_label(scene, rng)
+        labels = [answer_label if i == target else ("2" if answer_label == "1" else "1") for i in range(2)]
+        options, letter = self.arrange(scene, rng, answer_label, ["2" if answer_label == "1" else "1"])
+        image = draw_markers(scene.view(view).image,
+                             [(pixel(p.position, camera), label) for p, label in zip(points, labels, strict=True)])
+        return Draft(
+            key=f"{view}/{points[0].position.round(4).tolist()}/{points[1].position.round(4).tolist()}",
+            images=[image],
+            question=choice_text(self.STEMS[template], [f"point {o}" for o in options], template),
+            answer=letter,
+            ground_truth=letter,
+            template=template,
+            query={"camera": camera_dict(camera), "view": view, "relation": relation,
+                   "points": {label: p.position.tolist() for p, label in zip(points, labels, strict=True)},
+                   "surfaces": {label: p.surface for p, label in zip(points, labels, strict=True)}},
+            options={chr(65 + i): o for i, o in enumerate(options)},
+        )
+
+    def _balanced_label(self, scene: SceneBundle, rng: np.random.Generator) -> str:
+        return scene.balancer.pick(f"{self.name}/answer_label", ["1", "2"], rng)
+
+
+@register_skill
+class CloserObject(Skill):
+    """Which of two named objects is closer to (or farther from) the camera?"""
+
+    name = "closer_object"
+    family = "depth"
+    answer_kind = "choice"
+    STEMS = (
+        "Which object is closer to the camera: {0} or {1}?",
+        "Between {0} and {1}, which one is nearer to the viewer?",
+        "Which object is farther away from the camera: {0} or {1}?",
+    )
+
+    def draft(self, scene: SceneBundle, rng: np.random.Generator, taken: set[str]) -> Draft | None:
+        view = pick_view(rng)
+        camera = scene.view(view).camera
+        visible = scene.visible_objects(view)
+        pairs = [
+            (a, b) for a, b in itertools.combinations(visible, 2)
+            if f"{view}/{a.name}/{b.name}" not in taken
+            and abs(depth(a.position_world, camera) - depth(b.position_world, camera)) >= OBJECT_DEPTH_MARGIN_M
+        ]
+        if not pairs:
+            return None
+        a, b = pairs[int(rng.integers(len(pairs)))]
+        template = self.pick_template(scene, rng)
+        relation = "farther" if template == 2 else "closer"
+        da, db = depth(a.position_world, camera), depth(b.position_world, camera)
+        correct, other = (a, b) if (da < db) == (relation == "closer") else (b, a)
+        options, letter = self.arrange(scene, rng, correct, [other])
+        phrases = [object_phrase(o) for o in options]
+        return Draft(
+            key=f"{view}/{a.name}/{b.name}",
+            images=[scene.png(view)],
+            question=choice_text(self.STEMS[template].format(*phrases), [p.capitalize() for p in phrases], template),
+            answer=letter,
+            ground_truth=letter,
+            template=template,
+            query={"camera": camera_dict(camera), "view": view, "relation": relation, "objects": [a.name, b.name]},
+            options={chr(65 + i): o.name for i, o in enumerate(options)},
+        )
+
+
+@register_skill
+class PointDepth(Skill):
+    """Metric depth of one marked point (with VST's FoV prompt, since metric answers need the intrinsics)."""
+
+    name = "point_depth"
+    family = "depth"
+    answer_kind = "number"
+    STEMS = (
+        "A point is marked with the label P. What is its depth, i.e. its distance from the camera along the "
+        "viewing direction?",
+        "How far from the camera is the point labelled P, measured along the camera's optical axis?",
+        "Estimate the depth of the marked point P relative to the camera.",
+    )
+
+    def draft(self, scene: SceneBundle, rng: np.random.Generator, taken: set[str]) -> Draft | None:
+        view = pick_view(rng)
+        points = visible_points(scene, rng, [view], count=1)
+        if not points:
+            return None
+        point = points[0]
+        camera = scene.view(view).camera
+        text, value = format_number(depth(point.position, camera))
+        fov, scale = fov_sentence(camera)
+        template = self.pick_template(scene, rng)
+        return Draft(
+            key=f"{view}/{point.position.round(4).tolist()}",
+            images=[draw_markers(scene.view(view).image, [(pixel(point.position, camera), "P")])],
+            question=number_text(f"{fov} {self.STEMS[template]}", template),
+            answer=text,
+            ground_truth=value,
+            template=template,
+            query={"camera": camera_dict(camera), "view": view, "point": point.position.tolist(),
+                   "surface": point.surface, "fov_scale": scale},
+        )
