@@ -27,11 +27,12 @@ def _strip_hydra(d: dict) -> dict:
 
 
 def _parse(d: dict):
+    from vst_vla.rl.config import RLStageConfig
     from vst_vla.sft.config import VLMStageConfig
 
     if d["stage"] == "vla":
         return train_config_from_dict(d)
-    return dataclass_from_dict(VLMStageConfig, d)
+    return dataclass_from_dict(RLStageConfig if d["stage"] == "rl" else VLMStageConfig, d)
 
 
 @pytest.mark.parametrize("experiment", [None, *EXPERIMENTS])
@@ -42,7 +43,7 @@ def test_train_presets_parse(experiment):
         assert cfg.policy.head.type == "tokens" and cfg.env.type == "lift"
 
 
-@pytest.mark.parametrize("stage", ["vla", "sft", "cot"])
+@pytest.mark.parametrize("stage", ["vla", "sft", "cot", "rl"])
 @pytest.mark.parametrize("head", ["tokens", "l1_chunk", "flow"])
 def test_stage_and_head_options_parse(stage, head):
     overrides = [f"stage={stage}"] + ([f"head={head}"] if stage == "vla" else [])

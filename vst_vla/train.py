@@ -26,6 +26,14 @@ def _vlm_stage(cfg_dict: dict) -> dict:
     return run_vlm_stage(dataclass_from_dict(VLMStageConfig, cfg_dict))
 
 
+def _rl_stage(cfg_dict: dict) -> dict:
+    from vst_vla.config.parse import dataclass_from_dict
+    from vst_vla.rl.config import RLStageConfig
+    from vst_vla.stages.rl import run_rl_stage
+
+    return run_rl_stage(dataclass_from_dict(RLStageConfig, cfg_dict))
+
+
 def _vla_stage(cfg_dict: dict) -> dict:
     from vst_vla.stages.vla import run_vla_stage
 
@@ -33,7 +41,7 @@ def _vla_stage(cfg_dict: dict) -> dict:
 
 
 # Each stage parses its own typed config from the composed dict and runs.
-STAGES = {"vla": _vla_stage, "sft": _vlm_stage, "cot": _vlm_stage}
+STAGES = {"vla": _vla_stage, "sft": _vlm_stage, "cot": _vlm_stage, "rl": _rl_stage}
 
 
 def run(cfg_dict: dict) -> dict:

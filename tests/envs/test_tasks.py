@@ -1,5 +1,6 @@
 """Tests of the vst_envs.tasks envs (stack, pick_place_can, door, nut_assembly_square): configs, seeded
-resets, spaces, ground truth and their scripted experts. One 64 px cheap-render env per task, shared."""
+resets, spaces, ground truth and their scripted experts. Per task one 64 px cheap-render env and, for the
+expert's full episode, one camera-free env (~6x faster stepping), each built once."""
 
 from __future__ import annotations
 
@@ -20,23 +21,22 @@ TASKS: dict[str, tuple[str, tuple[str, ...], int]] = {
     "nut_assembly_square": ("NutAssemblyExpert", ("square_nut", "square_peg", "round_peg"), 0),
 }
 
-_ENVS: dict = {}
-
 
 @pytest.fixture(scope="module")
 def task_env():
-    """``task_env(name)``: the module's 64 px cheap-render agentview env of task ``name`` (built on first use)."""
+    """``task_env(name, camera=True)``: the module's env of task ``name``, 64 px cheap-render agentview or
+    camera-free (built on first use)."""
+    envs: dict[tuple[str, bool], object] = {}
 
-    def get(name: str):
-        if name not in _ENVS:
-            cfg = ENVS.get(name)(image_size=IMAGE_SIZE, cheap_render=True)
-            _ENVS[name] = make_env(cfg)
-        return _ENVS[name]
+    def get(name: str, camera: bool = True):
+        if (name, camera) not in envs:
+            kwargs = {"image_size": IMAGE_SIZE, "cheap_render": True} if camera else {"cameras": ()}
+            envs[name, camera] = make_env(ENVS.get(name)(**kwargs))
+        return envs[name, camera]
 
     yield get
-    for env in _ENVS.values():
+    for env in envs.values():
         env.close()
-    _ENVS.clear()
 
 
 # --- configs -------------------------------------------------------------------------------------------------
@@ -126,7 +126,7 @@ def test_zero_action_does_not_succeed(task_env, name: str) -> None:
 
 @pytest.mark.parametrize("name", list(TASKS))
 def test_expert_succeeds(task_env, name: str) -> None:
-    env = task_env(name)
+    env = task_env(name, camera=False)
     expert = make_expert(env.unwrapped.config)
     env.reset(seed=TASKS[name][2])
     expert.reset()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from vst_vla.sft.config import VLMStageConfig
+from vst_vla.sft.config import SpatialDataConfig, VLMStageConfig
 from vst_vla.sft.cot import to_cot_sample
 from vst_vla.sft.examples import SFTDataset
 from vst_vla.sft.generation import generate_answers
@@ -30,46 +30,51 @@ from vst_vla.training.trainer import Trainer
 logger = logging.getLogger(__name__)
 
 
-def load_or_generate(path: str, num_scenes: int, seed: int, cfg: VLMStageConfig) -> list[SpatialSample]:
+def load_or_generate(path: str, num_scenes: int, seed: int, data: SpatialDataConfig) -> list[SpatialSample]:
     """Read the samples at ``path``; when it does not exist, generate them from simulated scenes and save them."""
     if not Path(path).exists():
         from vst_vla.spatial.engine import generate_dataset
 
         logger.info("%s not found: generating spatial QA from %d simulated scenes (seed %d)", path, num_scenes, seed)
-        samples = generate_dataset(num_scenes=num_scenes, seed=seed, image_size=cfg.data.image_size)
+        samples = generate_dataset(num_scenes=num_scenes, seed=seed, image_size=data.image_size)
         write_parquet(samples, path)
-    samples = list(read_samples(path, cfg.data.image_root))
-    if cfg.stage == "cot":
+    samples = list(read_samples(path, data.image_root))
+    if data.cot:
         samples = [to_cot_sample(s) for s in samples]
     return samples
 
 
-def evaluate_vlm(vlm: SpatialVLM, samples: list[SpatialSample], cfg: VLMStageConfig) -> dict:
-    """Per-skill scores of the model's greedy answers on ``samples``."""
+def evaluate_vlm(vlm: SpatialVLM, samples: list[SpatialSample], system_prompt: str, max_new_tokens: int,
+                 max_samples: int, bf16: bool) -> dict:
+    """Per-skill scores of the model's greedy answers on the first ``max_samples`` of ``samples``."""
     vlm.eval()
-    subset = samples[: cfg.sft.eval_max_samples]
-    with torch.autocast(vlm.device.type, dtype=torch.bfloat16, enabled=cfg.trainer.precision == "bf16"):
-        answers = generate_answers(vlm.backbone, vlm.processor, subset, cfg.system_prompt,
-                                   max_new_tokens=cfg.sft.eval_max_new_tokens)
+    subset = samples[:max_samples]
+    with torch.autocast(vlm.device.type, dtype=torch.bfloat16, enabled=bf16):
+        answers = generate_answers(vlm.backbone, vlm.processor, subset, system_prompt, max_new_tokens=max_new_tokens)
     return evaluate_predictions(zip([s.meta_info for s in subset], answers))
+
+
+def _evaluate(vlm: SpatialVLM, samples: list[SpatialSample], cfg: VLMStageConfig) -> dict:
+    return evaluate_vlm(vlm, samples, cfg.system_prompt, cfg.sft.eval_max_new_tokens, cfg.sft.eval_max_samples,
+                        cfg.trainer.precision == "bf16")
 
 
 def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     """Train and evaluate; returns (and writes to ``run_summary.json``) the before/after per-skill tables."""
     run_dir = Path(cfg.output_root) / cfg.run_name
-    train = load_or_generate(cfg.data.train_path, cfg.data.generate_train_scenes, cfg.data.generate_seed, cfg)
-    held_out = load_or_generate(cfg.data.eval_path, cfg.data.generate_eval_scenes, cfg.data.generate_eval_seed, cfg)
+    train = load_or_generate(cfg.data.train_path, cfg.data.generate_train_scenes, cfg.data.generate_seed, cfg.data)
+    held_out = load_or_generate(cfg.data.eval_path, cfg.data.generate_eval_scenes, cfg.data.generate_eval_seed, cfg.data)
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     if resume_from is not None:
         vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.sft.freeze)
     else:
         vlm = SpatialVLM.build(cfg.model, cfg.sft.freeze)
-    before = evaluate_vlm(vlm, held_out, cfg) if resume_from is None else None
+    before = _evaluate(vlm, held_out, cfg) if resume_from is None else None
     examples = SFTDataset(train, vlm.processor, cfg.system_prompt, cfg.sft.max_tokens)
     dataset = PackedDataset(examples, cfg.sft.max_tokens, packing=cfg.sft.packing, seed=cfg.trainer.seed)
     logger.info("%d samples in %d rows (packing=%s)", len(examples), len(dataset), cfg.sft.packing)
     result = Trainer(cfg.trainer, run_dir).fit(vlm, dataset, resume_from)
-    after = evaluate_vlm(vlm, held_out, cfg)
+    after = _evaluate(vlm, held_out, cfg)
     summary = {"run_dir": str(run_dir), "stage": cfg.stage, "train_samples": len(train), "eval_samples": len(held_out),
                "final_step": result.final_step, "final_loss": result.last_loss,
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,

@@ -1,0 +1,35 @@
+"""Configuration of the RL stage (``python -m vst_vla.train stage=rl``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vst_vla.rl.learner import GRPOConfig
+from vst_vla.sft.chat import THINK_SYSTEM_PROMPT
+from vst_vla.sft.config import SpatialDataConfig
+from vst_vla.sft.model import FreezeConfig
+from vst_vla.training.config import TrainerConfig
+from vst_vla.vlm.backbone import BackboneConfig
+
+RULE_CHECKABLE_KINDS = ("choice", "number", "boxes")
+
+
+@dataclass(frozen=True)
+class RLStageConfig:
+    """GRPO on rule-checkable spatial questions, starting from an SFT / CoT checkpoint (``model.pretrained_path``)."""
+
+    stage: str = "rl"
+    run_name: str = "rl_spatial"
+    output_root: str = "outputs/train"
+    model: BackboneConfig = field(default_factory=BackboneConfig)
+    data: SpatialDataConfig = field(default_factory=SpatialDataConfig)
+    rl: GRPOConfig = field(default_factory=GRPOConfig)
+    freeze: FreezeConfig = field(default_factory=FreezeConfig)
+    system_prompt: str = THINK_SYSTEM_PROMPT
+    eval_max_new_tokens: int = 160
+    eval_max_samples: int = 200
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+
+    def __post_init__(self) -> None:
+        if self.stage != "rl":
+            raise ValueError(f"stage must be 'rl' for this config, got {self.stage!r}")
