@@ -111,10 +111,11 @@ def plot_success_by_task(summaries: Mapping[str, EvalSummary], path: str | Path)
     ax = fig.add_subplot()
     positions = list(range(len(names)))
     ax.bar(positions, rates, color=colors, yerr=[lows, highs], capsize=4, ecolor="black")
-    for x, rate, label in zip(positions, rates, labels, strict=True):
-        ax.text(x, min(rate + 0.03, 1.0), label, ha="center", va="bottom", fontsize=8)
+    # Labels above the error bars, so the two never overlap.
+    for x, rate, high, label in zip(positions, rates, highs, labels, strict=True):
+        ax.text(x, rate + high + 0.02, label, ha="center", va="bottom", fontsize=8)
     ax.set_xticks(positions, names, rotation=30 if max(map(len, names)) > 12 else 0, ha="right")
-    ax.set_ylim(0, 1.1)
+    ax.set_ylim(0, 1.12)
     ax.set_ylabel("success rate")
     ax.set_title("success by task (95% Wilson intervals)")
     ax.grid(axis="y", alpha=0.3)

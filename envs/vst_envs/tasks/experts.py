@@ -53,7 +53,8 @@ class PickPlaceExpert(PhaseExpert):
     Args:
         hover_height: metres above the grasp point to approach to before descending.
         grasp_steps / release_steps: steps the gripper closes / opens for before moving on.
-        lower_speed: position-action cap while lowering onto the target (careful contact).
+        lower_step: metres the hand target runs below the hand while lowering onto the target (its speed).
+        lower_xy_tol: lowering pauses while the hand is farther than this (metres) sideways from its target.
         retreat_height: metres to rise after releasing.
         servo: the motion law (default ``ArmServo()``).
     """
@@ -67,14 +68,16 @@ class PickPlaceExpert(PhaseExpert):
         hover_height: float = 0.06,
         grasp_steps: int = 8,
         release_steps: int = 6,
-        lower_speed: float = 0.25,
+        lower_step: float = 0.012,
+        lower_xy_tol: float = 0.01,
         retreat_height: float = 0.12,
         servo: ArmServo | None = None,
     ) -> None:
         self.hover_height = hover_height
         self.grasp_steps = grasp_steps
         self.release_steps = release_steps
-        self.lower_speed = lower_speed
+        self.lower_step = lower_step
+        self.lower_xy_tol = lower_xy_tol
         self.retreat_height = retreat_height
         super().__init__(servo)
 
@@ -161,13 +164,18 @@ class PickPlaceExpert(PhaseExpert):
             target[2] = self._carry_hand_z(state)
             return Command.down(target, yaw, GRIPPER_CLOSE)
         if self.phase == "lower":
-            return Command.down(self._place_hand(state), yaw, GRIPPER_CLOSE)
+            target = self._place_hand(state)
+            eef = state["eef_pos"]
+            # Straighten out first, then descend a little per step: a capped speed would instead dilute the
+            # sideways correction in the downward motion, and a swinging object would land off target.
+            if _xy_dist(target, eef) < self.lower_xy_tol:
+                target[2] = max(target[2], eef[2] - self.lower_step)
+            else:
+                target[2] = eef[2]
+            return Command.down(target, yaw, GRIPPER_CLOSE)
         if self.phase == "release":
             return Command.down(state["eef_pos"], yaw, GRIPPER_OPEN)
         return Command.down(self.memory["release"] + self.retreat_height * _UP, yaw, GRIPPER_OPEN)
-
-    def _speed_cap(self, state: dict[str, Any]) -> float | None:
-        return self.lower_speed if self.phase == "lower" else None
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
@@ -282,8 +290,8 @@ class NutAssemblyExpert(PickPlaceExpert):
 
     track_object = True
 
-    def __init__(self, lower_speed: float = 0.15, **kwargs: Any) -> None:
-        super().__init__(lower_speed=lower_speed, **kwargs)
+    def __init__(self, lower_step: float = 0.008, lower_xy_tol: float = 0.003, **kwargs: Any) -> None:
+        super().__init__(lower_step=lower_step, lower_xy_tol=lower_xy_tol, **kwargs)
 
     def _object_pos(self, state: dict[str, Any]) -> np.ndarray:
         return state["nut_pos"]
