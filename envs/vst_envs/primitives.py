@@ -4,8 +4,10 @@
 (:class:`Command`: a target position, a hand orientation and a gripper command) and :class:`ArmServo` turns that
 into a smooth, imitable 7-D OSC_POSE delta action (proportional with speed caps and a per-step rate limit).
 :class:`PhaseExpert` is the state-machine skeleton every task expert shares (current phase, steps in it, points
-remembered at transitions); the primitives ``move_to`` / ``grasp`` / ``lift`` / ``place`` / ``release`` are
-:class:`Command` s built by :func:`hand_down` targets in the experts (see :mod:`vst_envs.tasks.experts`).
+remembered at transitions). The top-down primitives :func:`move_to` (open hand), :func:`grasp`,
+:func:`carry_to` (closed hand: lift, carry, lower) and :func:`release` are the commands pick-and-place phases
+are made of (see :mod:`vst_envs.tasks.experts`); other motions (the door's lever turn) build :class:`Command`
+s with a full orientation.
 
 Conventions: world frame (the robot base frame is aligned with it), metres, radians, quaternions xyzw.
 A "downward hand with yaw y" is the Panda hand pointing straight down, turned by y about world z; its fingers
@@ -48,10 +50,14 @@ __all__ = [
     "Command",
     "PhaseExpert",
     "axis_rotation",
+    "carry_to",
+    "grasp",
     "hand_down",
     "hand_yaw",
+    "move_to",
     "nearest_yaw",
     "quat_yaw",
+    "release",
     "rotate_about",
     "rotation_error",
     "wrap_angle",
@@ -163,13 +169,10 @@ class ArmServo:
         """Forget the last action (start of an episode)."""
         self._last_arm = np.zeros(6)
 
-    def __call__(
-        self, eef_pos: np.ndarray, eef_quat: np.ndarray, command: Command, max_pos_action: float | None = None
-    ) -> np.ndarray:
+    def __call__(self, eef_pos: np.ndarray, eef_quat: np.ndarray, command: Command) -> np.ndarray:
         """The action (float32 (7,), in [-1, 1]) moving the hand at ``eef_pos`` / ``eef_quat`` (xyzw) towards
-        ``command``; ``max_pos_action`` overrides the speed cap for this step (slow, careful motions)."""
-        cap = self.max_pos_action if max_pos_action is None else max_pos_action
-        position = _capped(self.pos_gain * (command.position - eef_pos) / _POS_PER_ACTION, cap)
+        ``command``."""
+        position = _capped(self.pos_gain * (command.position - eef_pos) / _POS_PER_ACTION, self.max_pos_action)
         rotation = np.zeros(3)
         if command.rotation is not None:
             current = quat_xyzw_to_mat(eef_quat)
@@ -180,6 +183,29 @@ class ArmServo:
         change = np.clip(arm - self._last_arm, -self.max_action_change, self.max_action_change)
         self._last_arm = np.clip(self._last_arm + change, -1.0, 1.0)
         return np.append(self._last_arm, command.gripper).astype(np.float32)
+
+
+# --- primitives: top-down commands (the hand pointing down at a yaw) -----------------------------------------
+
+
+def move_to(position: np.ndarray, yaw: float) -> Command:
+    """Move the open hand to ``position`` (3,) at ``yaw`` (approach, descend, retreat)."""
+    return Command.down(position, yaw, GRIPPER_OPEN)
+
+
+def grasp(position: np.ndarray, yaw: float) -> Command:
+    """Hold the hand at ``position`` (3,) and ``yaw`` while closing the fingers."""
+    return Command.down(position, yaw, GRIPPER_CLOSE)
+
+
+def carry_to(position: np.ndarray, yaw: float) -> Command:
+    """Move the closed hand (holding something) to ``position`` (3,) at ``yaw`` (lift, carry, lower)."""
+    return Command.down(position, yaw, GRIPPER_CLOSE)
+
+
+def release(position: np.ndarray, yaw: float) -> Command:
+    """Hold the hand at ``position`` (3,) and ``yaw`` while opening the fingers."""
+    return Command.down(position, yaw, GRIPPER_OPEN)
 
 
 def _capped(action: np.ndarray, cap: float) -> np.ndarray:
@@ -234,7 +260,7 @@ class PhaseExpert:
         self._transition(state)
         command = self._command(state)
         self.phase_steps += 1
-        return self.servo(state["eef_pos"], state["eef_quat"], command, self._speed_cap(state))
+        return self.servo(state["eef_pos"], state["eef_quat"], command)
 
     def _transition(self, state: dict[str, Any]) -> None:
         """Switch phases (with :meth:`goto`) as the state requires."""
@@ -243,7 +269,3 @@ class PhaseExpert:
     def _command(self, state: dict[str, Any]) -> Command:
         """The current phase's target."""
         raise NotImplementedError
-
-    def _speed_cap(self, state: dict[str, Any]) -> float | None:
-        """Position-action cap for this step (None: the servo's own); lower it for careful phases."""
-        return None

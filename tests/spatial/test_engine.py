@@ -245,7 +245,9 @@ def _object_size(gt, q):
 
 NUMBER_CHECKS: dict[str, Callable] = {
     "point_depth": lambda gt, q: _depth(q["point"], q["camera"]),
-    "object_distance": lambda gt, q: np.linalg.norm(np.subtract(*(_objects(gt)[n].position_world for n in q["objects"]))),
+    "object_distance": lambda gt, q: np.linalg.norm(
+        np.subtract(*(_objects(gt)[n].position_world for n in q["objects"]))
+    ),
     "object_size": _object_size,
     "gripper_height": lambda gt, q: gt.robot_eef_pos[2] - gt.table_height,
     "count_objects": _count_objects,

@@ -99,3 +99,11 @@ def test_per_skill_table():
     assert table["distance"]["score"] == pytest.approx(0.8)
     assert table["box3d"]["score"] == pytest.approx(1 / 3)  # unit boxes offset by half a side
     assert table["box3d"]["ap@0.25"] == 1.0 and table["box3d"]["ap@0.15"] == 1.0
+
+
+def test_chance_counts_lettered_options():
+    from vst_vla.spatial.report import count_options
+
+    assert count_options("Which? A. The red cube B. The green cube Reply with the letter.") == 2
+    assert count_options("Pick one: (A) left (B) right (C) front (D) back") == 4
+    assert count_options("How far is it in meters?") == 0

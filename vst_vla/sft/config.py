@@ -34,7 +34,7 @@ class SFTOptions:
     """Sequence packing, the token budget per row, the system prompt and what to freeze."""
 
     packing: bool = True
-    max_tokens: int = 1024
+    max_tokens: int = 2048
     system_prompt: str | None = None
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
     eval_max_new_tokens: int = 48

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from pathlib import Path
 
 from vst_vla.spatial.schema import SpatialSample
 
 
+_OPTION = re.compile(r"(?:^|\s)\(?([A-H])[.)]\s")
+
+
+def count_options(question: str) -> int:
+    """Number of lettered options ("A. ...", "(B) ...") in a multiple-choice question."""
+    return len(set(_OPTION.findall(question)))
+
+
 def chance_by_skill(samples: list[SpatialSample]) -> dict[str, float | None]:
-    """Expected score of guessing uniformly among the options (choice skills with ``meta_info.choices``), else None."""
+    """Expected score of guessing uniformly among a choice question's options (``meta_info.choices`` or the
+    lettered options in the question), per skill; None for skills without choices."""
     totals: dict[str, list[float]] = defaultdict(list)
     for s in samples:
-        choices = s.meta_info.get("choices")
+        n_options = len(s.meta_info.get("choices") or []) or count_options(s.question)
         skill = s.meta_info.get("skill", s.meta_info.get("answer_kind", "text"))
-        if s.meta_info.get("answer_kind") == "choice" and choices:
-            totals[skill].append(1.0 / len(choices))
+        if s.meta_info.get("answer_kind") == "choice" and n_options >= 2:
+            totals[skill].append(1.0 / n_options)
         else:
             totals.setdefault(skill, [])
     return {k: (sum(v) / len(v) if v else None) for k, v in totals.items()}

@@ -88,4 +88,7 @@ class DoorEnv(TaskEnv):
         ]
 
     def _scene_task_fields(self) -> dict[str, Any]:
-        return {"target_name": "door", "extras": {"hinge_qpos": float(self.sim_env.sim.data.qpos[self.sim_env.hinge_qpos_addr])}}
+        return {
+            "target_name": "door",
+            "extras": {"hinge_qpos": float(self.sim_env.sim.data.qpos[self.sim_env.hinge_qpos_addr])},
+        }

@@ -17,16 +17,18 @@ from typing import Any
 import numpy as np
 
 from vst_envs.primitives import (
-    GRIPPER_CLOSE,
     HAND_YAW_RANGE,
-    GRIPPER_OPEN,
     ArmServo,
     Command,
     PhaseExpert,
+    carry_to,
+    grasp,
     hand_down,
     hand_yaw,
+    move_to,
     nearest_yaw,
     quat_yaw,
+    release,
     wrap_angle,
 )
 from vst_envs.tasks.door_expert import DoorExpert
@@ -60,7 +62,8 @@ class PickPlaceExpert(PhaseExpert):
     """
 
     initial_phase = "approach"
-    # Whether carrying steers by the object's live pose (True) or by the grasp offset recorded when it closed.
+    # Whether carrying steers by the object's live position (True) or by the grasp offset recorded when the hand
+    # closed (the hand's yaw always follows the plan made at the grasp).
     track_object = False
 
     def __init__(
@@ -104,7 +107,7 @@ class PickPlaceExpert(PhaseExpert):
         raise NotImplementedError
 
     def _place_yaw(self, state: dict[str, Any]) -> float:
-        """Hand yaw (rad) for carrying and placing; default: keep the grasp yaw."""
+        """Hand yaw (rad) for carrying and placing, decided once at the grasp; default: keep the grasp yaw."""
         return float(self.memory["grasp_yaw"])
 
     # --- state machine ---------------------------------------------------------------------------------------
@@ -137,7 +140,7 @@ class PickPlaceExpert(PhaseExpert):
                 self.goto("carry")
             elif self.phase == "carry":
                 target = self._place_hand(state)
-                yaw_err = abs(wrap_angle(self._carry_yaw(state) - hand_yaw(state["eef_quat"])))
+                yaw_err = abs(wrap_angle(self.memory["place_yaw"] - hand_yaw(state["eef_quat"])))
                 if _xy_dist(eef, target) < 0.008 and yaw_err < 0.05:
                     self.goto("lower")
         elif self.phase == "lower":
@@ -150,19 +153,19 @@ class PickPlaceExpert(PhaseExpert):
 
     def _command(self, state: dict[str, Any]) -> Command:
         if self.phase == "approach":
-            return Command.down(self._grasp_point(state) + self.hover_height * _UP, self._grasp_yaw(state), GRIPPER_OPEN)
+            return move_to(self._grasp_point(state) + self.hover_height * _UP, self._grasp_yaw(state))
         if self.phase == "descend":
-            return Command.down(self._grasp_point(state), self._grasp_yaw(state), GRIPPER_OPEN)
+            return move_to(self._grasp_point(state), self._grasp_yaw(state))
         if self.phase == "grasp":
-            return Command.down(self.memory["grasp"], self._grasp_yaw(state), GRIPPER_CLOSE)
-        yaw = self._carry_yaw(state)
+            return grasp(self.memory["grasp"], self._grasp_yaw(state))
+        yaw = float(self.memory["place_yaw"])
         if self.phase == "lift":
-            return Command.down(self.memory["grasp"] * [1, 1, 0] + self._carry_hand_z(state) * _UP,
-                                self.memory["grasp_yaw"], GRIPPER_CLOSE)
+            above = self.memory["grasp"] * [1.0, 1.0, 0.0] + self._carry_hand_z(state) * _UP
+            return carry_to(above, self.memory["grasp_yaw"])
         if self.phase == "carry":
             target = self._place_hand(state)
             target[2] = self._carry_hand_z(state)
-            return Command.down(target, yaw, GRIPPER_CLOSE)
+            return carry_to(target, yaw)
         if self.phase == "lower":
             target = self._place_hand(state)
             eef = state["eef_pos"]
@@ -172,10 +175,10 @@ class PickPlaceExpert(PhaseExpert):
                 target[2] = max(target[2], eef[2] - self.lower_step)
             else:
                 target[2] = eef[2]
-            return Command.down(target, yaw, GRIPPER_CLOSE)
+            return carry_to(target, yaw)
         if self.phase == "release":
-            return Command.down(state["eef_pos"], yaw, GRIPPER_OPEN)
-        return Command.down(self.memory["release"] + self.retreat_height * _UP, yaw, GRIPPER_OPEN)
+            return release(state["eef_pos"], yaw)
+        return move_to(self.memory["release"] + self.retreat_height * _UP, yaw)
 
     # --- helpers ---------------------------------------------------------------------------------------------
 
@@ -183,10 +186,6 @@ class PickPlaceExpert(PhaseExpert):
         """(3,) the object's reference point in the hand frame (what a rigid grasp keeps fixed)."""
         rot = hand_down(hand_yaw(state["eef_quat"]))
         return rot.T @ (self._object_pos(state) - state["eef_pos"])
-
-    def _carry_yaw(self, state: dict[str, Any]) -> float:
-        """Hand yaw while carrying: fixed at the grasp, or re-aimed every step with ``track_object``."""
-        return self._place_yaw(state) if self.track_object else float(self.memory["place_yaw"])
 
     def _place_hand(self, state: dict[str, Any]) -> np.ndarray:
         """(3,) the grip-site target that puts the object's reference point on the place target."""
@@ -316,24 +315,20 @@ class NutAssemblyExpert(PickPlaceExpert):
         low, high = HAND_YAW_RANGE
         best: tuple[float, float, float] | None = None
         # The hand's x axis along the handle either way round grips it (fingers close across its width).
-        for grasp in (handle + j * np.pi for j in range(-3, 4)):
-            if not low <= grasp <= high:
+        for grasp_yaw in (handle + j * np.pi for j in range(-3, 4)):
+            if not low <= grasp_yaw <= high:
                 continue
             for turn in (square + k * np.pi / 2 for k in range(-3, 4)):
-                if not low <= grasp + turn <= high or np.cos(handle + turn - to_robot_angle) < 0.0:
+                if not low <= grasp_yaw + turn <= high or np.cos(handle + turn - to_robot_angle) < 0.0:
                     continue
-                cost = abs(grasp - current) + abs(turn)
+                cost = abs(grasp_yaw - current) + abs(turn)
                 if best is None or cost < best[0]:
-                    best = (cost, grasp, turn)
+                    best = (cost, grasp_yaw, turn)
         assert best is not None, "some quarter turn always points the handle towards the robot"
         return best[1], best[2]
 
     def _place_yaw(self, state: dict[str, Any]) -> float:
         return float(self.memory["grasp_yaw"] + self.memory["plan"][1])
-
-    def _carry_yaw(self, state: dict[str, Any]) -> float:
-        # Position is tracked live; the yaw plan is kept (re-planning mid-carry could flip the handle's side).
-        return float(self.memory["place_yaw"])
 
     def _place_target(self, state: dict[str, Any]) -> np.ndarray:
         # Let go with the nut low on the peg (success needs it within 5 cm of the table); it slides the rest.

@@ -42,9 +42,7 @@ class NutAssemblySquareEnv(TaskEnv):
         render_mode: ``"rgb_array"`` (default when the config has cameras) or None.
     """
 
-    def __init__(
-        self, config: NutAssemblySquareEnvConfig | None = None, render_mode: str | None = "rgb_array"
-    ) -> None:
+    def __init__(self, config: NutAssemblySquareEnvConfig | None = None, render_mode: str | None = "rgb_array") -> None:
         super().__init__(config if config is not None else NutAssemblySquareEnvConfig(), render_mode=render_mode)
 
     def _build_sim_env(self) -> Any:

@@ -113,5 +113,9 @@ class PickPlaceCanEnv(TaskEnv):
 
     def _scene_task_fields(self) -> dict[str, Any]:
         low, high = self.target_region()
-        return {"target_name": "can", "reference_name": "target_bin", "relation": "in",
-                "extras": {"target_region_low": low, "target_region_high": high}}
+        return {
+            "target_name": "can",
+            "reference_name": "target_bin",
+            "relation": "in",
+            "extras": {"target_region_low": low, "target_region_high": high},
+        }

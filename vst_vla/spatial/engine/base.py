@@ -8,6 +8,11 @@ skill is a :class:`Skill` subclass registered in :data:`SKILLS`; ``generate(scen
 Answers are kept balanced across a whole dataset, not only in expectation: an :class:`AnswerBalancer` (one per
 generation run, shared by all scenes) hands out the least-used value of a key so far (the correct option's
 letter, "left" vs "right", ...), so a model cannot learn a prior such as "the answer is usually A".
+
+Every draft also carries its *reasoning*: 2-5 sentences composed from the same ground-truth quantities that
+determined the answer (depths, positions, headings, first frames, ...), rounded as the answer is, and ending
+with the conclusion. They are stored as ``meta_info["reasoning"]`` for the CoT cold start
+(:func:`vst_vla.sft.cot.to_cot_sample`).
 """
 
 from __future__ import annotations
@@ -89,6 +94,7 @@ class Draft:
         query: the entities the question refers to (object names, cameras, 3D points, option meanings), enough
             to recompute the answer from the scene's ground truth.
         options: for choice questions, letter -> machine-readable option value.
+        reasoning: the steps from the ground truth to the answer, one sentence each, the conclusion last.
     """
 
     key: str
@@ -99,6 +105,7 @@ class Draft:
     template: int
     query: dict[str, Any] = field(default_factory=dict)
     options: dict[str, Any] | None = None
+    reasoning: list[str] = field(default_factory=list)
 
 
 class Skill:
@@ -147,6 +154,8 @@ class Skill:
 
     def _sample(self, scene: SceneBundle, draft: Draft, k: int) -> SpatialSample:
         n = len(draft.images)
+        if not draft.reasoning:
+            raise ValueError(f"skill {self.name!r} drafted a question without reasoning steps")
         if self.sample_type == "single_image":
             prefix = f"{IMAGE_PLACEHOLDER}\n"
         elif self.sample_type == "multi_image":
@@ -163,6 +172,7 @@ class Skill:
             "template": draft.template,
             "scene": scene.meta(),
             "query": draft.query,
+            "reasoning": [str(step) for step in draft.reasoning],
         }
         if draft.options is not None:
             meta["options"] = draft.options
@@ -223,3 +233,23 @@ def format_number(value: float, decimals: int = 3) -> tuple[str, float]:
 def object_phrase(obj: Any) -> str:
     """How questions name an object: "the red cube"."""
     return f"the {obj.color_name} {obj.category}"
+
+
+def metres(value: float, decimals: int = 2) -> str:
+    """A length for reasoning sentences: ``"0.62 m"``."""
+    return f"{round(float(value), decimals) + 0.0:.{decimals}f} m"
+
+
+def vector(values: Sequence[float], decimals: int = 3) -> str:
+    """A point or offset for reasoning sentences: ``"(0.120, -0.050, 0.830)"``."""
+    return "(" + ", ".join(f"{round(float(v), decimals) + 0.0:.{decimals}f}" for v in values) + ")"
+
+
+def conclusion(letter: str, text: str) -> str:
+    """The last reasoning sentence of a choice question."""
+    return f"So the answer is {letter} ({text})."
+
+
+def surface_phrase(scene: SceneBundle, surface: str) -> str:
+    """How reasoning names a marked point's surface: "the table top" or "the top of the red cube"."""
+    return "the table top" if surface == "table" else f"the top of {object_phrase(scene.gt.object(surface))}"

@@ -38,6 +38,17 @@ def _answer(entries: list[dict[str, Any]]) -> str:
     return json.dumps(entries)
 
 
+def _number(value: float) -> str:
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def box_step(entry: dict[str, Any]) -> str:
+    """One reasoning sentence: a box's centre, size and yaw, with the answer's rounding."""
+    x, y, z, sx, sy, sz, _, yaw, _ = entry["bbox_3d"]
+    return (f"The {entry['label']}'s centre is at ({_number(x)}, {_number(y)}, {_number(z)}) m in the camera frame, "
+            f"its size is {_number(sx)} x {_number(sy)} x {_number(sz)} m and its yaw is {_number(yaw)} x 180 deg.")
+
+
 @register_skill
 class Box3DDetection(Skill):
     """Detect every cube: one box per cube, listed left to right in the image."""
@@ -62,6 +73,10 @@ class Box3DDetection(Skill):
         entries = sorted((box_entry(o, camera) for o in cubes), key=lambda e: e["bbox_3d"][0])
         fov, scale = fov_sentence(camera)
         template = self.pick_template(scene, rng)
+        labels = ", ".join(e["label"] for e in entries)
+        steps = [f"There are {len(entries)} cubes in view; from left to right: {labels}.",
+                 *(box_step(e) for e in entries),
+                 "Writing one box per cube, left to right, gives the answer."]
         return Draft(
             key=view,
             images=[scene.png(view)],
@@ -71,6 +86,7 @@ class Box3DDetection(Skill):
             template=template,
             query={"camera": camera_dict(camera), "view": view, "objects": [o.name for o in cubes],
                    "fov_scale": scale},
+            reasoning=steps,
         )
 
 
@@ -97,6 +113,8 @@ class Box3DGrounding(Skill):
         entries = [box_entry(obj, camera)]
         fov, scale = fov_sentence(camera)
         template = self.pick_template(scene, rng)
+        steps = [f"{object_phrase(obj).capitalize()} is in view.", box_step(entries[0]),
+                 "Its 3D bounding box is therefore the answer below."]
         return Draft(
             key=obj.name,
             images=[scene.png(view)],
@@ -105,4 +123,5 @@ class Box3DGrounding(Skill):
             ground_truth=entries,
             template=template,
             query={"camera": camera_dict(camera), "view": view, "objects": [obj.name], "fov_scale": scale},
+            reasoning=steps,
         )

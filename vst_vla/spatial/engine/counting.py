@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from vst_envs.scene import CameraInfo, ObjectInfo
 
-from vst_vla.spatial.engine.base import Draft, Skill, number_text, object_phrase, register_skill
+from vst_vla.spatial.engine.base import Draft, Skill, metres, number_text, object_phrase, register_skill
 from vst_vla.spatial.engine.geometry import camera_dict, depth, pixel
 from vst_vla.spatial.engine.scene import SceneBundle, pick_view
 
@@ -50,8 +50,10 @@ class CountObjects(Skill):
             return None
         template = self.pick_template(scene, rng, feasible)
         query: dict = {"camera": camera_dict(camera), "view": view, "form": template}
+        seen = f"The cubes in view are: {listing(objects)}."
         if template == 0:
             count, stem = len(objects), self.STEMS[0]
+            steps = [seen, f"That makes {count} cubes on the table."]
         elif template == 1:
             present = sorted({o.color_name for o in objects})
             absent = [c for c in PALETTE if c not in present]
@@ -62,12 +64,24 @@ class CountObjects(Skill):
             count = sum(o.color_name == color for o in objects)
             stem = self.STEMS[1].format(color)
             query["color"] = color
+            matching = [o for o in objects if o.color_name == color]
+            steps = [seen, f"The {color} ones among them: {listing(matching)}.",
+                     f"So there are {count} {color} cubes."]
         else:
             clear, values = measures[template]
             ref = clear[int(rng.integers(len(clear)))]
             count = sum(values[p.name] < values[ref.name] for p in objects if p is not ref)
             stem = self.STEMS[template].format(object_phrase(ref))
             query["objects"] = [ref.name]
+            show = (lambda v: f"column {v:.0f} px") if template == 2 else (lambda v: f"depth {metres(v)}")
+            below = [p for p in objects if p is not ref and values[p.name] < values[ref.name]]
+            word = "left of" if template == 2 else "closer than"
+            steps = [
+                f"{object_phrase(ref).capitalize()} is at {show(values[ref.name])}.",
+                f"The other cubes: {', '.join(f'{object_phrase(p)} ({show(values[p.name])})' for p in objects if p is not ref)}.",
+                f"The cubes {word} it: {listing(below)}.",
+                f"So the count is {count}.",
+            ]
         return Draft(
             key=f"{view}/{template}",
             images=[scene.png(view)],
@@ -76,6 +90,7 @@ class CountObjects(Skill):
             ground_truth=count,
             template=template,
             query=query,
+            reasoning=steps,
         )
 
     @staticmethod
@@ -90,3 +105,8 @@ class CountObjects(Skill):
         clear = [o for o in objects
                  if all(abs(values[o.name] - values[p.name]) >= margin for p in objects if p is not o)]
         return clear, values
+
+
+def listing(objects: list[ObjectInfo]) -> str:
+    """ "the red cube, the blue cube", or "none" for reasoning sentences."""
+    return ", ".join(object_phrase(o) for o in objects) or "none"

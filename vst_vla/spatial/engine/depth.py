@@ -12,8 +12,21 @@ import itertools
 
 import numpy as np
 
-from vst_vla.spatial.engine.base import Draft, Skill, choice_text, format_number, number_text, object_phrase, register_skill
-from vst_vla.spatial.engine.geometry import camera_dict, depth, pixel
+from vst_vla.spatial.engine.base import (
+    LETTERS,
+    Draft,
+    Skill,
+    choice_text,
+    conclusion,
+    format_number,
+    metres,
+    number_text,
+    object_phrase,
+    register_skill,
+    surface_phrase,
+    vector,
+)
+from vst_vla.spatial.engine.geometry import camera_dict, depth, pixel, to_camera_frame
 from vst_vla.spatial.engine.marks import draw_markers, visible_points
 from vst_vla.spatial.engine.scene import SceneBundle, fov_sentence, pick_view
 
@@ -52,9 +65,16 @@ class DepthOrderPoints(Skill):
         relation = "farther" if template == 2 else "closer"
         target = int(np.argmax(depths) if relation == "farther" else np.argmin(depths))
         # Which label the answer carries is balanced, so "1" is not more often the answer than "2".
-        answer_label = self._balanced_label(scene, rng)
+        answer_label = scene.balancer.pick(f"{self.name}/answer_label", ["1", "2"], rng)
         labels = [answer_label if i == target else ("2" if answer_label == "1" else "1") for i in range(2)]
         options, letter = self.arrange(scene, rng, answer_label, ["2" if answer_label == "1" else "1"])
+        by_label = sorted(zip(labels, points, depths, strict=True))
+        steps = [f"Point {label} lies on {surface_phrase(scene, p.surface)} at depth {metres(d)}."
+                 for label, p, d in by_label]
+        sign = "<" if by_label[0][2] < by_label[1][2] else ">"
+        steps.append(f"{metres(by_label[0][2])} {sign} {metres(by_label[1][2])}, so point {answer_label} is "
+                     f"{relation} to the camera.")
+        steps.append(conclusion(letter, f"point {answer_label}"))
         image = draw_markers(scene.view(view).image,
                              [(pixel(p.position, camera), label) for p, label in zip(points, labels, strict=True)])
         return Draft(
@@ -67,11 +87,9 @@ class DepthOrderPoints(Skill):
             query={"camera": camera_dict(camera), "view": view, "relation": relation,
                    "points": {label: p.position.tolist() for p, label in zip(points, labels, strict=True)},
                    "surfaces": {label: p.surface for p, label in zip(points, labels, strict=True)}},
-            options={chr(65 + i): o for i, o in enumerate(options)},
+            options={LETTERS[i]: o for i, o in enumerate(options)},
+            reasoning=steps,
         )
-
-    def _balanced_label(self, scene: SceneBundle, rng: np.random.Generator) -> str:
-        return scene.balancer.pick(f"{self.name}/answer_label", ["1", "2"], rng)
 
 
 @register_skill
@@ -105,6 +123,11 @@ class CloserObject(Skill):
         correct, other = (a, b) if (da < db) == (relation == "closer") else (b, a)
         options, letter = self.arrange(scene, rng, correct, [other])
         phrases = [object_phrase(o) for o in options]
+        sign = "<" if da < db else ">"
+        steps = [f"{object_phrase(o).capitalize()} is about {metres(d)} from the camera (depth of its centre)."
+                 for o, d in ((a, da), (b, db))]
+        steps.append(f"{metres(da)} {sign} {metres(db)}, so {object_phrase(correct)} is {relation}.")
+        steps.append(conclusion(letter, object_phrase(correct)))
         return Draft(
             key=f"{view}/{a.name}/{b.name}",
             images=[scene.png(view)],
@@ -113,7 +136,8 @@ class CloserObject(Skill):
             ground_truth=letter,
             template=template,
             query={"camera": camera_dict(camera), "view": view, "relation": relation, "objects": [a.name, b.name]},
-            options={chr(65 + i): o.name for i, o in enumerate(options)},
+            options={LETTERS[i]: o.name for i, o in enumerate(options)},
+            reasoning=steps,
         )
 
 
@@ -141,6 +165,12 @@ class PointDepth(Skill):
         text, value = format_number(depth(point.position, camera))
         fov, scale = fov_sentence(camera)
         template = self.pick_template(scene, rng)
+        steps = [
+            f"Point P lies on {surface_phrase(scene, point.surface)} at world position {vector(point.position)} m.",
+            f"In the camera frame (x right, y down, z forward) it is at "
+            f"{vector(to_camera_frame(point.position, camera))} m.",
+            f"Its depth is the camera-frame z, so the depth of P is about {text} m.",
+        ]
         return Draft(
             key=f"{view}/{point.position.round(4).tolist()}",
             images=[draw_markers(scene.view(view).image, [(pixel(point.position, camera), "P")])],
@@ -150,4 +180,5 @@ class PointDepth(Skill):
             template=template,
             query={"camera": camera_dict(camera), "view": view, "point": point.position.tolist(),
                    "surface": point.surface, "fov_scale": scale},
+            reasoning=steps,
         )

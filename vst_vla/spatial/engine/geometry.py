@@ -17,6 +17,8 @@ from vst_envs.scene import CameraInfo, ObjectInfo, project, to_camera_frame
 from vst_vla.spatial.boxes import Box3D
 
 __all__ = [
+    "any_corner_in_frame",
+    "box_axes_world",
     "box_in_camera",
     "camera_dict",
     "camera_forward",
@@ -27,6 +29,7 @@ __all__ = [
     "heading_turn_deg",
     "is_upright",
     "pixel",
+    "top_face_point",
     "top_height",
     "view_looking",
 ]

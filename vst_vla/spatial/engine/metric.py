@@ -12,7 +12,15 @@ import itertools
 
 import numpy as np
 
-from vst_vla.spatial.engine.base import Draft, Skill, format_number, number_text, object_phrase, register_skill
+from vst_vla.spatial.engine.base import (
+    Draft,
+    Skill,
+    format_number,
+    number_text,
+    object_phrase,
+    register_skill,
+    vector,
+)
 from vst_vla.spatial.engine.geometry import camera_dict, centre_in_frame
 from vst_vla.spatial.engine.scene import SceneBundle, fov_sentence, pick_view
 
@@ -51,6 +59,13 @@ class ObjectDistance(Skill):
         text, value = format_number(float(np.linalg.norm(a.position_world - b.position_world)))
         fov, scale = fov_sentence(camera)
         template = self.pick_template(scene, rng)
+        pa, pb = np.round(a.position_world, 3), np.round(b.position_world, 3)
+        steps = [
+            f"The centre of {object_phrase(a)} is at {vector(pa)} m in the world frame.",
+            f"The centre of {object_phrase(b)} is at {vector(pb)} m.",
+            f"The difference vector is {vector(pb - pa)} m.",
+            f"Its length is the distance: about {text} m.",
+        ]
         return Draft(
             key=key,
             images=[scene.png(view)],
@@ -59,6 +74,7 @@ class ObjectDistance(Skill):
             ground_truth=value,
             template=template,
             query={"camera": camera_dict(camera), "view": view, "objects": [a.name, b.name], "fov_scale": scale},
+            reasoning=steps,
         )
 
 
@@ -89,6 +105,9 @@ class ObjectSize(Skill):
         text, value = format_number(float(np.max(obj.box_size)))
         fov, scale = fov_sentence(camera)
         template = self.pick_template(scene, rng)
+        size = " x ".join(format_number(v)[0] for v in obj.box_size)
+        steps = [f"{phrase.capitalize()} measures {size} m along its three axes.",
+                 f"The largest of these is {text} m, so its longest side is about {text} m."]
         return Draft(
             key=obj.name,
             images=[scene.png(view)],
@@ -97,6 +116,7 @@ class ObjectSize(Skill):
             ground_truth=value,
             template=template,
             query={"camera": camera_dict(camera), "view": view, "object": obj.name, "fov_scale": scale},
+            reasoning=steps,
         )
 
 
@@ -122,6 +142,13 @@ class GripperHeight(Skill):
         text, value = format_number(float(scene.gt.robot_eef_pos[2] - scene.gt.table_height))
         fov, scale = fov_sentence(camera)
         template = self.pick_template(scene, rng)
+        # The gripper's height is written as table + answer, so the arithmetic in the steps is exact.
+        table = round(float(scene.gt.table_height), 3)
+        grip = format_number(table + value)[0]
+        steps = [f"The table top is at height {format_number(table)[0]} m.",
+                 f"The gripper's grip point is at height about {grip} m.",
+                 f"{grip} m - {format_number(table)[0]} m = {text} m, so the gripper is about {text} m above the "
+                 "table top."]
         return Draft(
             key="gripper",
             images=[scene.png(view)],
@@ -130,4 +157,5 @@ class GripperHeight(Skill):
             ground_truth=value,
             template=template,
             query={"camera": camera_dict(camera), "view": view, "fov_scale": scale},
+            reasoning=steps,
         )

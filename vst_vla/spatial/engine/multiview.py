@@ -18,7 +18,15 @@ import numpy as np
 from vst_envs.views import ViewSpec
 
 from vst_vla.spatial.engine.base import LETTERS, Draft, Skill, choice_text, object_phrase, register_skill
-from vst_vla.spatial.engine.geometry import camera_dict, camera_forward, camera_right, depth, heading_turn_deg, pixel, view_looking
+from vst_vla.spatial.engine.geometry import (
+    camera_dict,
+    camera_forward,
+    camera_right,
+    depth,
+    heading_turn_deg,
+    pixel,
+    view_looking,
+)
 from vst_vla.spatial.engine.marks import draw_markers, visible_points
 from vst_vla.spatial.engine.scene import FREE_FOVY_DEG, SceneBundle
 
@@ -54,7 +62,9 @@ def view_pool(scene: SceneBundle) -> list[ViewSpec]:
     return scene.cached("multiview_pool", build)
 
 
-def pool_pair(scene: SceneBundle, rng: np.random.Generator, min_deg: float, max_deg: float) -> tuple[ViewSpec, ViewSpec]:
+def pool_pair(
+    scene: SceneBundle, rng: np.random.Generator, min_deg: float, max_deg: float
+) -> tuple[ViewSpec, ViewSpec]:
     """Two pool views whose azimuths differ by ``min_deg`` to ``max_deg``, in random order."""
     pool = view_pool(scene)
     pairs = [(a, b) for a in pool for b in pool
@@ -99,8 +109,9 @@ class CameraMotion(Skill):
         first = pool[int(rng.integers(len(pool)))]
         sign = 1.0 if wanted in ("left", "forward") else -1.0
         if template == 0:  # pure rotation: same position, heading changes (CCW = left)
-            second = ViewSpec("motion_2", **view_looking(_position(first), first.azimuth_deg + sign * rng.uniform(15, 30),
-                                                         first.elevation_deg, first.distance_m), fovy_deg=FREE_FOVY_DEG)
+            heading = first.azimuth_deg + sign * rng.uniform(15.0, 30.0)
+            looking = view_looking(_position(first), heading, first.elevation_deg, first.distance_m)
+            second = ViewSpec("motion_2", **looking, fovy_deg=FREE_FOVY_DEG)
         elif template == 1:  # pure sideways translation: the look-at point shifts with the camera
             az = math.radians(first.azimuth_deg)
             left = np.array([-math.sin(az), math.cos(az), 0.0])

@@ -13,7 +13,16 @@ import itertools
 
 import numpy as np
 
-from vst_vla.spatial.engine.base import LETTERS, Draft, Skill, choice_text, object_phrase, register_skill
+from vst_vla.spatial.engine.base import (
+    LETTERS,
+    Draft,
+    Skill,
+    choice_text,
+    conclusion,
+    metres,
+    object_phrase,
+    register_skill,
+)
 from vst_vla.spatial.engine.geometry import camera_dict, pixel
 from vst_vla.spatial.engine.scene import SceneBundle, pick_view
 
@@ -57,6 +66,14 @@ class LeftRight(Skill):
         subject, reference = (a, b) if (u[a] < u[b]) == subject_left else (b, a)
         options, letter = self.arrange(scene, rng, wanted, [v for v in values if v != wanted])
         stem = self.STEMS[template].format(object_phrase(objects[subject]), object_phrase(objects[reference]))
+        sp, rp = object_phrase(objects[subject]), object_phrase(objects[reference])
+        side = "left" if u[subject] < u[reference] else "right"
+        steps = [
+            f"The centre of {sp} is at image column {u[subject]:.0f} px.",
+            f"The centre of {rp} is at image column {u[reference]:.0f} px.",
+            f"{u[subject]:.0f} {'<' if side == 'left' else '>'} {u[reference]:.0f}, so {sp} is to the {side} of {rp}.",
+            conclusion(letter, wanted),
+        ]
         return Draft(
             key=f"{view}/{a}/{b}",
             images=[scene.png(view)],
@@ -67,16 +84,22 @@ class LeftRight(Skill):
             query={"camera": camera_dict(camera), "view": view, "objects": [subject, reference],
                    "form": form},
             options={LETTERS[i]: o for i, o in enumerate(options)},
+            reasoning=steps,
         )
 
 
-def quadrant(stand: np.ndarray, face: np.ndarray, target: np.ndarray, margin: float = DIRECTION_MARGIN_M) -> str | None:
-    """Quadrant of ``target`` for a viewer at ``stand`` facing ``face`` (horizontal plane), None if ambiguous."""
+def offsets(stand: np.ndarray, face: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """``(ahead, leftward)`` metres of ``target`` for a viewer at ``stand`` facing ``face`` (horizontal plane)."""
     forward = (face - stand)[:2]
     forward = forward / np.linalg.norm(forward)
     left = np.array([-forward[1], forward[0]])
     rel = (target - stand)[:2]
-    ahead, leftward = float(rel @ forward), float(rel @ left)
+    return float(rel @ forward), float(rel @ left)
+
+
+def quadrant(stand: np.ndarray, face: np.ndarray, target: np.ndarray, margin: float = DIRECTION_MARGIN_M) -> str | None:
+    """Quadrant of ``target`` for a viewer at ``stand`` facing ``face`` (horizontal plane), None if ambiguous."""
+    ahead, leftward = offsets(stand, face, target)
     if abs(ahead) < margin or abs(leftward) < margin:
         return None
     return f"{'front' if ahead > 0 else 'back'}-{'left' if leftward > 0 else 'right'}"
@@ -113,6 +136,15 @@ class RelativeDirection(Skill):
         template = self.pick_template(scene, rng)
         options, letter = self.arrange(scene, rng, wanted, [q for q in QUADRANTS if q != wanted])
         stem = self.STEMS[template].format(object_phrase(stand), object_phrase(face), object_phrase(target))
+        ahead, leftward = offsets(stand.position_world, face.position_world, target.position_world)
+        steps = [
+            f"Seen from above, forward is the direction from {object_phrase(stand)} to {object_phrase(face)}.",
+            f"Relative to {object_phrase(stand)}, {object_phrase(target)} is {metres(abs(ahead))} "
+            f"{'ahead' if ahead > 0 else 'behind'} and {metres(abs(leftward))} to the "
+            f"{'left' if leftward > 0 else 'right'}.",
+            f"So {object_phrase(target)} is to the {wanted}.",
+            conclusion(letter, wanted),
+        ]
         return Draft(
             key=f"{stand.name}/{face.name}/{target.name}",
             images=[scene.png(view)],
@@ -122,4 +154,5 @@ class RelativeDirection(Skill):
             template=template,
             query={"view": view, "objects": [stand.name, face.name, target.name]},
             options={LETTERS[i]: o for i, o in enumerate(options)},
+            reasoning=steps,
         )

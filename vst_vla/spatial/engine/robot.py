@@ -12,7 +12,17 @@ import math
 
 import numpy as np
 
-from vst_vla.spatial.engine.base import LETTERS, Draft, Skill, choice_text, object_phrase, register_skill
+from vst_vla.spatial.engine.base import (
+    LETTERS,
+    Draft,
+    Skill,
+    choice_text,
+    conclusion,
+    metres,
+    object_phrase,
+    register_skill,
+    vector,
+)
 from vst_vla.spatial.engine.geometry import camera_dict, centre_in_frame, top_height
 from vst_vla.spatial.engine.scene import SceneBundle, pick_view
 
@@ -29,6 +39,13 @@ SIDE_TEXT = {
     "right": "from the robot's right",
 }
 OPPOSITE = {"far": "near", "near": "far", "left": "right", "right": "left"}
+# Where a neighbour lies, as reasoning words it.
+NEIGHBOUR_TEXT = {
+    "far": "on the far side of it (away from the robot)",
+    "near": "on the near side of it (towards the robot)",
+    "left": "to the robot's left of it",
+    "right": "to the robot's right of it",
+}
 
 
 def side_of(delta_xy: np.ndarray, margin_deg: float = SECTOR_MARGIN_DEG) -> str | None:
@@ -76,6 +93,14 @@ class GripperAboveBelow(Skill):
         template = self.pick_template(scene, rng, templates)
         words = self.FORMS[template][0]
         options, letter = self.arrange(scene, rng, truth[template], [w for w in words if w != truth[template]])
+        grip, top = metres(eef[2], 3), metres(top_height(obj), 3)
+        steps = [
+            f"The gripper's grip point is at height {grip}.",
+            f"The top face of {object_phrase(obj)} is at height {top}.",
+            f"{grip} {'>' if gripper_higher else '<'} {top}, so the gripper is "
+            f"{'above' if gripper_higher else 'below'} the top face.",
+            conclusion(letter, truth[template]),
+        ]
         return Draft(
             key=obj.name,
             images=[scene.png(view)],
@@ -86,6 +111,7 @@ class GripperAboveBelow(Skill):
             template=template,
             query={"camera": camera_dict(camera), "view": view, "objects": [obj.name], "form": template},
             options={LETTERS[i]: o for i, o in enumerate(options)},
+            reasoning=steps,
         )
 
 
@@ -113,21 +139,30 @@ class ApproachDirection(Skill):
         for obj in visible:
             if obj.name in taken:
                 continue
-            others = sorted(
-                (float(np.linalg.norm((o.position_world - obj.position_world)[:2])), o.name) for o in visible if o is not obj
-            )
+            others = sorted((float(np.linalg.norm((o.position_world - obj.position_world)[:2])), o.name)
+                            for o in visible if o is not obj)
             if len(others) > 1 and others[1][0] - others[0][0] < NEIGHBOUR_MARGIN_M:
                 continue  # two neighbours nearly as close: no single one to avoid
             neighbour = scene.gt.object(others[0][1])
             side = side_of((neighbour.position_world - obj.position_world)[:2])
             if side is not None:
-                by_side.setdefault(OPPOSITE[side], []).append(obj)
+                by_side.setdefault(OPPOSITE[side], []).append((obj, neighbour, others))
         if not by_side:
             return None
         wanted = scene.balancer.pick(f"{self.name}/side", sorted(by_side), rng)
-        obj = by_side[wanted][int(rng.integers(len(by_side[wanted])))]
+        obj, neighbour, others = by_side[wanted][int(rng.integers(len(by_side[wanted])))]
         template = self.pick_template(scene, rng)
         options, letter = self.arrange(scene, rng, wanted, [s for s in SIDES if s != wanted])
+        runner_up = f" (the next is {metres(others[1][0], 3)} away)" if len(others) > 1 else ""
+        offset = (neighbour.position_world - obj.position_world)[:2]
+        steps = [
+            f"The cube nearest to {object_phrase(obj)} is {object_phrase(neighbour)}, "
+            f"{metres(others[0][0], 3)} away{runner_up}.",
+            f"Its horizontal offset is {vector(offset)} m in the robot's frame (x away from the robot, y to its "
+            f"left), so it lies {NEIGHBOUR_TEXT[OPPOSITE[wanted]]}.",
+            f"Approaching from the opposite side, {SIDE_TEXT[wanted]}, keeps the gripper clear of it.",
+            conclusion(letter, SIDE_TEXT[wanted]),
+        ]
         return Draft(
             key=obj.name,
             images=[scene.png(view)],
@@ -138,6 +173,7 @@ class ApproachDirection(Skill):
             template=template,
             query={"view": view, "objects": [obj.name]},
             options={LETTERS[i]: o for i, o in enumerate(options)},
+            reasoning=steps,
         )
 
 
@@ -173,6 +209,14 @@ class ClosestToRobot(Skill):
         relation = "farthest" if template == 2 else "closest"
         correct = visible[int(ranks[-1] if relation == "farthest" else ranks[0])]
         options, letter = self.arrange(scene, rng, correct, [o for o in visible if o is not correct])
+        listed = ", ".join(f"{object_phrase(visible[i])} {metres(dist[i])}" for i in ranks)
+        extreme = dist[ranks[-1] if relation == "farthest" else ranks[0]]
+        steps = [
+            f"Horizontal distances from the robot's base: {listed}.",
+            f"The {'largest' if relation == 'farthest' else 'smallest'} is {metres(extreme)}, so "
+            f"{object_phrase(correct)} is {relation}.",
+            conclusion(letter, object_phrase(correct)),
+        ]
         return Draft(
             key=relation,
             images=[scene.png(view)],
@@ -182,4 +226,5 @@ class ClosestToRobot(Skill):
             template=template,
             query={"view": view, "relation": relation, "objects": [o.name for o in visible]},
             options={LETTERS[i]: o.name for i, o in enumerate(options)},
+            reasoning=steps,
         )

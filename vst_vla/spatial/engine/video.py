@@ -18,7 +18,13 @@ from vst_envs.scene import ObjectInfo
 from vst_envs.views import ViewSpec
 
 from vst_vla.spatial.engine.base import LETTERS, Draft, Skill, choice_text, number_text, object_phrase, register_skill
-from vst_vla.spatial.engine.geometry import any_corner_in_frame, camera_dict, centre_in_frame, heading_turn_deg, view_looking
+from vst_vla.spatial.engine.geometry import (
+    any_corner_in_frame,
+    camera_dict,
+    centre_in_frame,
+    heading_turn_deg,
+    view_looking,
+)
 from vst_vla.spatial.engine.scene import SceneBundle
 
 SWEEP_FRAMES = 8

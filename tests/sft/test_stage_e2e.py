@@ -1,0 +1,19 @@
+"""The SFT stage end to end on generated scenes: data → packed training → per-skill report."""
+
+import json
+
+import pytest
+
+from tests.test_configs import _compose, _strip_hydra
+from vst_vla.train import run
+
+
+@pytest.mark.slow
+def test_sft_debug_stage(tmp_path):
+    overrides = ["experiment=sft_debug", f"output_root={tmp_path}/runs",
+                 f"data.train_path={tmp_path}/train.parquet", f"data.eval_path={tmp_path}/eval.parquet"]
+    summary = run(_strip_hydra(_compose("train", overrides)))
+    assert summary["final_step"] == 3 and summary["after"]
+    assert (tmp_path / "runs" / "sft_debug" / "skills.png").is_file()
+    saved = json.loads((tmp_path / "runs" / "sft_debug" / "run_summary.json").read_text())
+    assert set(saved["after"]) == set(saved["before"])
