@@ -16,8 +16,9 @@ STATS = {
 def make_policy(chunk_size: int = 2, n_action_steps: int = 2, head: object | None = None, **overrides) -> VLAPolicy:
     """A tiny policy (random init) with the given head config (default: tokens)."""
     torch.manual_seed(0)
-    cfg = VLAConfig(image_keys=(CAMERA,), action_dim=7, state_dim=9, chunk_size=chunk_size,
-                    n_action_steps=n_action_steps, head=head or TokenHeadConfig(), **overrides)
+    overrides.setdefault("image_keys", (CAMERA,))
+    cfg = VLAConfig(action_dim=7, state_dim=9, chunk_size=chunk_size, n_action_steps=n_action_steps,
+                    head=head or TokenHeadConfig(), **overrides)
     return VLAPolicy.build(cfg, STATS, env_metadata={"env": {"type": "lift", "image_size": 64}})
 
 

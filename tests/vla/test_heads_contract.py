@@ -95,3 +95,22 @@ def test_temporal_ensembling_averages_overlapping_chunks():
     assert ens.update(first).item() == 0.0
     # Step 1: chunk one predicts 1.0, chunk two predicts 10.0; equal weights at coeff 0.
     assert ens.update(second).item() == pytest.approx(5.5)
+
+
+def test_several_cameras_share_one_prompt(tmp_path):
+    from tests.vla.conftest import CAMERA
+
+    wrist = "observation.images.robot0_eye_in_hand"
+    policy = make_policy(chunk_size=2, image_keys=(CAMERA, wrist))
+    batch = make_batch(2)
+    batch[wrist] = torch.rand(2, 3, 64, 64)
+    inputs = policy.processor.encode(batch)
+    assert inputs["image_grid_thw"].shape[0] == 4  # two images per sample
+    vision_start = policy.processor.tokenizer.convert_tokens_to_ids("<|vision_start|>")
+    assert ((inputs["input_ids"] == vision_start).sum(-1) == 2).all()
+    loss, _ = policy(batch)
+    loss.backward()
+    assert policy.predict_action_chunk(batch).shape == (2, 2, 7)
+    # A changed wrist image changes the model's input, so it can change the action.
+    other = dict(batch, **{wrist: torch.zeros(2, 3, 64, 64)})
+    assert not torch.equal(policy.processor.encode(other)["pixel_values"], inputs["pixel_values"])

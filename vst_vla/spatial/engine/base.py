@@ -247,7 +247,7 @@ def vector(values: Sequence[float], decimals: int = 3) -> str:
 
 def conclusion(letter: str, text: str) -> str:
     """The last reasoning sentence of a choice question."""
-    return f"So the answer is {letter} ({text})."
+    return f"The answer is {letter} ({text})."
 
 
 def surface_phrase(scene: SceneBundle, surface: str) -> str:

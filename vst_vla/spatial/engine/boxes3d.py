@@ -74,9 +74,10 @@ class Box3DDetection(Skill):
         fov, scale = fov_sentence(camera)
         template = self.pick_template(scene, rng)
         labels = ", ".join(e["label"] for e in entries)
-        steps = [f"There are {len(entries)} cubes in view; from left to right: {labels}.",
-                 *(box_step(e) for e in entries),
-                 "Writing one box per cube, left to right, gives the answer."]
+        boxes = [box_step(e) for e in entries]
+        per_step = -(-len(boxes) // 4)  # at most 5 steps in all, whatever the cube count
+        steps = [f"There are {len(entries)} cubes in view; one box each, listed left to right: {labels}.",
+                 *(" ".join(boxes[i:i + per_step]) for i in range(0, len(boxes), per_step))]
         return Draft(
             key=view,
             images=[scene.png(view)],

@@ -66,7 +66,7 @@ class CountObjects(Skill):
             query["color"] = color
             matching = [o for o in objects if o.color_name == color]
             steps = [seen, f"The {color} ones among them: {listing(matching)}.",
-                     f"So there are {count} {color} cubes."]
+                     f"So there {'is' if count == 1 else 'are'} {count} {color} cube{'' if count == 1 else 's'}."]
         else:
             clear, values = measures[template]
             ref = clear[int(rng.integers(len(clear)))]
@@ -76,9 +76,10 @@ class CountObjects(Skill):
             show = (lambda v: f"column {v:.0f} px") if template == 2 else (lambda v: f"depth {metres(v)}")
             below = [p for p in objects if p is not ref and values[p.name] < values[ref.name]]
             word = "left of" if template == 2 else "closer than"
+            rest = ", ".join(f"{object_phrase(p)} ({show(values[p.name])})" for p in objects if p is not ref)
             steps = [
                 f"{object_phrase(ref).capitalize()} is at {show(values[ref.name])}.",
-                f"The other cubes: {', '.join(f'{object_phrase(p)} ({show(values[p.name])})' for p in objects if p is not ref)}.",
+                f"The other cubes: {rest}.",
                 f"The cubes {word} it: {listing(below)}.",
                 f"So the count is {count}.",
             ]

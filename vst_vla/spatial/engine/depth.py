@@ -73,7 +73,7 @@ class DepthOrderPoints(Skill):
                  for label, p, d in by_label]
         sign = "<" if by_label[0][2] < by_label[1][2] else ">"
         steps.append(f"{metres(by_label[0][2])} {sign} {metres(by_label[1][2])}, so point {answer_label} is "
-                     f"{relation} to the camera.")
+                     f"{relation} {'to' if relation == 'closer' else 'from'} the camera.")
         steps.append(conclusion(letter, f"point {answer_label}"))
         image = draw_markers(scene.view(view).image,
                              [(pixel(p.position, camera), label) for p, label in zip(points, labels, strict=True)])

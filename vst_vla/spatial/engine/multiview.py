@@ -17,7 +17,18 @@ import math
 import numpy as np
 from vst_envs.views import ViewSpec
 
-from vst_vla.spatial.engine.base import LETTERS, Draft, Skill, choice_text, object_phrase, register_skill
+from vst_vla.spatial.engine.base import (
+    LETTERS,
+    Draft,
+    Skill,
+    choice_text,
+    conclusion,
+    metres,
+    object_phrase,
+    register_skill,
+    surface_phrase,
+    vector,
+)
 from vst_vla.spatial.engine.geometry import (
     camera_dict,
     camera_forward,
@@ -79,11 +90,13 @@ def _position(spec: ViewSpec) -> np.ndarray:
 
 
 def _option_draft(skill: Skill, scene: SceneBundle, rng: np.random.Generator, key: str, images: list[bytes],
-                  stem: str, correct: str, others: list[str], template: int, query: dict) -> Draft:
+                  stem: str, correct: str, others: list[str], template: int, query: dict,
+                  steps: list[str]) -> Draft:
     options, letter = skill.arrange(scene, rng, correct, others)
     return Draft(key=key, images=images, question=choice_text(stem, [o.capitalize() for o in options], template),
                  answer=letter, ground_truth=letter, template=template, query=query,
-                 options={LETTERS[i]: o for i, o in enumerate(options)})
+                 options={LETTERS[i]: o for i, o in enumerate(options)},
+                 reasoning=[*steps, conclusion(letter, correct)])
 
 
 @register_skill
@@ -129,7 +142,7 @@ class CameraMotion(Skill):
         return _option_draft(
             self, scene, rng, f"{template}/{first}", [scene.png(first), scene.png(second)], self.STEMS[template],
             truth, [w for w in self.WORDS[template] if w != truth], template,
-            {"cameras": [camera_dict(cam1), camera_dict(cam2)], "form": template},
+            {"cameras": [camera_dict(cam1), camera_dict(cam2)], "form": template}, motion_steps(cam1, cam2, template),
         )
 
 
@@ -145,6 +158,27 @@ def motion_answer(cam1, cam2, form: int) -> str | None:
     if form == 1:
         return "right" if along > 0 else "left"
     return "forward" if along > 0 else "backward"
+
+
+def motion_steps(cam1, cam2, form: int) -> list[str]:
+    """Reasoning for :func:`motion_answer`: the heading change and the translation along the asked axis."""
+    turn = heading_turn_deg(cam1, cam2)
+    delta = cam2.position - cam1.position
+    steps = [f"From image 1 to image 2 the camera's heading changes by {turn:+.1f} deg (positive is "
+             f"counter-clockwise seen from above) and its position moves by {vector(delta)} m."]
+    if form == 0:
+        sense, side = ("counter-clockwise", "left") if turn > 0 else ("clockwise", "right")
+        steps.append(f"It moves only {metres(np.linalg.norm(delta))} but turns {abs(turn):.1f} deg {sense}, i.e. to "
+                     f"the {side}.")
+        return steps
+    if form == 1:
+        axis, words = camera_right(cam1), ("right", "left")
+    else:
+        axis, words = camera_forward(cam1), ("forward", "backward")
+    along = float(delta @ axis)
+    steps.append(f"Along image 1's {'right' if form == 1 else 'viewing'} axis that is {along:+.2f} m, so the camera "
+                 f"moved {words[0] if along > 0 else words[1]}.")
+    return steps
 
 
 @register_skill
@@ -187,6 +221,13 @@ class PointCorrespondence(Skill):
         image2 = draw_markers(scene.view(second).image,
                               [(pixel(p.position, cam2), LETTERS[i]) for i, p in enumerate(options)])
         template = self.pick_template(scene, rng)
+        u, v = pixel(target.position, cam2)
+        steps = [
+            f"Point P is the 3D point {vector(target.position)} m on {surface_phrase(scene, target.surface)}.",
+            f"Projected into image 2 it lands at pixel ({u:.0f}, {v:.0f}).",
+            f"Label {letter} is drawn there; every other label marks a point at least 3 cm away from P.",
+            conclusion(letter, f"point {letter}"),
+        ]
         return Draft(
             key=f"{target.position.round(4).tolist()}",
             images=[image1, image2],
@@ -197,6 +238,7 @@ class PointCorrespondence(Skill):
             query={"cameras": [camera_dict(cam1), camera_dict(cam2)], "point": target.position.tolist(),
                    "candidates": {LETTERS[i]: p.position.tolist() for i, p in enumerate(options)}},
             options={LETTERS[i]: p.surface for i, p in enumerate(options)},
+            reasoning=steps,
         )
 
 
@@ -244,7 +286,31 @@ class MultiviewObjectRelation(Skill):
             self.STEMS[template].format(*(object_phrase(o) for o in objects)), truth,
             [f"image {2 - wanted}"], template,
             {"cameras": [camera_dict(cams[i]) for i in order], "objects": [o.name for o in objects], "form": template},
+            relation_steps(objects, [cams[i] for i in order], template, wanted),
         )
+
+
+def relation_steps(objects: list, cams: list, form: int, answer: int) -> list[str]:
+    """Reasoning for :class:`MultiviewObjectRelation`, one sentence per image (in presented order)."""
+    a = objects[0].position_world
+    pa = object_phrase(objects[0])
+    if form == 0:
+        gaps = [float(np.linalg.norm(c.position - a)) for c in cams]
+        steps = [f"The camera of image {i + 1} is {metres(g)} from {pa}." for i, g in enumerate(gaps)]
+        return [*steps, f"{metres(gaps[answer])} < {metres(gaps[1 - answer])}, so image {answer + 1} was taken "
+                        "closer."]
+    b, pb = objects[1].position_world, object_phrase(objects[1])
+    steps = []
+    for i, c in enumerate(cams):
+        if form == 1:
+            ua, ub = pixel(a, c)[0], pixel(b, c)[0]
+            steps.append(f"In image {i + 1}, {pa} is at column {ua:.0f} px and {pb} at {ub:.0f} px, so {pa} is "
+                         f"{'left' if ua < ub else 'right'} of it.")
+        else:
+            da, db = depth(a, c), depth(b, c)
+            steps.append(f"In image {i + 1}, {pa} is at depth {metres(da)} and {pb} at {metres(db)}, so {pa} is "
+                         f"{'closer' if da < db else 'farther'}.")
+    return [*steps, f"Only image {answer + 1} shows the asked relation."]
 
 
 def relation_image(a: np.ndarray, b: np.ndarray, cams: list, form: int) -> int | None:

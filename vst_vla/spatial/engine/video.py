@@ -17,7 +17,16 @@ import numpy as np
 from vst_envs.scene import ObjectInfo
 from vst_envs.views import ViewSpec
 
-from vst_vla.spatial.engine.base import LETTERS, Draft, Skill, choice_text, number_text, object_phrase, register_skill
+from vst_vla.spatial.engine.base import (
+    LETTERS,
+    Draft,
+    Skill,
+    choice_text,
+    conclusion,
+    number_text,
+    object_phrase,
+    register_skill,
+)
 from vst_vla.spatial.engine.geometry import (
     any_corner_in_frame,
     camera_dict,
@@ -137,6 +146,14 @@ class AppearanceOrder(Skill):
         correct, others = candidates[template][int(rng.integers(len(candidates[template])))]
         options, letter = self.arrange(scene, rng, correct, others)
         phrases = [object_phrase(o) for o in options]
+        early, late = (correct, others) if template < 2 else (others[0], [correct])
+        steps = [f"{object_phrase(early).capitalize()} is fully in view from frame {sweep.first_in[early.name] + 1}."]
+        for o in late:
+            t = sweep.first_any[o.name]
+            steps.append(f"{object_phrase(o).capitalize()} "
+                         + ("never comes into view." if t is None else f"first comes into view in frame {t + 1}."))
+        steps.append(f"So {object_phrase(correct)} appears {'later' if template == 2 else 'first'}.")
+        steps.append(conclusion(letter, object_phrase(correct)))
         key = (f"1/{correct.name}/{'/'.join(sorted(o.name for o in others))}" if template == 1
                else f"{template}/{correct.name}/{others[0].name}")
         return Draft(
@@ -149,6 +166,7 @@ class AppearanceOrder(Skill):
             query={"cameras": _cameras(scene, sweep), "relation": "later" if template == 2 else "first",
                    "objects": [o.name for o in options]},
             options={LETTERS[i]: o.name for i, o in enumerate(options)},
+            reasoning=steps,
         )
 
 
@@ -169,11 +187,16 @@ class VideoCount(Skill):
     def draft(self, scene: SceneBundle, rng: np.random.Generator, taken: set[str]) -> Draft | None:
         sweep = _sweep(scene)
         counts: dict[int, int] = {}
+        steps: dict[int, list[str]] = {}
         names = [o.name for o in scene.gt.objects]
         if not any(n in sweep.hidden for n in names) and all(
             (sweep.first_in[n] is None) == (sweep.first_any[n] is None) for n in names
         ):
             counts[0] = sum(sweep.first_in[n] is not None for n in names)
+            seen = [f"{object_phrase(o)} (from frame {sweep.first_in[o.name] + 1})" for o in scene.gt.objects
+                    if sweep.first_in[o.name] is not None]
+            steps[0] = [f"Cubes that come into view during the sweep: {', '.join(seen) or 'none'}.",
+                        f"So {counts[0]} different cubes appear."]
         for template, frame in ((1, len(sweep.specs) - 1), (2, 0)):
             spec = sweep.specs[frame]
             camera = scene.view(spec).camera
@@ -181,6 +204,12 @@ class VideoCount(Skill):
             partial = [o for o in scene.gt.objects if any_corner_in_frame(o, camera)]
             if len(whole) == len(partial):  # nobody cut by the border or hidden
                 counts[template] = len(whole)
+                which = "last" if template == 1 else "first"
+                steps[template] = [
+                    f"In the {which} frame (frame {frame + 1}) the cubes in view are: "
+                    f"{', '.join(object_phrase(o) for o in whole) or 'none'}.",
+                    f"No other cube is partly in that frame, so the count is {len(whole)}.",
+                ]
         feasible = [t for t in sorted(counts) if str(t) not in taken]
         if not feasible:
             return None
@@ -193,6 +222,7 @@ class VideoCount(Skill):
             ground_truth=counts[template],
             template=template,
             query={"cameras": _cameras(scene, sweep), "form": template},
+            reasoning=steps[template],
         )
 
 
@@ -221,6 +251,13 @@ class VideoCameraTurn(Skill):
         words = self.WORDS[template]
         truth = words[0] if turn > 0 else words[1]  # positive heading change = counter-clockwise = left
         options, letter = self.arrange(scene, rng, truth, [w for w in words if w != truth])
+        steps = [
+            f"From the first to the last frame the camera's heading changes by {turn:+.1f} deg (positive is "
+            "counter-clockwise seen from above), while its position stays fixed.",
+            f"So it rotates {'counter-clockwise' if turn > 0 else 'clockwise'}, i.e. it turns to the "
+            f"{'left' if turn > 0 else 'right'}.",
+            conclusion(letter, truth),
+        ]
         return Draft(
             key="turn",
             images=_frames(scene, sweep),
@@ -230,4 +267,5 @@ class VideoCameraTurn(Skill):
             template=template,
             query={"cameras": _cameras(scene, sweep), "form": template},
             options={LETTERS[i]: o for i, o in enumerate(options)},
+            reasoning=steps,
         )
