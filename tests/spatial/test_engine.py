@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 
@@ -16,7 +17,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vst_vla.rl.rewards import overall_reward
+from vst_vla.rl.rewards import format_reward, overall_reward
+from vst_vla.sft.cot import to_cot_sample
 from vst_vla.spatial.boxes import Box3D
 from vst_vla.spatial.engine import SKILLS, generate_dataset, iter_scene_samples
 from vst_vla.spatial.engine.video import SWEEP_FRAMES
@@ -305,6 +307,47 @@ def test_perfect_answers_score_one(generated) -> None:
         assert score_answer(s.answer, s.meta_info) == pytest.approx(1.0, abs=1e-6), s.id
         reward = overall_reward(f"<think>checking</think>{s.answer}", s.meta_info)
         assert reward["accuracy"] == pytest.approx(1.0, abs=1e-6) and reward["format"] == 1.0, s.id
+
+
+NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def test_every_sample_carries_reasoning_for_the_cot_stage(generated) -> None:
+    for s in _samples(generated):
+        meta = s.meta_info
+        steps = meta["reasoning"]
+        assert isinstance(steps, list) and 2 <= len(steps) <= 5, (s.id, steps)
+        assert all(isinstance(t, str) and t.strip().endswith(".") for t in steps), (s.id, steps)
+        cot = to_cot_sample(s)
+        text = cot.answer
+        assert text.startswith("<think>") and text.endswith(s.answer), s.id
+        assert format_reward(text) == 1.0, s.id
+        assert overall_reward(text, meta)["accuracy"] == pytest.approx(1.0, abs=1e-6), s.id
+        if meta["answer_kind"] == "choice":  # the conclusion names the answer's letter
+            assert steps[-1].startswith(f"The answer is {meta['ground_truth']} ("), (s.id, steps[-1])
+        elif meta["answer_kind"] == "number":  # the last number stated is the answer, with its rounding
+            assert float(NUMBER_RE.findall(steps[-1])[-1]) == meta["ground_truth"], (s.id, steps[-1])
+
+
+def test_reasoning_numbers_come_from_the_ground_truth(generated) -> None:
+    checked = Counter()
+    for gt, samples in generated:
+        for s in samples:
+            skill, q, steps = s.meta_info["skill"], s.meta_info["query"], s.meta_info["reasoning"]
+            if skill == "closer_object":  # each object's stated depth, rounded to cm
+                for name, step in zip(q["objects"], steps, strict=False):
+                    stated = float(NUMBER_RE.findall(step)[0])
+                    assert stated == pytest.approx(round(_depth(_objects(gt)[name].position_world, q["camera"]), 2))
+            elif skill == "object_distance":  # the stated difference vector has the answer's length
+                diff = np.array([float(x) for x in NUMBER_RE.findall(steps[2])])
+                assert np.linalg.norm(diff) == pytest.approx(s.meta_info["ground_truth"], abs=2e-3), steps
+            elif skill == "box3d_grounding":  # the stated centre is the answer box's centre
+                centre = [float(x) for x in NUMBER_RE.findall(steps[1])[:3]]
+                assert centre == s.meta_info["ground_truth"][0]["bbox_3d"][:3], steps
+            else:
+                continue
+            checked[skill] += 1
+    assert set(checked) == {"closer_object", "object_distance", "box3d_grounding"}, checked
 
 
 def test_samples_follow_the_schema_and_images_decode(generated) -> None:
