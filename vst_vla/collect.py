@@ -69,7 +69,8 @@ def run_collect(cfg: dict[str, Any], env_overrides: list[str] | None = None) -> 
 @hydra.main(config_path="../configs", config_name="collect", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Collect demonstrations as ``cfg`` describes and print a one-paragraph summary."""
-    report = run_collect(OmegaConf.to_container(cfg, resolve=True), _command_line_env_overrides())  # type: ignore[arg-type]
+    container = OmegaConf.to_container(cfg, resolve=True)
+    report = run_collect(container, _command_line_env_overrides())  # type: ignore[arg-type]
     tasks = dict.fromkeys(report.episode_tasks)
     per_task = ", ".join(f"{t}: {report.episode_tasks.count(t)}" for t in tasks) if len(tasks) > 1 else ""
     print(

@@ -34,7 +34,7 @@ def _split(names: str | None, what: str) -> list[str]:
     """``"a, b"`` -> ``["a", "b"]``; refuses an empty list."""
     items = [n.strip() for n in (names or "").split(",") if n.strip()]
     if not items:
-        raise ValueError(f"env.{what} must name at least one {what[:-1] if what.endswith('s') else what}, got {names!r}")
+        raise ValueError(f"env.{what} must name at least one {what.rstrip('s')}, got {names!r}")
     return items
 
 

@@ -2,9 +2,9 @@
 
 :func:`run_episode` is a pure function of (env, policy, seed): it reseeds the env *and* torch's RNG from the
 seed and resets the policy, so an episode's outcome does not depend on which episodes ran before it, or in
-which process. That is what lets a parallel variant (worker processes each owning an env and a policy, mapping
-over seeds) reproduce :func:`evaluate` exactly: run ``run_episode`` per seed in the workers, then hand the
-results, in seed-list order, to the same writers and :meth:`EvalSummary.from_episodes`.
+which process. That is what lets :func:`vst_vla.rollout.parallel.evaluate_parallel` (worker processes each
+owning an env and a policy, mapping over seeds) reproduce :func:`evaluate` exactly: it runs ``run_episode`` per
+seed in the workers and hands the results, in seed-list order, to the same writer, :func:`record_results`.
 
 Outputs of :func:`evaluate` in ``out_dir``:
 

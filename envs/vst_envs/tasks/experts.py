@@ -115,7 +115,6 @@ class PickPlaceExpert(PhaseExpert):
     def _transition(self, state: dict[str, Any]) -> None:
         eef = state["eef_pos"]
         if self.phase == "approach":
-            self.memory.pop("offset", None)
             target = self._grasp_point(state) + self.hover_height * _UP
             yaw_err = abs(wrap_angle(self._grasp_yaw(state) - hand_yaw(state["eef_quat"])))
             if _xy_dist(eef, target) < 0.01 and abs(eef[2] - target[2]) < 0.02 and yaw_err < 0.1:
