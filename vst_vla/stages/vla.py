@@ -18,6 +18,7 @@ from vst_vla.constants import ACTION, OBS_STATE
 from vst_vla.data.collect import collect_demos
 from vst_vla.data.config import CollectConfig
 from vst_vla.data.dataset import VLATrainingDataset, load_env_metadata
+from vst_vla.rollout.parallel import PretrainedPolicyFactory
 from vst_vla.rollout.policy_eval import env_task_label, evaluate_policy
 from vst_vla.rollout.stats import format_summary_table
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
@@ -80,7 +81,12 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     summary = None
     if cfg.eval.n_episodes > 0:
         with timer.time("eval"):
-            summary = evaluate_policy(policy, cfg.env, cfg.eval, run_dir / "eval")
+            factory = None
+            if cfg.eval.num_workers > 1 and result.last_checkpoint is not None:
+                # Workers rebuild the final checkpoint themselves (each with its own renderer and torch threads).
+                factory = PretrainedPolicyFactory(str(result.last_checkpoint / PRETRAINED_DIR), str(policy.device),
+                                                  cfg.trainer.precision)
+            summary = evaluate_policy(policy, cfg.env, cfg.eval, run_dir / "eval", policy_factory=factory)
         print(format_summary_table({env_task_label(cfg.env): summary}))
     out = {"run_dir": str(run_dir), "phases_s": timer.seconds, "start_step": result.start_step,
            "final_step": result.final_step, "final_loss": result.last_loss,
