@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json_atomic"]
+__all__ = ["atomic_directory", "atomic_path", "write_json_atomic"]
 
 
 @contextlib.contextmanager
@@ -49,3 +51,20 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
         # Without fsync a power loss after the rename can leave an empty file under the final name.
         os.fsync(f.fileno())
     return path
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temporary directory next to ``path``; on a clean exit it replaces ``path``, on an error it
+    is deleted. Checkpoints are written this way, so resuming never finds a half-written one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.replace(path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

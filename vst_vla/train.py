@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 import vst_vla  # noqa: F401  (sets MUJOCO_GL before any simulator import)
 from vst_vla.config.schema import train_config_from_dict
 
+
 def _vlm_stage(cfg_dict: dict) -> dict:
     from vst_vla.config.parse import dataclass_from_dict
     from vst_vla.sft.config import VLMStageConfig

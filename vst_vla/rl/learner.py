@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from vst_vla.rl.grpo import clipped_surrogate_loss, dynamic_sampling_mask, group_advantages, token_entropy
+from vst_vla.rl.grpo import (
+    clipped_surrogate_loss,
+    dynamic_sampling_mask,
+    group_advantages,
+    token_entropy,
+)
 from vst_vla.rl.rewards import overall_reward
 from vst_vla.sft.chat import decode_images, to_messages
 from vst_vla.sft.generation import vision_token_ids

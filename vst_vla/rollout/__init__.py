@@ -6,7 +6,11 @@ episodes in spawned worker processes; :mod:`vst_vla.rollout.multitask` evaluates
 """
 
 from vst_vla.rollout.observation import gym_obs_to_batch
-from vst_vla.rollout.parallel import ExpertPolicyFactory, PretrainedPolicyFactory, evaluate_parallel
+from vst_vla.rollout.parallel import (
+    ExpertPolicyFactory,
+    PretrainedPolicyFactory,
+    evaluate_parallel,
+)
 from vst_vla.rollout.runner import (
     EpisodeResult,
     Policy,

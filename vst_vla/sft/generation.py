@@ -10,7 +10,6 @@ from tqdm.auto import tqdm
 from vst_vla.sft.chat import decode_images, to_messages
 from vst_vla.spatial.schema import SpatialSample
 
-
 VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>")
 
 

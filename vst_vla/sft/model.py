@@ -7,14 +7,13 @@ and ``AutoProcessor``), which is what the next stage (CoT, RL, or the VLA's ``mo
 from __future__ import annotations
 
 import logging
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from vst_vla.io import atomic_directory
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone, vision_parameter_names
 
 logger = logging.getLogger(__name__)
@@ -110,15 +109,7 @@ class SpatialVLM(nn.Module):
     def save_pretrained(self, directory: str | Path) -> Path:
         """A plain Hugging Face model directory (weights, config, processor), written atomically."""
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
+        with atomic_directory(directory) as tmp:
             self.backbone.save_pretrained(tmp, safe_serialization=True)
             self.processor.save_pretrained(tmp)
-            if directory.exists():
-                shutil.rmtree(directory)
-            tmp.replace(directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return directory

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from vst_vla.spatial.schema import SpatialSample
 
-
 _OPTION = re.compile(r"(?:^|\s)\(?([A-H])[.)]\s")
 
 

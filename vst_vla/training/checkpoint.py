@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import torch
 from lerobot.optim.optimizers import load_optimizer_state, save_optimizer_state
 from lerobot.optim.schedulers import load_scheduler_state, save_scheduler_state
 from lerobot.utils.random_utils import load_rng_state, save_rng_state
+
+from vst_vla.io import atomic_directory
 
 CHECKPOINTS_DIR = "checkpoints"
 LAST_LINK = "last"
@@ -33,9 +34,7 @@ def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Opt
                     scheduler: torch.optim.lr_scheduler.LRScheduler) -> Path:
     """Write checkpoint ``step`` atomically and point ``last`` at it. Returns the step directory."""
     final = checkpoint_dir(run_dir, step)
-    tmp = final.with_name(f".{final.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_directory(final) as tmp:
         policy.save_pretrained(tmp / PRETRAINED_DIR)
         state_dir = tmp / TRAINING_STATE_DIR
         state_dir.mkdir(parents=True)
@@ -43,12 +42,6 @@ def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Opt
         save_scheduler_state(scheduler, state_dir)
         save_rng_state(state_dir)
         (state_dir / STEP_FILENAME).write_text(json.dumps({"step": step}))
-        if final.exists():
-            shutil.rmtree(final)
-        tmp.replace(final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     _point_last_at(final)
     return final
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
 from collections import deque
 from contextlib import nullcontext
 from pathlib import Path
@@ -22,6 +20,7 @@ from torch import nn
 from transformers import Qwen2_5_VLConfig
 
 from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE, TASK
+from vst_vla.io import atomic_directory
 from vst_vla.vla.configuration import VLAConfig
 from vst_vla.vla.ensembling import TemporalEnsembler
 from vst_vla.vla.errors import UnsafeActionError
@@ -192,21 +191,13 @@ class VLAPolicy(nn.Module):
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the checkpoint atomically: into a temp sibling directory, then renamed into place."""
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-        try:
+        with atomic_directory(directory) as tmp:
             (tmp / CONFIG_FILENAME).write_text(json.dumps(self.config.to_dict(), indent=2))
             (tmp / BACKBONE_CONFIG_FILENAME).write_text(self.backbone.config.to_json_string())
             save_model(self, str(tmp / WEIGHTS_FILENAME))
             self.processor.save(tmp)
             if self.env_metadata is not None:
                 (tmp / ENV_FILENAME).write_text(json.dumps(self.env_metadata, indent=2))
-            if directory.exists():
-                shutil.rmtree(directory)
-            tmp.replace(directory)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
         return directory
 
     @classmethod

@@ -16,9 +16,28 @@ refers to in ``meta_info["query"]``, so it can be re-derived. Entry points: :fun
 ``python -m vst_vla.spatial.generate``.
 """
 
-from vst_vla.spatial.engine import boxes3d, counting, depth, metric, multiview, relation, robot, video  # noqa: F401
-from vst_vla.spatial.engine.base import SKILLS, AnswerBalancer, Draft, Skill, register_skill
-from vst_vla.spatial.engine.generator import generate_dataset, iter_scene_samples, shared_env
+from vst_vla.spatial.engine import (  # noqa: F401
+    boxes3d,
+    counting,
+    depth,
+    metric,
+    multiview,
+    relation,
+    robot,
+    video,
+)
+from vst_vla.spatial.engine.base import (
+    SKILLS,
+    AnswerBalancer,
+    Draft,
+    Skill,
+    register_skill,
+)
+from vst_vla.spatial.engine.generator import (
+    generate_dataset,
+    iter_scene_samples,
+    shared_env,
+)
 from vst_vla.spatial.engine.scene import SINGLE_VIEWS, SceneBundle
 
 __all__ = [

@@ -11,7 +11,14 @@ from __future__ import annotations
 import numpy as np
 from vst_envs.scene import CameraInfo, ObjectInfo
 
-from vst_vla.spatial.engine.base import Draft, Skill, metres, number_text, object_phrase, register_skill
+from vst_vla.spatial.engine.base import (
+    Draft,
+    Skill,
+    metres,
+    number_text,
+    object_phrase,
+    register_skill,
+)
 from vst_vla.spatial.engine.geometry import camera_dict, depth, pixel
 from vst_vla.spatial.engine.scene import SceneBundle, pick_view
 

@@ -19,7 +19,13 @@ from typing import Any
 import cv2
 import numpy as np
 from PIL import Image
-from vst_envs.scene import CameraInfo, ObjectInfo, SceneGroundTruth, pixel_index, project
+from vst_envs.scene import (
+    CameraInfo,
+    ObjectInfo,
+    SceneGroundTruth,
+    pixel_index,
+    project,
+)
 from vst_envs.views import ViewSpec, render_segmentations, render_views
 
 from vst_vla.spatial.engine.base import AnswerBalancer
