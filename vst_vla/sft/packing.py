@@ -68,10 +68,11 @@ def collate_packs(packs: list[list[SFTExample]], pad_token_id: int = 0) -> dict:
     """Rows of concatenated examples, right-padded to the longest row.
 
     Returns input_ids / labels / mm_token_type_ids (B, L), pixel_values (sum P, D) and image_grid_thw (n, 3) in
-    row-major example order, and ``segments``: per row, the (start, length, n_images) of each example; the
-    padding at a row's end is its own segment so it attends to nothing real.
+    row-major example order, ``segments``: per row, the (start, length, n_images) of each example (the padding
+    at a row's end is its own segment so it attends to nothing real), and ``padding_tokens``: how many there are.
     """
     length = max(sum(len(e) for e in pack) for pack in packs)
+    padding_tokens = 0
     rows_ids, rows_labels, rows_mm, segments = [], [], [], []
     pixels, grids = [], []
     for pack in packs:
@@ -88,6 +89,7 @@ def collate_packs(packs: list[list[SFTExample]], pad_token_id: int = 0) -> dict:
                 grids.append(e.image_grid_thw)
         if start < length:
             pad = length - start
+            padding_tokens += pad
             ids.append(torch.full((pad,), pad_token_id, dtype=torch.long))
             labels.append(torch.full((pad,), IGNORE_INDEX, dtype=torch.long))
             mm.append(torch.zeros(pad, dtype=torch.long))
@@ -103,4 +105,5 @@ def collate_packs(packs: list[list[SFTExample]], pad_token_id: int = 0) -> dict:
         "pixel_values": torch.cat(pixels) if pixels else None,
         "image_grid_thw": torch.cat(grids) if grids else None,
         "segments": segments,
+        "padding_tokens": padding_tokens,
     }
