@@ -15,7 +15,7 @@ def test_collect_train_resume_eval(tmp_path):
     base = ["experiment=debug", f"dataset.root={tmp_path}/data", f"output_root={tmp_path}/runs"]
     first = run(_strip_hydra(_compose("train", base)))
     assert "collect" in first["phases_s"] and first["final_step"] == 4
-    assert first["eval"]["n_episodes"] == 1
+    assert first["eval"]["n_episodes"] == 1 and "lift the red cube" in first["report"]
     run_dir = Path(first["run_dir"])
     assert (run_dir / "eval" / "episodes.jsonl").is_file() and list((run_dir / "eval").glob("*.mp4"))
 

@@ -57,6 +57,8 @@ def run(cfg_dict: dict) -> dict:
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     summary = run(OmegaConf.to_container(cfg, resolve=True))
+    if summary.get("report"):
+        print(summary["report"])
     if "phases_s" in summary:
         logging.getLogger(__name__).info("phases (s): %s", summary["phases_s"])
 

@@ -80,5 +80,5 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
                "before": before, "after": after, "chance": chance_by_skill(held_out)}
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
-    print(write_skill_report(summary, run_dir))
+    summary["report"] = write_skill_report(summary, run_dir)
     return summary

@@ -87,12 +87,13 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
                 factory = PretrainedPolicyFactory(str(result.last_checkpoint / PRETRAINED_DIR), str(policy.device),
                                                   cfg.trainer.precision)
             summary = evaluate_policy(policy, cfg.env, cfg.eval, run_dir / "eval", policy_factory=factory)
-        print(format_summary_table({env_task_label(cfg.env): summary}))
     out = {"run_dir": str(run_dir), "phases_s": timer.seconds, "start_step": result.start_step,
            "final_step": result.final_step, "final_loss": result.last_loss,
            "checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
            "eval": summary.to_dict() if summary else None}
     (run_dir / RUN_SUMMARY).write_text(json.dumps(out, indent=2))
+    if summary is not None:
+        out["report"] = format_summary_table({env_task_label(cfg.env): summary})
     return out
 
 
