@@ -58,7 +58,7 @@ def main() -> None:
     vlm.autocast_dtype = torch.bfloat16
     samples = list(read_samples(args.data))
     examples = SFTDataset(samples, vlm.processor, DEFAULT_SYSTEM_PROMPT, args.max_tokens)
-    lengths = [len(e) for e in examples.examples]
+    lengths = examples.lengths
     packed = PackedDataset(examples, args.max_tokens, packing=True, seed=0)
     padded_order = PackedDataset(examples, args.max_tokens, packing=False, seed=0)
     packed_batches = [collate_packs([packed[i]]) for i in range(min(len(packed), args.steps + 1))]

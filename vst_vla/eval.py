@@ -1,5 +1,8 @@
 """``python -m vst_vla.eval policy_path=<checkpoint>``: seeded episodes of a saved policy in simulation.
 
+The checkpoint may be vst_vla's own or a LeRobot one (``lerobot-train --policy.type=vst_vla``); see
+:mod:`vst_vla.vla.loading`.
+
 Prints the success rate with its 95% Wilson interval and the mean episode length; writes ``episodes.jsonl`` as
 episodes finish, ``summary.json`` at the end and mp4s of the first episodes. A checkpoint trained on a
 multi-task dataset is evaluated on every task its env.json records (``tasks=[lift]`` picks some): one
@@ -9,7 +12,6 @@ sub-directory per task, a table with a row per task and their average, and ``suc
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +55,8 @@ def env_configs_for_policy(env_metadata: dict | None, overrides: dict, policy_pa
 
     if not env_metadata or not ("env" in env_metadata or env_metadata.get("tasks")):
         raise FileNotFoundError(
-            f"{policy_path} has no env.json describing its environment; it cannot be evaluated without one"
+            f"{policy_path} has no env.json describing its environment (nor, for a lerobot-train checkpoint, a "
+            "training dataset with meta/vst_env.json); it cannot be evaluated in simulation without one"
         )
     env_cfgs = env_configs_from_metadata(env_metadata, overrides)
     if tasks:
@@ -79,19 +82,17 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     from vst_vla.rollout.parallel import PretrainedPolicyFactory
     from vst_vla.rollout.policy_eval import env_task_label
     from vst_vla.training.trainer import resolve_device
-    from vst_vla.vla.modeling import ENV_FILENAME, VLAPolicy
+    from vst_vla.vla.loading import load_vla_policy
 
     device = resolve_device(cfg.device)
-    # With eval.num_workers > 1 every worker process loads the checkpoint itself; this process only needs env.json.
     factory = PretrainedPolicyFactory(cfg.policy_path, str(device), cfg.precision)
+    # The checkpoint is loaded here even with eval.num_workers > 1, where each worker loads its own copy: its
+    # env description may come from the training dataset (a lerobot-train checkpoint has no env.json).
+    policy = load_vla_policy(cfg.policy_path).to(device)
+    policy.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
+    env_metadata = policy.env_metadata
     if cfg.eval.num_workers > 1:
         policy = None
-        env_path = Path(cfg.policy_path) / ENV_FILENAME
-        env_metadata = json.loads(env_path.read_text()) if env_path.is_file() else None
-    else:
-        policy = VLAPolicy.from_pretrained(cfg.policy_path).to(device)
-        policy.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
-        env_metadata = policy.env_metadata
     env_cfgs = env_configs_for_policy(env_metadata, cfg.env_overrides, cfg.policy_path, cfg.tasks)
     out_dir = Path(cfg.output_dir) if cfg.output_dir else (
         Path(cfg.policy_path).resolve().parent.parent / f"eval_seed{cfg.eval.seed}_n{cfg.eval.n_episodes}"

@@ -23,11 +23,11 @@ from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 from lerobot.utils.constants import ACTION, OBS_IMAGES, OBS_STATE
 
+from vst_envs.layout import ACTION_DIM  # the layout every vst_envs task shares
+from vst_envs.layout import AGENT_POS_DIM as STATE_DIM
+
 from lerobot_env_vst.gym_env import GYM_ID, PACKAGE_NAME
 
-# The layout every vst_envs task shares (vst_envs.base): 7-D delta end-effector actions, 9-D agent_pos.
-ACTION_DIM = 7
-STATE_DIM = 9
 
 
 def _split(names: str | None, what: str) -> list[str]:

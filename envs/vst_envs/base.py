@@ -24,6 +24,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from vst_envs.layout import ACTION_DIM, AGENT_POS_DIM
 from vst_envs.scene import (
     CameraInfo,
     ObjectInfo,
@@ -37,8 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ACTION_DIM = 7
-AGENT_POS_DIM = 9
 
 # robosuite's logger and the import-time messages it always emits on a plain pip install (no private macro
 # file, no optional robosuite_models / mink packages). Only these exact messages are dropped.

@@ -12,11 +12,13 @@ from typing import Any
 
 import numpy as np
 
+from vst_envs.layout import POSITION_DELTA_M_PER_UNIT, ROTATION_DELTA_RAD_PER_UNIT
+
 logger = logging.getLogger(__name__)
 
 # OSC_POSE scales an action of 1 to this many metres / radians (robosuite's BASIC controller config).
-_POS_PER_ACTION = 0.05
-_ROT_PER_ACTION = 0.5
+_POS_PER_ACTION = POSITION_DELTA_M_PER_UNIT
+_ROT_PER_ACTION = ROTATION_DELTA_RAD_PER_UNIT
 _GRIPPER_OPEN = -1.0
 _GRIPPER_CLOSE = 1.0
 

@@ -5,12 +5,14 @@ step (so saved pipelines reload). The model code is imported lazily by LeRobot's
 (``modeling_*`` next to ``configuration_*``), keeping plugin discovery cheap for commands that never build a
 policy.
 
-LeRobot's ``register_third_party_plugins()`` imports only *distributions* named ``lerobot_policy_*``; this
-package currently ships inside the ``vst-vla`` distribution, so LeRobot's CLIs need it named explicitly::
+It installs as its own distribution (a uv workspace member), which LeRobot's ``register_third_party_plugins()``
+imports by name, so LeRobot's CLIs take it with no extra flag::
 
-    lerobot-train --policy.discover_packages_path=lerobot_policy_vst_vla --policy.type=vst_vla \\
-        --dataset.repo_id=local/my_so101 --dataset.root=/data/my_so101 --policy.device=cuda \\
-        --policy.push_to_hub=false --policy.head_type=flow --policy.chunk_size=8 --policy.n_action_steps=8
+    lerobot-train --policy.type=vst_vla --dataset.repo_id=local/my_so101 --dataset.root=/data/my_so101 \\
+        --policy.device=cuda --policy.push_to_hub=false --policy.head_type=flow --policy.chunk_size=8 \\
+        --policy.n_action_steps=8
+
+``conversion`` moves checkpoints between this layout and vst_vla's (``python -m vst_vla.convert``).
 """
 
 from .configuration_vst_vla import VSTVLAConfig

@@ -1,4 +1,4 @@
-"""The SFT stage end to end on generated scenes: data → packed training → per-skill report."""
+"""The VLM stages end to end on generated scenes: data → SFT (packed) or RL (GRPO) → per-skill report."""
 
 import json
 
@@ -17,3 +17,16 @@ def test_sft_debug_stage(tmp_path):
     assert (tmp_path / "runs" / "sft_debug" / "skills.png").is_file()
     saved = json.loads((tmp_path / "runs" / "sft_debug" / "run_summary.json").read_text())
     assert set(saved["after"]) == set(saved["before"])
+
+
+@pytest.mark.slow
+def test_rl_debug_stage(tmp_path):
+    overrides = ["experiment=rl_debug", f"output_root={tmp_path}/runs",
+                 f"data.train_path={tmp_path}/train.parquet", f"data.eval_path={tmp_path}/eval.parquet"]
+    summary = run(_strip_hydra(_compose("train", overrides)))
+    assert summary["final_step"] == 2 and summary["after"]
+    change = summary["reward_change"]
+    assert set(change) == {"accuracy", "format"} and change["accuracy"]["n"] == 6
+    assert change["accuracy"]["ci_low"] <= change["accuracy"]["diff"] <= change["accuracy"]["ci_high"]
+    assert "held-out reward" in summary["report"]
+    assert (tmp_path / "runs" / "rl_debug" / "reward_change.md").is_file()

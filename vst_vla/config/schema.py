@@ -66,6 +66,7 @@ class TrainConfig:
     policy: VLAConfig = field(default_factory=VLAConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: RolloutConfig = field(default_factory=RolloutConfig)
+    export_lerobot: bool = True  # VLA stage: convert the final checkpoint to <run>/lerobot_policy
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

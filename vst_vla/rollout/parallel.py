@@ -10,7 +10,7 @@ Workers are started with the ``spawn`` method: a forked child would inherit the 
 policy from a picklable *policy factory*, a callable ``factory(env) -> policy`` run inside the worker:
 
 - :class:`ExpertPolicyFactory`: the scripted expert (it acts on the worker's env);
-- :class:`PretrainedPolicyFactory`: a saved checkpoint (``VLAPolicy.from_pretrained``).
+- :class:`PretrainedPolicyFactory`: a saved checkpoint of either layout (``load_vla_policy``).
 
 Seeds are handed out one at a time (dynamic load balancing); the first ``n_videos`` seeds come back with their
 frames and the parent writes the mp4s. Errors raised in a worker (a policy/env mismatch, a bad action) are
@@ -79,9 +79,9 @@ class PretrainedPolicyFactory:
         import torch
 
         from vst_vla.rollout.policy_eval import check_policy_fits_env
-        from vst_vla.vla.modeling import VLAPolicy
+        from vst_vla.vla.loading import load_vla_policy
 
-        policy = VLAPolicy.from_pretrained(self.path).to(torch.device(self.device))
+        policy = load_vla_policy(self.path).to(torch.device(self.device))
         policy.autocast_dtype = torch.bfloat16 if self.precision == "bf16" else None
         policy.eval()
         check_policy_fits_env(policy, env)

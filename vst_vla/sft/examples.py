@@ -72,21 +72,29 @@ def encode_sample(processor, sample: SpatialSample, system_prompt: str) -> SFTEx
 
 
 class SFTDataset(Dataset):
-    """Samples tokenized once up front (the spatial datasets here are small; real runs can stream)."""
+    """Samples encoded on access, with every example's token count measured once up front.
+
+    Keeping encoded examples would hold each image's float32 patches (about 1 MB per 128 px image, several per
+    multi-image or video sample): tens of GB for a 10k-sample dataset. The samples keep their images compressed,
+    and re-encoding a packed row costs far less than a training step.
+    """
 
     def __init__(self, samples: list[SpatialSample], processor, system_prompt: str, max_tokens: int) -> None:
-        self.examples = []
-        for sample in samples:
-            example = encode_sample(processor, sample, system_prompt)
-            if len(example) > max_tokens:
+        self.samples = list(samples)
+        self.processor = processor
+        self.system_prompt = system_prompt
+        self.lengths: list[int] = []
+        for sample in self.samples:
+            length = len(encode_sample(processor, sample, system_prompt))
+            if length > max_tokens:
                 raise ValueError(
-                    f"sample {sample.id!r} has {len(example)} tokens, more than sft.max_tokens={max_tokens}; "
+                    f"sample {sample.id!r} has {length} tokens, more than sft.max_tokens={max_tokens}; "
                     "raise sft.max_tokens or lower the image resolution"
                 )
-            self.examples.append(example)
+            self.lengths.append(length)
 
     def __len__(self) -> int:
-        return len(self.examples)
+        return len(self.samples)
 
     def __getitem__(self, i: int) -> SFTExample:
-        return self.examples[i]
+        return encode_sample(self.processor, self.samples[i], self.system_prompt)

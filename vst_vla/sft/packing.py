@@ -49,7 +49,8 @@ class PackedDataset(Dataset):
 
     def __init__(self, examples: Dataset, max_tokens: int, packing: bool = True, seed: int = 0) -> None:
         self.examples = examples
-        lengths = [len(examples[i]) for i in range(len(examples))]
+        # Datasets that know their token counts (SFTDataset) spare encoding every example here.
+        lengths = list(getattr(examples, "lengths", None) or (len(examples[i]) for i in range(len(examples))))
         self.packs = greedy_packs(lengths, max_tokens, seed) if packing else [[i] for i in range(len(examples))]
         self.max_tokens = max_tokens
 

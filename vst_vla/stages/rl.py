@@ -11,10 +11,12 @@ import json
 from pathlib import Path
 
 from vst_vla.rl.config import RULE_CHECKABLE_KINDS, RLStageConfig
+from vst_vla.rl.evaluation import format_reward_change, paired_bootstrap, reward_scores
 from vst_vla.rl.learner import GRPOLearner, PromptDataset
 from vst_vla.sft.model import SpatialVLM
+from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import chance_by_skill, write_skill_report
-from vst_vla.stages.sft import evaluate_vlm, load_or_generate
+from vst_vla.stages.sft import answer_held_out, load_or_generate
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.trainer import Trainer
 
@@ -31,17 +33,32 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     source = resume_from / PRETRAINED_DIR if resume_from else None
     vlm = SpatialVLM.from_pretrained(source, cfg.freeze) if source else SpatialVLM.build(cfg.model, cfg.freeze)
-    evaluate = lambda: evaluate_vlm(vlm, held_out, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
-                                    cfg.eval_max_samples, cfg.trainer.precision == "bf16")
-    before = evaluate() if resume_from is None else None
+    evaluate = lambda: answer_held_out(vlm, held_out, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
+                                       cfg.eval_max_samples, cfg.trainer.precision == "bf16")
+    answered_before = evaluate() if resume_from is None else None
     reference = copy.deepcopy(vlm).eval().requires_grad_(False) if cfg.rl.kl_coef > 0 else None
     learner = GRPOLearner(vlm, cfg.rl, cfg.system_prompt, reference)
     result = Trainer(cfg.trainer, run_dir).fit(learner, PromptDataset(train), resume_from)
-    after = evaluate()
+    answered_after = evaluate()
+    per_skill = lambda answered: evaluate_predictions(zip([s.meta_info for s in answered[0]], answered[1]))  # noqa: E731
     summary = {"run_dir": str(run_dir), "stage": "rl", "train_prompts": len(train), "eval_samples": len(held_out),
                "final_step": result.final_step,
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
-               "before": before, "after": after, "chance": chance_by_skill(held_out)}
+               "before": per_skill(answered_before) if answered_before else None, "after": per_skill(answered_after),
+               "chance": chance_by_skill(held_out), "reward_change": None}
+    if answered_before is not None:
+        summary["reward_change"] = _reward_change(answered_before, answered_after)
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
     summary["report"] = write_skill_report(summary, run_dir)
+    if summary["reward_change"]:
+        table = format_reward_change(summary["reward_change"])
+        (run_dir / "reward_change.md").write_text(table)
+        summary["report"] += "\n" + table
     return summary
+
+
+def _reward_change(before: tuple[list, list[str]], after: tuple[list, list[str]]) -> dict[str, dict[str, float]]:
+    """VST-R accuracy and format rewards on the same held-out questions, before vs after, paired."""
+    metas = [s.meta_info for s in before[0]]
+    scores_before, scores_after = reward_scores(metas, before[1]), reward_scores(metas, after[1])
+    return {name: paired_bootstrap(scores_before[name], scores_after[name]) for name in ("accuracy", "format")}

@@ -44,13 +44,20 @@ def load_or_generate(path: str, num_scenes: int, seed: int, data: SpatialDataCon
     return samples
 
 
-def evaluate_vlm(vlm: SpatialVLM, samples: list[SpatialSample], system_prompt: str, max_new_tokens: int,
-                 max_samples: int, bf16: bool) -> dict:
-    """Per-skill scores of the model's greedy answers on the first ``max_samples`` of ``samples``."""
+def answer_held_out(vlm: SpatialVLM, samples: list[SpatialSample], system_prompt: str, max_new_tokens: int,
+                    max_samples: int, bf16: bool) -> tuple[list[SpatialSample], list[str]]:
+    """The first ``max_samples`` of ``samples`` and the model's greedy answers to them."""
     vlm.eval()
     subset = samples[:max_samples]
     with torch.autocast(vlm.device.type, dtype=torch.bfloat16, enabled=bf16):
         answers = generate_answers(vlm.backbone, vlm.processor, subset, system_prompt, max_new_tokens=max_new_tokens)
+    return subset, answers
+
+
+def evaluate_vlm(vlm: SpatialVLM, samples: list[SpatialSample], system_prompt: str, max_new_tokens: int,
+                 max_samples: int, bf16: bool) -> dict:
+    """Per-skill scores of the model's greedy answers on the first ``max_samples`` of ``samples``."""
+    subset, answers = answer_held_out(vlm, samples, system_prompt, max_new_tokens, max_samples, bf16)
     return evaluate_predictions(zip([s.meta_info for s in subset], answers))
 
 

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 RUN_CONFIG = "run_config.json"
 RUN_SUMMARY = "run_summary.json"
+LEROBOT_EXPORT_DIR = "lerobot_policy"
 
 
 class _PhaseTimer:
@@ -78,6 +79,10 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     (run_dir / RUN_CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
     with timer.time("train"):
         result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict()).fit(policy, dataset, resume_from)
+    lerobot_dir = None
+    if cfg.export_lerobot and result.last_checkpoint is not None:
+        with timer.time("export_lerobot"):
+            lerobot_dir = _export_lerobot(result.last_checkpoint / PRETRAINED_DIR, run_dir / LEROBOT_EXPORT_DIR)
     summary = None
     if cfg.eval.n_episodes > 0:
         with timer.time("eval"):
@@ -90,11 +95,19 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     out = {"run_dir": str(run_dir), "phases_s": timer.seconds, "start_step": result.start_step,
            "final_step": result.final_step, "final_loss": result.last_loss,
            "checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
+           "lerobot_policy": str(lerobot_dir) if lerobot_dir else None,
            "eval": summary.to_dict() if summary else None}
     (run_dir / RUN_SUMMARY).write_text(json.dumps(out, indent=2))
     if summary is not None:
         out["report"] = format_summary_table({env_task_label(cfg.env): summary})
     return out
+
+
+def _export_lerobot(checkpoint: Path, destination: Path) -> Path:
+    """The final checkpoint in the LeRobot plugin's layout (replacing, atomically, an older export of this run)."""
+    from lerobot_policy_vst_vla.conversion import export_to_lerobot
+
+    return export_to_lerobot(checkpoint, destination)
 
 
 def _check_env_matches_dataset(cfg: TrainConfig, dataset: VLATrainingDataset) -> None:

@@ -1,0 +1,116 @@
+"""LeRobot's own command lines on vst-vla checkpoints, both ways, as subprocesses (CPU, offline, a few steps).
+
+* ``python -m vst_vla.train`` → its ``lerobot_policy`` export → ``lerobot-rollout`` against the simulated arm
+  (``--robot.type=vst_sim``; the command a user runs on an SO-101 with only the ``--robot.*`` flags changed), and
+  ``lerobot-eval --env.type=vst``.
+* ``lerobot-train --policy.type=vst_vla`` on a dataset collected by ``vst_vla.collect`` → ``vst_vla.eval`` and
+  ``python -m vst_vla.convert``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_configs import _compose, _strip_hydra
+
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
+
+
+def run_cli(command: list[str], cwd: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    result = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def vst_vla_run(tiny_lift_dataset, tmp_path_factory) -> dict:
+    """Two training steps of the debug preset on the shared tiny Lift dataset (64 px), exported for LeRobot."""
+    from vst_vla.train import run
+
+    out = tmp_path_factory.mktemp("runs")
+    overrides = ["experiment=debug", f"dataset.root={tiny_lift_dataset.root}", f"output_root={out}",
+                 "trainer.steps=2", "eval.n_episodes=0"]
+    return run(_strip_hydra(_compose("train", overrides)))
+
+
+def test_vst_vla_train_exports_a_lerobot_policy(vst_vla_run: dict) -> None:
+    export = Path(vst_vla_run["lerobot_policy"])
+    assert export == Path(vst_vla_run["run_dir"]) / "lerobot_policy"
+    assert {"config.json", "model.safetensors", "policy_preprocessor.json", "policy_postprocessor.json"} <= {
+        p.name for p in export.iterdir()}
+    assert json.loads((export / "config.json").read_text())["type"] == "vst_vla"
+
+
+def test_lerobot_rollout_drives_the_simulated_arm(vst_vla_run: dict, tmp_path: Path) -> None:
+    """The SO-101 rollout command, with ``--robot.type=vst_sim`` in place of the real arm's flags."""
+    summary_path = tmp_path / "rollout_summary.json"
+    result = run_cli([
+        str(BIN / "lerobot-rollout"), "--strategy.type=base", f"--policy.path={vst_vla_run['lerobot_policy']}",
+        "--robot.type=vst_sim", "--robot.task=lift", "--robot.image_size=64", "--robot.cheap_render=true",
+        "--robot.max_episode_steps=8", f"--robot.summary_path={summary_path}",
+        f"--robot.calibration_dir={tmp_path / 'calibration'}",
+        "--task=lift the red cube", "--duration=6", "--fps=20",
+    ], cwd=tmp_path)
+    log = result.stdout + result.stderr
+    assert "Rollout finished" in log and "Returning robot to initial position" in log
+    summary = json.loads(summary_path.read_text())
+    assert summary["task"] == "lift" and summary["policy_steps"] >= 8
+    assert summary["episodes_finished"] >= 1
+    assert summary["episodes"][0] == {"seed": 0, "steps": 8, "success": False, "finished": True}  # 2 steps of training
+
+
+def test_lerobot_rollout_refuses_a_camera_the_policy_was_not_trained_on(vst_vla_run: dict, tmp_path: Path) -> None:
+    summary_path = tmp_path / "rollout_summary.json"
+    result = subprocess.run([
+        str(BIN / "lerobot-rollout"), "--strategy.type=base", f"--policy.path={vst_vla_run['lerobot_policy']}",
+        "--robot.type=vst_sim", "--robot.camera_names=[frontview]", "--robot.image_size=64",
+        "--robot.cheap_render=true", f"--robot.summary_path={summary_path}",
+        f"--robot.calibration_dir={tmp_path / 'calibration'}", "--task=lift the red cube", "--duration=2",
+    ], cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "Visual feature mismatch" in result.stderr and "observation.images.agentview" in result.stderr
+    # Refused before the control loop: no action reached the arm (the robot may still log an empty tally).
+    assert not summary_path.exists() or json.loads(summary_path.read_text())["policy_steps"] == 0
+
+
+def test_lerobot_eval_runs_the_exported_policy(vst_vla_run: dict, tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    run_cli([
+        str(BIN / "lerobot-eval"), f"--policy.path={vst_vla_run['lerobot_policy']}", "--policy.device=cpu",
+        "--env.type=vst", "--env.task=lift", "--env.image_size=64", "--env.cheap_render=true",
+        "--env.episode_length=4", "--eval.n_episodes=1", "--eval.batch_size=1", "--eval.use_async_envs=false",
+        f"--output_dir={out}",
+    ], cwd=tmp_path)
+    info = json.loads((out / "eval_info.json").read_text())
+    assert info["overall"]["n_episodes"] == 1 and info["overall"]["pc_success"] == 0.0
+
+
+def test_lerobot_train_checkpoint_runs_in_vst_vla_eval(tiny_lift_dataset, tmp_path: Path) -> None:
+    from vst_vla.config.schema import RolloutConfig
+    from vst_vla.eval import EvalCommandConfig, run_eval
+    from vst_vla.vla.modeling import VLAPolicy
+
+    out = tmp_path / "train"
+    run_cli([
+        str(BIN / "lerobot-train"), "--dataset.repo_id=local/tiny_lift", f"--dataset.root={tiny_lift_dataset.root}",
+        "--dataset.video_backend=pyav", "--policy.type=vst_vla", "--policy.device=cpu", "--policy.push_to_hub=false",
+        "--policy.head_type=l1_chunk", "--steps=2", "--batch_size=2", "--save_freq=2", "--num_workers=0",
+        "--wandb.enable=false", f"--output_dir={out}",
+    ], cwd=tmp_path)
+    checkpoint = out / "checkpoints" / "000002" / "pretrained_model"
+    # No env.json: vst_vla.eval finds the env in the training dataset's meta/vst_env.json.
+    assert not (checkpoint / "env.json").exists()
+    summary = run_eval(EvalCommandConfig(policy_path=str(checkpoint), output_dir=str(tmp_path / "eval"),
+                                         eval=RolloutConfig(n_episodes=1, seed=0, n_videos=0, max_steps=4)))
+    assert summary.n_episodes == 1 and summary.mean_episode_length == 4
+    converted = tmp_path / "vst_layout"
+    run_cli([sys.executable, "-m", "vst_vla.convert", str(checkpoint), str(converted)], cwd=tmp_path)
+    policy = VLAPolicy.from_pretrained(converted)
+    assert policy.env_metadata["env"]["image_size"] == 64 and policy.config.head.type == "l1_chunk"
