@@ -15,7 +15,7 @@ from vst_vla.rl.evaluation import format_reward_change, paired_bootstrap, reward
 from vst_vla.rl.learner import GRPOLearner, PromptDataset
 from vst_vla.sft.model import SpatialVLM
 from vst_vla.spatial.metrics import evaluate_predictions
-from vst_vla.spatial.report import chance_by_skill, write_skill_report
+from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
 from vst_vla.stages.sft import answer_held_out, load_or_generate
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.trainer import Trainer
@@ -45,7 +45,8 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
                "final_step": result.final_step,
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
                "before": per_skill(answered_before) if answered_before else None, "after": per_skill(answered_after),
-               "chance": chance_by_skill(held_out), "reward_change": None}
+               "chance": chance_by_skill(held_out), "prior": blind_prior_by_skill(train, held_out),
+               "reward_change": None}
     if answered_before is not None:
         summary["reward_change"] = _reward_change(answered_before, answered_after)
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))

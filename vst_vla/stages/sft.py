@@ -22,7 +22,7 @@ from vst_vla.sft.model import SpatialVLM
 from vst_vla.sft.packing import PackedDataset
 from vst_vla.spatial.formats import read_samples, write_parquet
 from vst_vla.spatial.metrics import evaluate_predictions
-from vst_vla.spatial.report import chance_by_skill, write_skill_report
+from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
 from vst_vla.spatial.schema import SpatialSample
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.trainer import Trainer
@@ -85,7 +85,8 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     summary = {"run_dir": str(run_dir), "stage": cfg.stage, "train_samples": len(train), "eval_samples": len(held_out),
                "final_step": result.final_step, "final_loss": result.last_loss,
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
-               "before": before, "after": after, "chance": chance_by_skill(held_out)}
+               "before": before, "after": after, "chance": chance_by_skill(held_out),
+               "prior": blind_prior_by_skill(train, held_out)}
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
     summary["report"] = write_skill_report(summary, run_dir)
     return summary
