@@ -20,13 +20,16 @@ python -m vst_vla.spatial.report outputs/train/sft_spatial300 --train "$TRAIN" -
 # 2. CoT cold start from the SFT checkpoint: <think>...</think> answers composed from the ground truth.
 python -m vst_vla.train stage=cot run_name=cot_spatial300 $DATA model=local \
   model.pretrained_path=outputs/train/sft_spatial300/checkpoints/last/pretrained_model \
-  trainer.steps=400 trainer.vision_lr=1e-3 trainer.save_every=400 sft.eval_max_samples=200
+  trainer.steps=400 trainer.vision_lr=1e-3 trainer.save_every=400 sft.eval_max_samples=200 \
+  sft.eval_max_new_tokens=256
 cp outputs/train/cot_spatial300/skills.md "$OUT/cot.md"
 
-# 3. GRPO (DAPO tricks) from the CoT checkpoint; before/after on the same 400 held-out questions.
+# 3. GRPO (DAPO tricks) from the CoT checkpoint; before/after on the same 400 held-out questions. The CoT
+#    targets of most skills are 90-220 tokens with the offline tokenizer (digits are costly), so rollouts and
+#    evaluation get room for them; box detection (~780 tokens) stays out of reach at this budget.
 python -m vst_vla.train stage=rl run_name=rl_spatial300 $DATA model=local \
   model.pretrained_path=outputs/train/cot_spatial300/checkpoints/last/pretrained_model \
   trainer.steps=200 trainer.lr=2e-4 trainer.vision_lr=2e-5 trainer.save_every=200 \
-  eval_max_samples=400 eval_max_new_tokens=160
+  rl.max_new_tokens=256 eval_max_samples=400 eval_max_new_tokens=256
 cp outputs/train/rl_spatial300/skills.md "$OUT/rl.md"
 cp outputs/train/rl_spatial300/reward_change.md "$OUT/rl_reward_change.md"
