@@ -23,7 +23,7 @@ from typing import Any
 import torch
 from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.processor import NormalizerProcessorStep, PolicyProcessorPipeline
-from lerobot.utils.constants import ACTION, OBS_STATE, POLICY_POSTPROCESSOR_DEFAULT_NAME, POLICY_PREPROCESSOR_DEFAULT_NAME
+from lerobot.utils.constants import ACTION, OBS_STATE, POLICY_PREPROCESSOR_DEFAULT_NAME
 
 from vst_vla.io import atomic_directory
 from vst_vla.vla.configuration import VLAConfig
