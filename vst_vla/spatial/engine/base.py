@@ -217,6 +217,15 @@ def choice_text(stem: str, options: Sequence[str], template: int) -> str:
     return "\n".join(lines)
 
 
+def choice_draft(*, key: str, images: list[bytes], stem: str, options: Sequence[str], letter: str, template: int,
+                 query: dict[str, Any], reasoning: list[str], option_text: Any = str.capitalize) -> Draft:
+    """A choice question's :class:`Draft`: lettered options (shown through ``option_text``), the correct letter as
+    both answer and ground truth, and the letter -> option map that lets tests recompute the answer."""
+    return Draft(key=key, images=images, question=choice_text(stem, [option_text(o) for o in options], template),
+                 answer=letter, ground_truth=letter, template=template, query=query,
+                 options={LETTERS[i]: o for i, o in enumerate(options)}, reasoning=reasoning)
+
+
 def number_text(stem: str, template: int, count: bool = False) -> str:
     """The question with a closing instruction for a metric (or count) answer."""
     pool = COUNT_INSTRUCTIONS if count else NUMBER_INSTRUCTIONS

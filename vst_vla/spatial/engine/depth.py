@@ -16,6 +16,7 @@ from vst_vla.spatial.engine.base import (
     LETTERS,
     Draft,
     Skill,
+    choice_draft,
     choice_text,
     conclusion,
     format_number,
@@ -77,17 +78,17 @@ class DepthOrderPoints(Skill):
         steps.append(conclusion(letter, f"point {answer_label}"))
         image = draw_markers(scene.view(view).image,
                              [(pixel(p.position, camera), label) for p, label in zip(points, labels, strict=True)])
-        return Draft(
+        return choice_draft(
             key=f"{view}/{points[0].position.round(4).tolist()}/{points[1].position.round(4).tolist()}",
             images=[image],
-            question=choice_text(self.STEMS[template], [f"point {o}" for o in options], template),
-            answer=letter,
-            ground_truth=letter,
+            stem=self.STEMS[template],
+            options=options,
+            letter=letter,
             template=template,
+            option_text=lambda o: f"point {o}",
             query={"camera": camera_dict(camera), "view": view, "relation": relation,
                    "points": {label: p.position.tolist() for p, label in zip(points, labels, strict=True)},
                    "surfaces": {label: p.surface for p, label in zip(points, labels, strict=True)}},
-            options={LETTERS[i]: o for i, o in enumerate(options)},
             reasoning=steps,
         )
 

@@ -21,6 +21,7 @@ from vst_vla.spatial.engine.base import (
     LETTERS,
     Draft,
     Skill,
+    choice_draft,
     choice_text,
     conclusion,
     metres,
@@ -93,10 +94,8 @@ def _option_draft(skill: Skill, scene: SceneBundle, rng: np.random.Generator, ke
                   stem: str, correct: str, others: list[str], template: int, query: dict,
                   steps: list[str]) -> Draft:
     options, letter = skill.arrange(scene, rng, correct, others)
-    return Draft(key=key, images=images, question=choice_text(stem, [o.capitalize() for o in options], template),
-                 answer=letter, ground_truth=letter, template=template, query=query,
-                 options={LETTERS[i]: o for i, o in enumerate(options)},
-                 reasoning=[*steps, conclusion(letter, correct)])
+    return choice_draft(key=key, images=images, stem=stem, options=options, letter=letter, template=template,
+                        query=query, reasoning=[*steps, conclusion(letter, correct)])
 
 
 @register_skill

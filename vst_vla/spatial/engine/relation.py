@@ -14,10 +14,9 @@ import itertools
 import numpy as np
 
 from vst_vla.spatial.engine.base import (
-    LETTERS,
     Draft,
     Skill,
-    choice_text,
+    choice_draft,
     conclusion,
     metres,
     object_phrase,
@@ -74,16 +73,15 @@ class LeftRight(Skill):
             f"{u[subject]:.0f} {'<' if side == 'left' else '>'} {u[reference]:.0f}, so {sp} is to the {side} of {rp}.",
             conclusion(letter, wanted),
         ]
-        return Draft(
+        return choice_draft(
             key=f"{view}/{a}/{b}",
             images=[scene.png(view)],
-            question=choice_text(stem, [o.capitalize() for o in options], template),
-            answer=letter,
-            ground_truth=letter,
+            stem=stem,
+            options=options,
+            letter=letter,
             template=template,
             query={"camera": camera_dict(camera), "view": view, "objects": [subject, reference],
                    "form": form},
-            options={LETTERS[i]: o for i, o in enumerate(options)},
             reasoning=steps,
         )
 
@@ -145,14 +143,13 @@ class RelativeDirection(Skill):
             f"So {object_phrase(target)} is to the {wanted}.",
             conclusion(letter, wanted),
         ]
-        return Draft(
+        return choice_draft(
             key=f"{stand.name}/{face.name}/{target.name}",
             images=[scene.png(view)],
-            question=choice_text(stem, [o.capitalize() for o in options], template),
-            answer=letter,
-            ground_truth=letter,
+            stem=stem,
+            options=options,
+            letter=letter,
             template=template,
             query={"view": view, "objects": [stand.name, face.name, target.name]},
-            options={LETTERS[i]: o for i, o in enumerate(options)},
             reasoning=steps,
         )

@@ -16,6 +16,7 @@ from vst_vla.spatial.engine.base import (
     LETTERS,
     Draft,
     Skill,
+    choice_draft,
     choice_text,
     conclusion,
     metres,
@@ -101,16 +102,14 @@ class GripperAboveBelow(Skill):
             f"{'above' if gripper_higher else 'below'} the top face.",
             conclusion(letter, truth[template]),
         ]
-        return Draft(
+        return choice_draft(
             key=obj.name,
             images=[scene.png(view)],
-            question=choice_text(self.STEMS[template].format(object_phrase(obj)), [o.capitalize() for o in options],
-                                 template),
-            answer=letter,
-            ground_truth=letter,
+            stem=self.STEMS[template].format(object_phrase(obj)),
+            options=options,
+            letter=letter,
             template=template,
             query={"camera": camera_dict(camera), "view": view, "objects": [obj.name], "form": template},
-            options={LETTERS[i]: o for i, o in enumerate(options)},
             reasoning=steps,
         )
 
@@ -163,17 +162,16 @@ class ApproachDirection(Skill):
             f"Approaching from the opposite side, {SIDE_TEXT[wanted]}, keeps the gripper clear of it.",
             conclusion(letter, SIDE_TEXT[wanted]),
         ]
-        return Draft(
+        return choice_draft(
             key=obj.name,
             images=[scene.png(view)],
-            question=choice_text(self.STEMS[template].format(object_phrase(obj)),
-                                 [SIDE_TEXT[o].capitalize() for o in options], template),
-            answer=letter,
-            ground_truth=letter,
+            stem=self.STEMS[template].format(object_phrase(obj)),
+            options=options,
+            letter=letter,
             template=template,
             query={"view": view, "objects": [obj.name]},
-            options={LETTERS[i]: o for i, o in enumerate(options)},
             reasoning=steps,
+            option_text=lambda o: SIDE_TEXT[o].capitalize(),
         )
 
 

@@ -21,6 +21,7 @@ from vst_vla.spatial.engine.base import (
     LETTERS,
     Draft,
     Skill,
+    choice_draft,
     choice_text,
     conclusion,
     number_text,
@@ -258,14 +259,13 @@ class VideoCameraTurn(Skill):
             f"{'left' if turn > 0 else 'right'}.",
             conclusion(letter, truth),
         ]
-        return Draft(
+        return choice_draft(
             key="turn",
             images=_frames(scene, sweep),
-            question=choice_text(self.STEMS[template], [o.capitalize() for o in options], template),
-            answer=letter,
-            ground_truth=letter,
+            stem=self.STEMS[template],
+            options=options,
+            letter=letter,
             template=template,
             query={"cameras": _cameras(scene, sweep), "form": template},
-            options={LETTERS[i]: o for i, o in enumerate(options)},
             reasoning=steps,
         )
