@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT
-from vst_vla.sft.examples import IGNORE_INDEX, SFTDataset, encode_sample
+from vst_vla.sft.examples import IGNORE_INDEX, SFTDataset, count_sample_tokens, encode_sample
 from vst_vla.sft.model import FreezeConfig, SpatialVLM
 from vst_vla.sft.packing import PackedDataset, collate_packs, greedy_packs
 from vst_vla.spatial.schema import SpatialSample, Turn
@@ -69,6 +69,23 @@ def test_packed_loss_equals_separate_losses(vlm):
     with torch.no_grad():
         two_rows, _ = vlm(collate_packs([examples[:2], examples[2:]]))
     assert torch.allclose(two_rows, expected, atol=1e-5)
+
+
+def test_token_counts_from_image_sizes_match_full_encoding(vlm, tmp_path):
+    sizes = [(56, 56), (128, 128), (200, 60), (33, 310)]
+    samples = [SpatialSample(f"z{i}", "test", "multi_image", (_png(i, size), _png(i + 1, sizes[i - 1])),
+                             (Turn("human", "<image>\nand <image>\nWhich is wider?"), Turn("gpt", "A")),
+                             {"answer_kind": "choice", "ground_truth": "A", "skill": "x"})
+               for i, size in enumerate(sizes)] + make_samples(3)
+    from vst_vla.vlm.backbone import load_processor
+
+    reloaded = load_processor(vlm.save_pretrained(tmp_path / "m"), image_max_tokens=9)  # a saved processor, too
+    for processor in (vlm.processor, reloaded):
+        for sample in samples:
+            exact = len(encode_sample(processor, sample, DEFAULT_SYSTEM_PROMPT))
+            assert count_sample_tokens(processor, sample, DEFAULT_SYSTEM_PROMPT) == exact, sample.id
+    dataset = SFTDataset(samples, vlm.processor, DEFAULT_SYSTEM_PROMPT, max_tokens=2048)
+    assert dataset.lengths == [len(dataset[i]) for i in range(len(samples))]
 
 
 def test_packed_dataset_trains(vlm):
