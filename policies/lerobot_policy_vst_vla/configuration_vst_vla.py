@@ -47,6 +47,7 @@ class VLMBackboneConfig:
     tokenizer_vocab_size: int = 2048
     image_min_tokens: int = 4
     image_max_tokens: int = 64
+    rope_theta: float = 1_000_000.0
 
 
 @PreTrainedConfig.register_subclass("vst_vla")

@@ -403,3 +403,15 @@ def test_cli_writes_a_readable_file(tmp_path, capsys) -> None:
     back = list(read_parquet(out))
     assert back and {s.meta_info["skill"] for s in back} == {"count_objects"}
     assert run(parse_args(["--num-scenes", "1", "--out", str(out), "--skills", "bogus"])) == 2
+
+
+def test_max_per_scene_overrides_each_skills_cap() -> None:
+    default = generate_dataset(1, SEED, image_size=IMAGE_SIZE, skills=["left_right", "object_size"])
+    more = generate_dataset(1, SEED, image_size=IMAGE_SIZE, skills=["left_right", "object_size"], max_per_scene=5)
+    count = lambda samples, skill: sum(s.meta_info["skill"] == skill for s in samples)  # noqa: E731
+    assert count(default, "left_right") == 2 and count(default, "object_size") == 1  # the skills' own caps
+    assert count(more, "left_right") == 5 and count(more, "object_size") > 1
+    assert len({s.meta_info["query"]["view"] + str(s.meta_info["query"]["objects"]) for s in more
+                if s.meta_info["skill"] == "left_right"}) == 5  # distinct questions, not repeats
+    with pytest.raises(ValueError, match="max_per_scene"):
+        generate_dataset(1, SEED, skills=["left_right"], max_per_scene=0)

@@ -35,6 +35,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--image-size", type=int, default=128, help="square render size in pixels (default 128)")
     parser.add_argument("--skills", nargs="+", default=None, metavar="SKILL",
                         help=f"skills to run (default: all): {' '.join(SKILLS.names())}")
+    parser.add_argument("--max-per-scene", type=int, default=None, metavar="N",
+                        help="questions per skill and scene, overriding each skill's own cap (default: keep them)")
     return parser.parse_args(argv)
 
 
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     """Generate and write the dataset the arguments describe (the shared env stays open); exit status."""
     start = time.perf_counter()
     try:
-        scenes = iter_scene_samples(args.num_scenes, args.seed, args.env_type, args.image_size, args.skills)
+        scenes = iter_scene_samples(args.num_scenes, args.seed, args.env_type, args.image_size, args.skills,
+                                    args.max_per_scene)
     except (KeyError, ValueError) as err:  # bad arguments: unknown skill or env type, out-of-range sizes
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -36,6 +36,12 @@ class BackboneConfig:
 
     ``image_max_tokens`` bounds the visual tokens per image (the processor resizes larger images down), which is
     the main compute knob on a CPU.
+
+    ``rope_theta`` is the base of the language model's M-RoPE. Qwen2.5-VL splits each head's rotary frequencies
+    into contiguous (time, height, width) sections, highest first, so image *width* gets the lowest frequencies:
+    with Qwen's 1e6 base and the tiny 32-dim heads they turn by under 2e-4 rad per image column, and the language
+    model cannot tell image tokens apart horizontally (Qwen3-VL interleaves the sections for this reason). A base
+    near 20 turns them by 0.06-0.15 rad per column. 1e6 stays the default, as in Qwen2.5-VL.
     """
 
     pretrained_path: str | None = None
@@ -50,6 +56,7 @@ class BackboneConfig:
     tokenizer_vocab_size: int = 2048
     image_min_tokens: int = 4
     image_max_tokens: int = 64
+    rope_theta: float = 1_000_000.0
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size",
@@ -57,6 +64,8 @@ class BackboneConfig:
                      "image_max_tokens"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"backbone.{name} must be positive, got {getattr(self, name)}")
+        if not self.rope_theta > 1.0:
+            raise ValueError(f"backbone.rope_theta must be > 1 (the M-RoPE frequency base), got {self.rope_theta}")
         if self.hidden_size % self.num_heads:
             raise ValueError(f"backbone.hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
         if (self.hidden_size // self.num_heads) % 4:
@@ -85,7 +94,7 @@ def tiny_qwen2_5_vl_config(cfg: BackboneConfig, vocab_size: int, special_ids: di
         num_attention_heads=cfg.num_heads,
         num_key_value_heads=cfg.num_kv_heads,
         max_position_embeddings=4096,
-        rope_parameters={"rope_type": "default", "rope_theta": 1_000_000.0, "mrope_section": mrope_section},
+        rope_parameters={"rope_type": "default", "rope_theta": float(cfg.rope_theta), "mrope_section": mrope_section},
         bos_token_id=special_ids["<|endoftext|>"],
         eos_token_id=special_ids["<|im_end|>"],
         pad_token_id=special_ids["<|endoftext|>"],

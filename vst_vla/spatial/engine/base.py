@@ -123,13 +123,15 @@ class Skill:
         """One question about ``scene`` whose key is not in ``taken``, or None when the scene allows none."""
         raise NotImplementedError
 
-    def generate(self, scene: SceneBundle, rng: np.random.Generator) -> list[SpatialSample]:
-        """Up to ``max_per_scene`` distinct samples about ``scene`` (possibly none)."""
+    def generate(self, scene: SceneBundle, rng: np.random.Generator,
+                 max_per_scene: int | None = None) -> list[SpatialSample]:
+        """Up to ``max_per_scene`` (default: the skill's own) distinct samples about ``scene`` (possibly none)."""
+        limit = self.max_per_scene if max_per_scene is None else max_per_scene
         samples: list[SpatialSample] = []
         taken: set[str] = set()
         # Drafts draw random views / points, so a failed draft (None) may succeed on another try.
-        for _ in range(self.attempts_per_sample * self.max_per_scene):
-            if len(samples) == self.max_per_scene:
+        for _ in range(self.attempts_per_sample * limit):
+            if len(samples) == limit:
                 break
             draft = self.draft(scene, rng, taken)
             if draft is None or draft.key in taken:

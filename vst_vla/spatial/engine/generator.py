@@ -106,7 +106,10 @@ def skill_rng(seed: int, scene_index: int, skill: str) -> np.random.Generator:
     return np.random.default_rng([seed, scene_index, zlib.crc32(skill.encode())])
 
 
-def _check_args(num_scenes: int, seed: int, image_size: int, skills: Sequence[str] | None) -> list[str]:
+def _check_args(num_scenes: int, seed: int, image_size: int, skills: Sequence[str] | None,
+                max_per_scene: int | None = None) -> list[str]:
+    if max_per_scene is not None and max_per_scene < 1:
+        raise ValueError(f"max_per_scene must be >= 1 (or None for each skill's own), got {max_per_scene}")
     if num_scenes < 0:
         raise ValueError(f"num_scenes must be >= 0, got {num_scenes}")
     if seed < 0:
@@ -125,19 +128,21 @@ def iter_scene_samples(
     env_type: str = "tabletop_pick",
     image_size: int = 128,
     skills: Sequence[str] | None = None,
+    max_per_scene: int | None = None,
 ) -> Iterator[tuple[SceneBundle, list[SpatialSample]]]:
     """``(scene, samples)`` per scene; a scene is released (no more renders) once the loop moves on.
 
-    Arguments are checked (and the env built) when this is called, not at the first iteration, so a bad skill
-    name raises here.
+    ``max_per_scene`` overrides every skill's own cap on questions per scene (more questions per render is the
+    cheap way to a large single-skill set). Arguments are checked (and the env built) when this is called, not at
+    the first iteration, so a bad skill name raises here.
     """
-    names = _check_args(num_scenes, seed, image_size, skills)
+    names = _check_args(num_scenes, seed, image_size, skills, max_per_scene)
     env = shared_env(env_type)
-    return _scenes(env, names, num_scenes, seed, env_type, image_size)
+    return _scenes(env, names, num_scenes, seed, env_type, image_size, max_per_scene)
 
 
-def _scenes(env: Any, names: list[str], num_scenes: int, seed: int, env_type: str,
-            image_size: int) -> Iterator[tuple[SceneBundle, list[SpatialSample]]]:
+def _scenes(env: Any, names: list[str], num_scenes: int, seed: int, env_type: str, image_size: int,
+            max_per_scene: int | None) -> Iterator[tuple[SceneBundle, list[SpatialSample]]]:
     table, table_geoms = _table(env)
     balancer = AnswerBalancer()
     for index in range(num_scenes):
@@ -147,7 +152,7 @@ def _scenes(env: Any, names: list[str], num_scenes: int, seed: int, env_type: st
                             env_type, balancer, table, table_geoms)
         samples: list[SpatialSample] = []
         for name in names:
-            produced = SKILLS.get(name).generate(scene, skill_rng(seed, index, name))
+            produced = SKILLS.get(name).generate(scene, skill_rng(seed, index, name), max_per_scene)
             if not produced:
                 logger.debug("skill %s produced nothing for scene %d (seed %d)", name, index, scene_seed)
             samples.extend(produced)
@@ -163,6 +168,7 @@ def generate_dataset(
     env_type: str = "tabletop_pick",
     image_size: int = 128,
     skills: Sequence[str] | None = None,
+    max_per_scene: int | None = None,
 ) -> list[SpatialSample]:
     """VST-style spatial QA samples about ``num_scenes`` scenes (``env.reset(seed=seed + i)``).
 
@@ -172,8 +178,10 @@ def generate_dataset(
         env_type: a registered vst_envs config type ("tabletop_pick"; "lift" has one cube, so few skills apply).
         image_size: square render size in pixels (at most 480).
         skills: skill names to run (default: every registered skill).
+        max_per_scene: questions per skill and scene, overriding each skill's own cap (default: keep them).
 
     Returns:
         The samples, scene by scene and, within a scene, skill by skill.
     """
-    return [s for _, samples in iter_scene_samples(num_scenes, seed, env_type, image_size, skills) for s in samples]
+    scenes = iter_scene_samples(num_scenes, seed, env_type, image_size, skills, max_per_scene)
+    return [s for _, samples in scenes for s in samples]
