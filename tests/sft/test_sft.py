@@ -119,3 +119,19 @@ def test_freezing():
     vlm = SpatialVLM.build(BackboneConfig(), FreezeConfig(vision_tower=True, merger=False, language_model=True))
     trainable = {n for n, p in vlm.named_parameters() if p.requires_grad}
     assert trainable and all(".merger." in n for n in trainable)
+
+
+def test_data_skills_selects_samples_and_names_missing_ones():
+    from vst_vla.config.parse import ConfigError, dataclass_from_dict
+    from vst_vla.sft.config import SpatialDataConfig
+    from vst_vla.stages.sft import select_skills
+
+    samples = make_samples(3)
+    samples[1].meta_info["skill"] = "left_right"
+    cfg = dataclass_from_dict(SpatialDataConfig, {"skills": ["left_right"]})
+    assert cfg.skills == ("left_right",)
+    assert [s.id for s in select_skills(samples, cfg.skills, "x.parquet")] == ["s1"]
+    with pytest.raises(ValueError, match=r"\['camera_motion'\] have no samples in x.parquet"):
+        select_skills(samples, ("left_right", "camera_motion"), "x.parquet")
+    with pytest.raises(ConfigError, match="data.skills|skills"):
+        dataclass_from_dict(SpatialDataConfig, {"skills": "left_right"})

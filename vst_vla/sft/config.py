@@ -23,8 +23,14 @@ class SpatialDataConfig:
     generate_eval_seed: int = 100_000
     image_size: int = 128
     cot: bool = False
+    # Train and evaluate on these skills only (meta_info["skill"]); None keeps every sample.
+    skills: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.skills is not None:
+            if isinstance(self.skills, str) or not self.skills:
+                raise ValueError(f"data.skills must be a non-empty list of skill names or null, got {self.skills!r}")
+            object.__setattr__(self, "skills", tuple(str(s) for s in self.skills))
         if self.generate_eval_seed < self.generate_seed + self.generate_train_scenes:
             raise ValueError("data.generate_eval_seed must be past the training scenes' seeds (held-out scenes)")
 

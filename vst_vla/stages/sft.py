@@ -39,9 +39,20 @@ def load_or_generate(path: str, num_scenes: int, seed: int, data: SpatialDataCon
         samples = generate_dataset(num_scenes=num_scenes, seed=seed, image_size=data.image_size)
         write_parquet(samples, path)
     samples = list(read_samples(path, data.image_root))
+    if data.skills is not None:
+        samples = select_skills(samples, data.skills, path)
     if data.cot:
         samples = [to_cot_sample(s) for s in samples]
     return samples
+
+
+def select_skills(samples: list[SpatialSample], skills: tuple[str, ...], path: str) -> list[SpatialSample]:
+    """The samples of ``skills`` (``data.skills``); a skill with no sample in the file is an error naming both."""
+    found = {s.meta_info.get("skill") for s in samples}
+    missing = sorted(set(skills) - found)
+    if missing:
+        raise ValueError(f"data.skills {missing} have no samples in {path} (it has {sorted(map(str, found))})")
+    return [s for s in samples if s.meta_info.get("skill") in skills]
 
 
 def answer_held_out(vlm: SpatialVLM, samples: list[SpatialSample], system_prompt: str, max_new_tokens: int,
