@@ -53,6 +53,17 @@ def test_stage_and_head_options_parse(stage, head):
         assert cfg.policy.head.type == head
 
 
+@pytest.mark.parametrize("model", ["tiny", "mini"])
+def test_random_init_model_presets_parse_for_every_stage(model):
+    for stage in ("vla", "sft"):
+        cfg = _parse(_strip_hydra(_compose("train", [f"stage={stage}", f"model={model}", "data.skills=[left_right]"]
+                                                    if stage == "sft" else [f"model={model}"])))
+        backbone = cfg.policy.backbone if stage == "vla" else cfg.model
+        assert backbone.pretrained_path is None
+        assert backbone.rope_theta == (20.0 if model == "mini" else 1_000_000.0)
+    assert cfg.data.skills == ("left_right",)
+
+
 def test_local_model_preset_parses():
     cfg = train_config_from_dict(_strip_hydra(_compose("train", ["model=local", "model.pretrained_path=/models/qwen"])))
     assert cfg.policy.backbone.pretrained_path == "/models/qwen"
