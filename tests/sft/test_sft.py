@@ -135,3 +135,21 @@ def test_data_skills_selects_samples_and_names_missing_ones():
         select_skills(samples, ("left_right", "camera_motion"), "x.parquet")
     with pytest.raises(ConfigError, match="data.skills|skills"):
         dataclass_from_dict(SpatialDataConfig, {"skills": "left_right"})
+
+
+def test_evaluate_command_scores_the_selected_skills(vlm, tmp_path):
+    from vst_vla.spatial.evaluate import main as evaluate_main
+    from vst_vla.spatial.formats import write_parquet
+
+    samples = make_samples(4)
+    for s in samples[:2]:
+        s.meta_info["skill"] = "left_right"
+    data = tmp_path / "eval.parquet"
+    write_parquet(samples, data)
+    model = vlm.save_pretrained(tmp_path / "model")
+    args = ["--model", str(model), "--data", str(data), "--max-new-tokens", "3", "--out", str(tmp_path / "out")]
+    summary = evaluate_main([*args, "--skills", "left_right"])
+    assert set(summary["after"]) == {"left_right"}
+    assert (tmp_path / "out" / "skills.md").is_file() and (tmp_path / "out" / "scores.json").is_file()
+    with pytest.raises(ValueError, match="no_such_skill"):
+        evaluate_main([*args, "--skills", "no_such_skill"])
