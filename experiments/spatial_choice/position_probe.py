@@ -64,16 +64,40 @@ def make_samples(n: int, seed: int, fixed_options: bool = False) -> list[Spatial
     return samples
 
 
+def make_colour_samples(n: int, seed: int) -> list[SpatialSample]:
+    """The content control: the same squares, but red or blue, and the question asks for the colour ("A. Red /
+    B. Blue" always). It needs the image's content and no position, so it shows the pipeline can learn a choice."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(n):
+        red = i % 2 == 0
+        while True:
+            png, colour = square_image(rng, left=bool(rng.integers(2)))
+            if colour == ("red" if red else "blue"):
+                break
+        letter = "A" if red else "B"
+        question = ("<image>\nIs the square in the image red or blue?\nA. Red\nB. Blue\n"
+                    "Reply with the letter of the correct option.")
+        samples.append(SpatialSample(
+            id=f"square_colour/{seed}/{i}", data_source="synthetic/position_probe", type="single_image",
+            images=(png,), conversations=(Turn("human", question), Turn("gpt", letter)),
+            meta_info={"skill": "square_colour", "family": "control", "answer_kind": "choice",
+                       "ground_truth": letter, "options": {"A": "red", "B": "blue"}}))
+    return samples
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("outputs/spatial/position_probe"))
     parser.add_argument("--train", type=int, default=6000)
     parser.add_argument("--eval", type=int, default=400)
     parser.add_argument("--fixed-options", action="store_true", help='always "A. Left / B. Right"')
+    parser.add_argument("--colour", action="store_true", help="ask for the square's colour instead (content control)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    write_parquet(make_samples(args.train, 0, args.fixed_options), args.out / "train.parquet")
-    write_parquet(make_samples(args.eval, 1, args.fixed_options), args.out / "eval.parquet")
+    for name, n, seed in (("train", args.train, 0), ("eval", args.eval, 1)):
+        samples = make_colour_samples(n, seed) if args.colour else make_samples(n, seed, args.fixed_options)
+        write_parquet(samples, args.out / f"{name}.parquet")
     print(f"wrote {args.train} training and {args.eval} held-out questions to {args.out}")
 
 
