@@ -43,6 +43,16 @@ def square_image(rng: np.random.Generator, left: bool) -> tuple[bytes, str]:
     return buf.getvalue(), name
 
 
+def choice_sample(skill: str, seed: int, i: int, png: bytes, question: str, letter: str,
+                  options: dict[str, str]) -> SpatialSample:
+    """One single-image two-option question as a VST sample the SFT stage trains and scores."""
+    return SpatialSample(
+        id=f"{skill}/{seed}/{i}", data_source="synthetic/position_probe", type="single_image", images=(png,),
+        conversations=(Turn("human", question), Turn("gpt", letter)),
+        meta_info={"skill": skill, "family": "control", "answer_kind": "choice", "ground_truth": letter,
+                   "options": options})
+
+
 def make_samples(n: int, seed: int, fixed_options: bool = False) -> list[SpatialSample]:
     """``n`` questions, half with the square on the left; the correct option's letter is A or B in turn, or
     (``fixed_options``) always "A. Left / B. Right", which leaves the letter a direct function of position."""
@@ -56,11 +66,8 @@ def make_samples(n: int, seed: int, fixed_options: bool = False) -> list[Spatial
         letter = "A" if answer_first else "B"
         question = (f"<image>\nIs the {colour} square in the left half or the right half of the image?\n"
                     f"A. {words[0]}\nB. {words[1]}\nReply with the letter of the correct option.")
-        samples.append(SpatialSample(
-            id=f"square_left_right/{seed}/{i}", data_source="synthetic/position_probe", type="single_image",
-            images=(png,), conversations=(Turn("human", question), Turn("gpt", letter)),
-            meta_info={"skill": "square_left_right", "family": "control", "answer_kind": "choice",
-                       "ground_truth": letter, "options": {"A": words[0].lower(), "B": words[1].lower()}}))
+        samples.append(choice_sample("square_left_right", seed, i, png, question, letter,
+                                     {"A": words[0].lower(), "B": words[1].lower()}))
     return samples
 
 
@@ -78,11 +85,7 @@ def make_colour_samples(n: int, seed: int) -> list[SpatialSample]:
         letter = "A" if red else "B"
         question = ("<image>\nIs the square in the image red or blue?\nA. Red\nB. Blue\n"
                     "Reply with the letter of the correct option.")
-        samples.append(SpatialSample(
-            id=f"square_colour/{seed}/{i}", data_source="synthetic/position_probe", type="single_image",
-            images=(png,), conversations=(Turn("human", question), Turn("gpt", letter)),
-            meta_info={"skill": "square_colour", "family": "control", "answer_kind": "choice",
-                       "ground_truth": letter, "options": {"A": "red", "B": "blue"}}))
+        samples.append(choice_sample("square_colour", seed, i, png, question, letter, {"A": "red", "B": "blue"}))
     return samples
 
 
