@@ -3,7 +3,7 @@
     python benchmarks/bench_heads.py [--backbones tiny small] [--chunk-size 8] [--repeats 20] [--out results.json]
 
 Each head predicts a chunk for one observation (batch 1, one 128 px camera, state on) under
-``torch.inference_mode`` with bf16 autocast (``--precision fp32`` to compare). "actions/s" counts the actions a
+``torch.inference_mode`` at the hardware's precision (``--precision bf16|fp32`` to force). "actions/s" counts the actions a
 chunk yields per second of inference; "ms/step" is the inference cost per executed control step when the whole
 chunk is executed (tokens with chunk 1 is VST's one-step-per-inference setting). Ratios are against that row.
 """
@@ -14,9 +14,11 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
+from vst_vla.precision import PRECISIONS, apply_precision
 from vst_vla.vla.configuration import (
     FlowHeadConfig,
     L1ChunkHeadConfig,
@@ -54,29 +56,55 @@ def time_policy(policy: VLAPolicy, repeats: int) -> float:
     return statistics.median(times)
 
 
+def build_policy(cfg: VLAConfig) -> VLAPolicy:
+    """The default way a variant's policy is built: random init on the CPU."""
+    return VLAPolicy.build(cfg, STATS)
+
+
+def time_heads(backbone: BackboneConfig, backbone_name: str, chunk_size: int = 8, repeats: int = 20,
+               precision: str = "auto", build: Callable[[VLAConfig], VLAPolicy] = build_policy,
+               progress: Callable[[str], None] | None = None) -> list[dict]:
+    """One row per head variant (see :func:`variants`) on ``backbone``: latency per inference and per control step.
+
+    ``build`` makes each variant's policy (e.g. on a GPU, in bf16); ``precision`` is then applied on its device.
+    """
+    torch.manual_seed(0)
+    rows, baseline = [], None
+    for label, head, chunk in variants(chunk_size):
+        if progress is not None:
+            progress(f"{backbone_name}: {label}")
+        cfg = VLAConfig(backbone=backbone, head=head, chunk_size=chunk, n_action_steps=chunk,
+                        image_keys=(CAMERA,), action_dim=7, state_dim=9)
+        policy = build(cfg).eval()
+        chosen = apply_precision(policy, precision, policy.device)
+        seconds = time_policy(policy, repeats)
+        ms_per_step = 1000 * seconds / chunk
+        baseline = baseline or ms_per_step
+        rows.append({"backbone": backbone_name, "head": label, "chunk_size": chunk, "precision": chosen.name,
+                     "params_M": sum(p.numel() for p in policy.parameters()) / 1e6,
+                     "ms_per_inference": 1000 * seconds, "ms_per_step": ms_per_step,
+                     "actions_per_s": chunk / seconds, "speedup_vs_tokens_chunk1": baseline / ms_per_step})
+        del policy
+    return rows
+
+
+def run(backbones: tuple[str, ...] = ("tiny", "small"), chunk_size: int = 8, repeats: int = 20,
+        precision: str = "auto", progress: Callable[[str], None] | None = None) -> list[dict]:
+    """Rows of :func:`time_heads` for each named backbone in :data:`BACKBONES`."""
+    return [row for name in backbones
+            for row in time_heads(BACKBONES[name], name, chunk_size, repeats, precision, progress=progress)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["tiny", "small"], choices=sorted(BACKBONES))
     parser.add_argument("--chunk-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--precision", choices=["bf16", "fp32"], default="bf16")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto: bf16 only on native-bf16 hardware (vst_vla.precision)")
     parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
-    torch.manual_seed(0)
-    rows = []
-    for backbone_name in args.backbones:
-        baseline = None
-        for label, head, chunk in variants(args.chunk_size):
-            cfg = VLAConfig(backbone=BACKBONES[backbone_name], head=head, chunk_size=chunk, n_action_steps=chunk,
-                            image_keys=(CAMERA,), action_dim=7, state_dim=9)
-            policy = VLAPolicy.build(cfg, STATS).eval()
-            policy.autocast_dtype = torch.bfloat16 if args.precision == "bf16" else None
-            seconds = time_policy(policy, args.repeats)
-            ms_per_step = 1000 * seconds / chunk
-            baseline = baseline or ms_per_step
-            rows.append({"backbone": backbone_name, "head": label, "params_M": sum(p.numel() for p in policy.parameters()) / 1e6,
-                         "ms_per_inference": 1000 * seconds, "ms_per_step": ms_per_step,
-                         "actions_per_s": chunk / seconds, "speedup_vs_tokens_chunk1": baseline / ms_per_step})
+    rows = run(tuple(args.backbones), args.chunk_size, args.repeats, args.precision)
     print("| backbone | head | params (M) | ms / inference | ms / control step | actions / s | speed-up vs tokens chunk 1 |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:

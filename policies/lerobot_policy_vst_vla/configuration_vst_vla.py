@@ -18,6 +18,8 @@ from lerobot.configs import NormalizationMode, PreTrainedConfig
 from lerobot.optim import AdamWConfig, CosineDecayWithWarmupSchedulerConfig
 from lerobot.utils.constants import ACTION, OBS_STATE
 
+from vst_vla.precision import PRECISIONS
+
 if TYPE_CHECKING:
     from vst_vla.vla.configuration import VLAConfig
 
@@ -48,6 +50,9 @@ class VLMBackboneConfig:
     image_min_tokens: int = 4
     image_max_tokens: int = 64
     rope_theta: float = 1_000_000.0
+    preset: str | None = None
+    preset_num_layers: int | None = None
+    preset_vision_depth: int | None = None
 
 
 @PreTrainedConfig.register_subclass("vst_vla")
@@ -92,6 +97,10 @@ class VSTVLAConfig(PreTrainedConfig):
     prompt_template: str = VST_PROMPT
     use_state: bool = True
 
+    # Precision of the VLM's forward passes when LeRobot's ``use_amp`` is off (with it on, LeRobot asked for
+    # autocast itself): "auto" runs bf16 only where the device has native bf16 kernels (vst_vla.precision).
+    precision: str = "auto"
+
     # Deployment safety: per-dimension bounds in env units, enforced by the post-processor.
     action_bounds_low: list[float] | None = None
     action_bounds_high: list[float] | None = None
@@ -120,6 +129,8 @@ class VSTVLAConfig(PreTrainedConfig):
             )
         if self.temporal_ensemble_coeff is not None and self.n_action_steps != 1:
             raise ValueError("temporal_ensemble_coeff needs n_action_steps=1 (an inference every step)")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.head_type not in HEAD_TYPES:
             raise ValueError(f"head_type must be one of {HEAD_TYPES}, got {self.head_type!r}")
         if "{instruction}" not in self.prompt_template:

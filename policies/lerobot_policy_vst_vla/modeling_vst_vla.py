@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from lerobot.policies.pretrained import ActionSelectKwargs, PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_STATE
 from vst_vla.constants import TASK
+from vst_vla.precision import apply_precision
 from vst_vla.vla.configuration import VLAConfig
 from vst_vla.vla.ensembling import TemporalEnsembler
 from vst_vla.vla.errors import UnsafeActionError
@@ -62,9 +63,9 @@ class VSTVLAPolicy(PreTrainedPolicy):
         backbone, hf_processor = _build_vlm(vla_config, vlm_checkpoint_dir)
         processor = VLAProcessor(hf_processor, vla_config, _inert_stats(vla_config))
         self.model = VLAPolicy(vla_config, backbone, processor)
-        # LeRobot decides precision with `use_amp` (lerobot-train / lerobot-eval autocast to the device's default
-        # dtype); the inner policy otherwise disables autocast around the VLM.
-        self.model.autocast_dtype = torch.get_autocast_dtype(torch.device(config.device).type) if config.use_amp else None
+        # LeRobot's `use_amp` (lerobot-train / lerobot-eval autocast to the device's default dtype) is an explicit
+        # request for bf16; otherwise the hardware decides (config.precision, "auto" by default).
+        apply_precision(self.model, "bf16" if config.use_amp else config.precision, config.device or "cpu")
         self._ensembler = (
             TemporalEnsembler(config.temporal_ensemble_coeff, config.chunk_size)
             if config.temporal_ensemble_coeff is not None

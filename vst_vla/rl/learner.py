@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from vst_vla.precision import AutocastModule
 from vst_vla.rl.grpo import (
     clipped_surrogate_loss,
     dynamic_sampling_mask,
@@ -78,7 +79,7 @@ class PromptDataset(torch.utils.data.Dataset):
         return samples
 
 
-class GRPOLearner(nn.Module):
+class GRPOLearner(AutocastModule):
     """The policy being reinforced (and its optional frozen reference).
 
     Args:
@@ -94,7 +95,6 @@ class GRPOLearner(nn.Module):
         self.cfg = cfg
         self.system_prompt = system_prompt
         self.reference = [reference] if reference is not None else []  # a list keeps it out of parameters()
-        self.autocast_dtype: torch.dtype | None = None
         self._rollouts: Rollouts | None = None
         self._uses = 0
 
@@ -103,15 +103,6 @@ class GRPOLearner(nn.Module):
 
     def save_pretrained(self, directory):
         return self.vlm.save_pretrained(directory)
-
-    @property
-    def device(self) -> torch.device:
-        return self.vlm.device
-
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def _prompt_inputs(self, samples: list[SpatialSample]) -> dict:
         processor = self.vlm.processor
@@ -124,7 +115,7 @@ class GRPOLearner(nn.Module):
 
     def _token_logp(self, model: nn.Module, inputs: dict, response_len: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Log-probs (B, T) of the response tokens and their logits (B, T, V)."""
-        with self._autocast():
+        with self.autocast():
             logits = model(**inputs, use_cache=False).logits[:, -response_len - 1 : -1].float()
         targets = inputs["input_ids"][:, -response_len:]
         return torch.log_softmax(logits, -1).gather(-1, targets[..., None])[..., 0], logits
@@ -134,7 +125,7 @@ class GRPOLearner(nn.Module):
         """Sample a group per prompt, score it and keep the informative groups."""
         backbone, tokenizer, n = self.vlm.backbone, self.vlm.processor.tokenizer, self.cfg.group_size
         prompt = self._prompt_inputs(samples)
-        with self._autocast():
+        with self.autocast():
             sequences = backbone.generate(**prompt, do_sample=True, temperature=self.cfg.temperature, top_p=1.0,
                                           top_k=0, max_new_tokens=self.cfg.max_new_tokens,
                                           suppress_tokens=vision_token_ids(tokenizer),

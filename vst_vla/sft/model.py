@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from vst_vla.io import atomic_directory
+from vst_vla.precision import AutocastModule
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone, vision_parameter_names
 
 logger = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class FreezeConfig:
     language_model: bool = False
 
 
-class SpatialVLM(nn.Module):
+class SpatialVLM(AutocastModule):
     """A Qwen2.5-VL model plus its processor, trained on (packed) SFT batches.
 
     Args:
@@ -41,7 +42,6 @@ class SpatialVLM(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.processor = processor
-        self.autocast_dtype: torch.dtype | None = None
         self._apply_freeze(freeze or FreezeConfig())
 
     @classmethod
@@ -65,10 +65,6 @@ class SpatialVLM(nn.Module):
 
     def vision_parameter_names(self) -> set[str]:
         return {f"backbone.{name}" for name in vision_parameter_names(self.backbone)}
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
 
     def position_ids(self, batch: dict) -> torch.Tensor:
         """(4, B, L): text positions then 3D M-RoPE positions, each example starting again at 0."""
@@ -96,9 +92,7 @@ class SpatialVLM(nn.Module):
         batch = {k: (v.to(self.device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
         positions = self.position_ids(batch)
         # The processor's image pixels are float32; under bf16 autocast the vision tower casts as needed.
-        ctx = (torch.autocast(self.device.type, dtype=self.autocast_dtype) if self.autocast_dtype
-               else torch.autocast(self.device.type, enabled=False))
-        with ctx:
+        with self.autocast():
             out = self.backbone(input_ids=batch["input_ids"], labels=batch["labels"], position_ids=positions,
                                 attention_mask=None, pixel_values=batch["pixel_values"],
                                 image_grid_thw=batch["image_grid_thw"], mm_token_type_ids=batch["mm_token_type_ids"],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-PRECISIONS = ("bf16", "fp32")
+from vst_vla.precision import PRECISIONS
+
 WANDB_MODES = ("offline", "online", "disabled")
 
 
@@ -42,7 +43,7 @@ class TrainerConfig:
     seed: int = 0
     num_workers: int = 0
     device: str = "auto"
-    precision: str = "bf16"
+    precision: str = "auto"  # bf16 autocast only on native-bf16 hardware; see vst_vla.precision
     resume: bool = True
     wandb: WandbConfig = field(default_factory=WandbConfig)
 

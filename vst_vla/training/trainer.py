@@ -2,7 +2,8 @@
 
 A trainable object only needs ``forward(batch) -> (loss, logs)``, ``save_pretrained(dir)`` and, optionally,
 ``vision_parameter_names()`` for the vision tower's separate learning rate. The loop: AdamW (no decay on
-biases and norms), linear warmup + cosine decay, gradient clipping, bf16 autocast, a resumable sampler, periodic
+biases and norms), linear warmup + cosine decay, gradient clipping, hardware-chosen precision
+(``vst_vla.precision``), a resumable sampler, periodic
 atomic checkpoints, exact resume, JSONL + wandb logging and a progress bar.
 """
 
@@ -19,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from vst_vla.precision import Precision, apply_precision
 from vst_vla.training.checkpoint import load_training_state, save_checkpoint
 from vst_vla.training.config import TrainerConfig
 from vst_vla.training.sampler import ResumableBatchSampler
@@ -37,6 +39,7 @@ class TrainResult:
     last_loss: float
     seconds: float
     last_checkpoint: Path | None
+    precision: Precision | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -96,8 +99,7 @@ class Trainer:
         cfg = self.cfg
         device = resolve_device(cfg.device)
         policy.to(device).train()
-        if cfg.precision == "bf16":
-            policy.autocast_dtype = torch.bfloat16
+        precision = apply_precision(policy, cfg.precision, device)
         optimizer = build_optimizer(policy, cfg)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg))
         step = 0
@@ -116,12 +118,12 @@ class Trainer:
             # Datasets whose items are not plain tensors (e.g. packed SFT examples) bring their own collation.
             collate_fn=getattr(dataset, "collate_fn", None),
         )
-        run_log = _RunLogger(self.run_dir, cfg, self.run_config, resume=resume_from is not None)
+        run_log = _RunLogger(self.run_dir, cfg, {**self.run_config, **precision.as_dict()}, resume=resume_from is not None)
         try:
             last_ckpt, last_loss = self._loop(policy, loader, optimizer, scheduler, run_log, step, resume_from)
         finally:
             run_log.close()
-        return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt)
+        return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt, precision)
 
     def _loop(self, policy, loader, optimizer, scheduler, run_log: _RunLogger, step: int,
               last_ckpt: Path | None) -> tuple[Path | None, float]:

@@ -21,6 +21,7 @@ from transformers import Qwen2_5_VLConfig
 
 from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE, TASK
 from vst_vla.io import atomic_directory
+from vst_vla.precision import AutocastModule
 from vst_vla.vla.configuration import VLAConfig
 from vst_vla.vla.ensembling import TemporalEnsembler
 from vst_vla.vla.errors import UnsafeActionError
@@ -40,7 +41,7 @@ BACKBONE_CONFIG_FILENAME = "backbone_config.json"
 ENV_FILENAME = "env.json"
 
 
-class VLAPolicy(nn.Module):
+class VLAPolicy(AutocastModule):
     """A vision-language-action policy.
 
     Args:
@@ -71,7 +72,6 @@ class VLAPolicy(nn.Module):
         self._grow_embeddings_if_needed()
         if self.state_injector is not None:
             self.state_injector.attach(self.backbone.get_input_embeddings())
-        self.autocast_dtype: torch.dtype | None = None
         self._action_queue: deque[torch.Tensor] = deque()
         self._ensembler = (TemporalEnsembler(config.temporal_ensemble_coeff, config.chunk_size)
                            if config.temporal_ensemble_coeff is not None else None)
@@ -94,10 +94,6 @@ class VLAPolicy(nn.Module):
         """Parameter names (in this module's namespace) of the vision tower, trained at ``trainer.vision_lr``."""
         return {f"backbone.{name}" for name in vision_parameter_names(self.backbone)}
 
-    @property
-    def device(self) -> torch.device:
-        return next(self.parameters()).device
-
     def _state_context(self, batch: dict, normalized: bool = False):
         if self.state_injector is None:
             return nullcontext()
@@ -105,11 +101,6 @@ class VLAPolicy(nn.Module):
         if not normalized:
             state = self.processor.normalize_state(state)
         return self.state_injector.feeding(state.to(self.device))
-
-    def _autocast(self):
-        if self.autocast_dtype is None:
-            return torch.autocast(self.device.type, enabled=False)
-        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss on a batch with ``action`` (B, chunk, A) in env units and optional ``action_is_pad``."""
@@ -137,7 +128,7 @@ class VLAPolicy(nn.Module):
 
     def _loss(self, batch: dict, normalized: torch.Tensor, state_normalized: bool) -> tuple[torch.Tensor, dict[str, float]]:
         inputs = self.processor.encode(batch, self.head.train_suffixes(normalized)).to(self.device)
-        with self._autocast(), self._state_context(batch, state_normalized):
+        with self.autocast(), self._state_context(batch, state_normalized):
             loss = self.head.loss(self.backbone, inputs, normalized.to(self.device), _to(batch.get(ACTION_IS_PAD), self.device))
         return loss, {"loss": float(loss.detach())}
 
@@ -161,7 +152,7 @@ class VLAPolicy(nn.Module):
 
     def _predict_normalized(self, batch: dict, state_normalized: bool) -> torch.Tensor:
         inputs = self.processor.encode(batch, self.head.inference_suffixes(_batch_size(batch))).to(self.device)
-        with self._autocast(), self._state_context(batch, state_normalized):
+        with self.autocast(), self._state_context(batch, state_normalized):
             normalized = self.head.predict(self.backbone, inputs)
         if not torch.isfinite(normalized).all():
             raise UnsafeActionError("the action head produced NaN or inf; refusing to act")
