@@ -13,11 +13,14 @@ from vst_vla.train import run
 
 def test_collect_train_resume_eval(tmp_path):
     base = ["experiment=debug", f"dataset.root={tmp_path}/data", f"output_root={tmp_path}/runs"]
-    first = run(_strip_hydra(_compose("train", base)))
+    first = run(_strip_hydra(_compose("train", [*base, "eval.ablations=[blank]"])))
     assert "collect" in first["phases_s"] and first["final_step"] == 4
     assert first["eval"]["n_episodes"] == 1 and "lift the red cube" in first["report"]
     run_dir = Path(first["run_dir"])
     assert (run_dir / "eval" / "episodes.jsonl").is_file() and list((run_dir / "eval").glob("*.mp4"))
+    # The image ablation ran beside the real evaluation, on the same seeds, into its own directory and table row.
+    assert first["eval"]["image_ablation"] == "none" and first["eval_ablations"]["blank"]["image_ablation"] == "blank"
+    assert (run_dir / "eval_blank" / "summary.json").is_file() and "[images: blank]" in first["report"]
 
     # Rerunning with a longer schedule continues the same run from its last checkpoint.
     second = run(_strip_hydra(_compose("train", [*base, "trainer.steps=6", "eval.n_episodes=0"])))

@@ -7,7 +7,9 @@ Prints the success rate with its 95% Wilson interval and the mean episode length
 episodes finish, ``summary.json`` at the end and mp4s of the first episodes. A checkpoint trained on a
 multi-task dataset is evaluated on every task its env.json records (``tasks=[lift]`` picks some): one
 sub-directory per task, a table with a row per task and their average, and ``success_by_task.png``.
-``eval.num_workers=N`` runs the episodes in N processes, each loading the checkpoint.
+``eval.num_workers=N`` runs the episodes in N processes, each loading the checkpoint. ``eval.image_ablation=blank |
+shuffle | frozen`` rolls out with grey, another seed's live or one frozen foreign camera image instead of the real
+ones (:mod:`vst_vla.rollout.ablation`); the summary records it and the default output directory ends in its name.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
-import torch
 from omegaconf import DictConfig, OmegaConf
 
 import vst_vla  # noqa: F401  (sets MUJOCO_GL before any simulator import)
 from vst_vla.config.parse import dataclass_from_dict
 from vst_vla.config.schema import RolloutConfig
+from vst_vla.io import write_json_atomic
+from vst_vla.precision import PRECISIONS, apply_precision, resolve_precision
 from vst_vla.rollout.stats import EvalSummary, format_summary_table
 
 logger = logging.getLogger(__name__)
+
+EVAL_INFO = "eval_info.json"
 
 
 @dataclass(frozen=True)
@@ -36,13 +41,16 @@ class EvalCommandConfig:
     output_dir: str | None = None
     env_overrides: dict = field(default_factory=dict)
     device: str = "auto"
-    precision: str = "bf16"
+    precision: str = "auto"  # bf16 autocast only on native-bf16 hardware (vst_vla.precision); or bf16 / fp32
     eval: RolloutConfig = field(default_factory=RolloutConfig)
     tasks: tuple[str, ...] | None = None  # multi-task checkpoints: evaluate only these tasks (default: all)
 
     def __post_init__(self) -> None:
-        if self.precision not in ("bf16", "fp32"):
-            raise ValueError(f"precision must be 'bf16' or 'fp32', got {self.precision!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.eval.ablations:
+            raise ValueError("eval.ablations belongs to the training stage; here run one eval.image_ablation (none | "
+                             f"blank | shuffle | frozen) per command, got eval.ablations={list(self.eval.ablations)}")
 
 
 def env_configs_for_policy(env_metadata: dict | None, overrides: dict, policy_path: str,
@@ -85,19 +93,26 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     from vst_vla.vla.loading import load_vla_policy
 
     device = resolve_device(cfg.device)
-    factory = PretrainedPolicyFactory(cfg.policy_path, str(device), cfg.precision)
+    precision = resolve_precision(cfg.precision, device)
+    factory = PretrainedPolicyFactory(cfg.policy_path, str(device), precision.name)
     # The checkpoint is loaded here even with eval.num_workers > 1, where each worker loads its own copy: its
     # env description may come from the training dataset (a lerobot-train checkpoint has no env.json).
     policy = load_vla_policy(cfg.policy_path).to(device)
-    policy.autocast_dtype = torch.bfloat16 if cfg.precision == "bf16" else None
+    apply_precision(policy, precision.name, device)
     env_metadata = policy.env_metadata
     if cfg.eval.num_workers > 1:
         policy = None
     env_cfgs = env_configs_for_policy(env_metadata, cfg.env_overrides, cfg.policy_path, cfg.tasks)
     out_dir = Path(cfg.output_dir) if cfg.output_dir else (
         Path(cfg.policy_path).resolve().parent.parent / f"eval_seed{cfg.eval.seed}_n{cfg.eval.n_episodes}"
+        f"{'' if cfg.eval.image_ablation == 'none' else '_' + cfg.eval.image_ablation}"
     )
     summaries = evaluate_tasks(policy, env_cfgs, cfg.eval, out_dir, policy_factory=factory)
+    # How the numbers were produced, beside them: which checkpoint, precision (and why) and image ablation.
+    write_json_atomic(out_dir / EVAL_INFO, {"policy_path": cfg.policy_path, "seeds": cfg.eval.seeds,
+                                            "image_ablation": cfg.eval.image_ablation, **precision.as_dict()})
+    if cfg.eval.image_ablation != "none":
+        print(f"image ablation: {cfg.eval.image_ablation} (the policy did not see the real camera images)")
     if len(summaries) == 1:
         (env_cfg,), (summary,) = env_cfgs.values(), summaries.values()
         print(format_summary_table({env_task_label(env_cfg): summary}))

@@ -1,5 +1,6 @@
 """``vst_vla.eval`` on a checkpoint whose env.json records several tasks: every task, a table, a plot."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from vst_envs import LiftEnvConfig, TabletopEnvConfig, make_env
 from tests.vla.conftest import make_policy
 from vst_vla.config.schema import RolloutConfig
 from vst_vla.eval import EvalCommandConfig, run_eval
+from vst_vla.precision import resolve_precision
 from vst_vla.rollout.multitask import PLOT_FILE
 from vst_vla.rollout.parallel import PretrainedPolicyFactory
 
@@ -30,6 +32,8 @@ def test_every_task_of_the_checkpoint_is_evaluated(checkpoint: Path, tmp_path: P
     assert list(summaries) == ["lift", "tabletop_pick"]
     assert all(s.n_episodes == 1 and s.mean_episode_length == 2 for s in summaries.values())
     assert (tmp_path / PLOT_FILE).is_file() and (tmp_path / "tabletop_pick" / "summary.json").is_file()
+    info = json.loads((tmp_path / "eval_info.json").read_text())
+    assert info["precision"] == "fp32" and info["precision_requested"] == "fp32" and info["seeds"] == [0]
     out = capsys.readouterr().out
     assert "| lift " in out and "| tabletop_pick " in out and "average (2 tasks)" in out
 
@@ -47,7 +51,8 @@ def test_pretrained_factory_builds_an_eval_mode_policy_for_the_env(checkpoint: P
         policy = PretrainedPolicyFactory(str(checkpoint))(env)
     finally:
         env.close()
-    assert not policy.training and policy.autocast_dtype is None
+    assert not policy.training
+    assert policy.autocast_dtype == resolve_precision("auto", "cpu").autocast_dtype  # the factory's default: auto
     with pytest.raises(ValueError, match="missing"):
         wrist = make_env(LiftEnvConfig(cameras=("robot0_eye_in_hand",), **COMMON))
         try:

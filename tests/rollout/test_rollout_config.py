@@ -1,4 +1,4 @@
-"""eval.num_workers: parsed from the eval preset, validated, and defaulting to the in-process evaluation."""
+"""eval.num_workers and the image ablations: parsed from the eval preset, validated, with their defaults."""
 
 from pathlib import Path
 
@@ -32,3 +32,17 @@ def test_bad_num_workers_is_refused(bad) -> None:
         RolloutConfig(num_workers=bad)
     with pytest.raises(ConfigError, match="num_workers"):
         dataclass_from_dict(RolloutConfig, {"num_workers": bad})
+
+
+def test_image_ablation_parses_and_unknown_names_are_refused() -> None:
+    assert RolloutConfig().image_ablation == "none" and RolloutConfig().ablations == ()
+    assert _eval_config(["policy_path=/ckpt", "eval.image_ablation=shuffle"]).eval.image_ablation == "shuffle"
+    with pytest.raises(ValueError, match="eval.image_ablation must be one of"):
+        RolloutConfig(image_ablation="grey")
+    with pytest.raises(ValueError, match="eval.ablations"):
+        RolloutConfig(ablations=("blank", "none"))
+    with pytest.raises(ValueError, match="repeats"):
+        RolloutConfig(image_ablation="blank", ablations=("blank",))
+    # The list is the training stage's; the eval command runs one ablation per call.
+    with pytest.raises(ConfigError, match="eval.ablations belongs to the training stage"):
+        _eval_config(["policy_path=/ckpt", "+eval.ablations=[blank]"])

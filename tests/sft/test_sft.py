@@ -150,6 +150,11 @@ def test_evaluate_command_scores_the_selected_skills(vlm, tmp_path):
     args = ["--model", str(model), "--data", str(data), "--max-new-tokens", "3", "--out", str(tmp_path / "out")]
     summary = evaluate_main([*args, "--skills", "left_right"])
     assert set(summary["after"]) == {"left_right"}
+    assert set(summary["ablations"]) == {"blank", "shuffle"} and set(summary["image_gain"]) == {"left_right"}
+    assert summary["prior_fit"].startswith("the evaluated file itself (optimistic")
     assert (tmp_path / "out" / "skills.md").is_file() and (tmp_path / "out" / "scores.json").is_file()
+    quick = evaluate_main([*args, "--no-ablations", "--prior-data", str(data)])
+    assert quick["ablations"] == {} and quick["image_gain"] == {} and quick["prior_fit"].endswith(f"({data})")
+    assert "Image ablations were not run." in (tmp_path / "out" / "skills.md").read_text()
     with pytest.raises(ValueError, match="no_such_skill"):
         evaluate_main([*args, "--skills", "no_such_skill"])

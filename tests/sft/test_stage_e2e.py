@@ -17,6 +17,9 @@ def test_sft_debug_stage(tmp_path):
     assert (tmp_path / "runs" / "sft_debug" / "skills.png").is_file()
     saved = json.loads((tmp_path / "runs" / "sft_debug" / "run_summary.json").read_text())
     assert set(saved["after"]) == set(saved["before"])
+    # Every evaluated skill was scored again with blank and shuffled images, with its image gain in the report.
+    assert set(saved["ablations"]) == {"blank", "shuffle"} and set(saved["image_gain"]) == set(saved["after"])
+    assert "| image gain |" in summary["report"] and saved["prior_fit"] == "the training split"
 
 
 @pytest.mark.slow
@@ -29,4 +32,5 @@ def test_rl_debug_stage(tmp_path):
     assert set(change) == {"accuracy", "format"} and change["accuracy"]["n"] == 6
     assert change["accuracy"]["ci_low"] <= change["accuracy"]["diff"] <= change["accuracy"]["ci_high"]
     assert "held-out reward" in summary["report"]
+    assert set(summary["ablations"]) == {"blank", "shuffle"} and set(summary["image_gain"]) == set(summary["after"])
     assert (tmp_path / "runs" / "rl_debug" / "reward_change.md").is_file()

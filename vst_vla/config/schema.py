@@ -11,6 +11,7 @@ from typing import Any
 
 from vst_vla.config.parse import ConfigError, dataclass_from_dict, dataclass_to_dict
 from vst_vla.data.config import DatasetConfig
+from vst_vla.rollout.ablation import IMAGE_ABLATIONS, check_image_ablation
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vla.configuration import VLAConfig
 
@@ -26,8 +27,19 @@ class RolloutConfig:
     n_videos: int = 2
     max_steps: int | None = None
     num_workers: int = 1  # > 1: episodes run in that many spawned processes (vst_vla.rollout.parallel)
+    # What the policy sees instead of the camera images: none | blank | shuffle | frozen (vst_vla.rollout.ablation).
+    image_ablation: str = "none"
+    # Training stage only: after the evaluation above, the same episodes again under each of these ablations.
+    ablations: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        check_image_ablation(self.image_ablation)
+        choices = tuple(a for a in IMAGE_ABLATIONS if a != "none")
+        listed = () if isinstance(self.ablations, str) else self.ablations
+        if listed != self.ablations or any(a not in choices for a in listed) or len(set(listed)) != len(listed):
+            raise ValueError(f"eval.ablations must be a list of distinct names from {choices}, got {self.ablations!r}")
+        if self.image_ablation in self.ablations:
+            raise ValueError(f"eval.ablations repeats eval.image_ablation={self.image_ablation!r}")
         if self.n_episodes < 0 or self.n_videos < 0 or self.seed < 0:
             raise ValueError("eval.n_episodes, eval.n_videos and eval.seed must be >= 0")
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 1:

@@ -8,6 +8,7 @@ from vst_vla.rl.learner import GRPOConfig
 from vst_vla.sft.chat import THINK_SYSTEM_PROMPT
 from vst_vla.sft.config import SpatialDataConfig
 from vst_vla.sft.model import FreezeConfig
+from vst_vla.spatial.ablation import IMAGE_ABLATIONS, check_ablations
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vlm.backbone import BackboneConfig
 
@@ -28,8 +29,11 @@ class RLStageConfig:
     system_prompt: str = THINK_SYSTEM_PROMPT
     eval_max_new_tokens: int = 160
     eval_max_samples: int = 200
+    # Score the final model again with these image ablations (vst_vla.spatial.ablation); [] skips them.
+    eval_ablations: tuple[str, ...] = IMAGE_ABLATIONS
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
 
     def __post_init__(self) -> None:
+        check_ablations(self.eval_ablations, "eval_ablations")
         if self.stage != "rl":
             raise ValueError(f"stage must be 'rl' for this config, got {self.stage!r}")

@@ -31,6 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from vst_vla.rollout.ablation import check_image_ablation
 from vst_vla.rollout.runner import (
     DEFAULT_FPS,
     EpisodeResult,
@@ -68,21 +69,22 @@ class PretrainedPolicyFactory:
     Attributes:
         path: the ``pretrained_model`` directory.
         device: torch device name (``"cpu"``, ``"cuda"``); every worker loads its own copy there.
-        precision: ``"bf16"`` (autocast) or ``"fp32"``.
+        precision: ``"auto"``, ``"bf16"`` (autocast) or ``"fp32"`` (see :mod:`vst_vla.precision`).
     """
 
     path: str
     device: str = "cpu"
-    precision: str = "fp32"
+    precision: str = "auto"
 
     def __call__(self, env: Any) -> Any:
         import torch
 
+        from vst_vla.precision import apply_precision
         from vst_vla.rollout.policy_eval import check_policy_fits_env
         from vst_vla.vla.loading import load_vla_policy
 
         policy = load_vla_policy(self.path).to(torch.device(self.device))
-        policy.autocast_dtype = torch.bfloat16 if self.precision == "bf16" else None
+        apply_precision(policy, self.precision, self.device)
         policy.eval()
         check_policy_fits_env(policy, env)
         return policy
@@ -94,8 +96,10 @@ class PretrainedPolicyFactory:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(env_cfg: dict[str, Any], factory: PolicyFactory, max_steps: int | None, threads: int) -> None:
-    """Build the worker's env and policy; an error is kept and raised by the first task, not here.
+def _init_worker(env_cfg: dict[str, Any], factory: PolicyFactory, max_steps: int | None, threads: int,
+                 image_ablation: str = "none") -> None:
+    """Build the worker's env (wrapped for ``image_ablation``) and policy; an error is kept and raised by the first
+    task, not here.
 
     ProcessPoolExecutor marks the whole pool broken when an initializer raises and reports only that, so the
     real exception (e.g. a policy/env mismatch) would be lost.
@@ -105,9 +109,9 @@ def _init_worker(env_cfg: dict[str, Any], factory: PolicyFactory, max_steps: int
     # Every worker using all cores would oversubscribe the machine num_workers times over.
     torch.set_num_threads(threads)
     try:
-        from vst_envs import make_env
+        from vst_vla.rollout.ablation import make_rollout_env
 
-        env = make_env(env_cfg)
+        env = make_rollout_env(env_cfg, image_ablation)
         _WORKER["env"] = env
         # Close the env (and free its GL context) when the worker exits; atexit does not run in pool workers.
         multiprocessing.util.Finalize(None, env.close, exitpriority=10)
@@ -155,6 +159,7 @@ def evaluate_parallel(
     max_steps: int | None = None,
     fps: float | None = None,
     threads_per_worker: int | None = None,
+    image_ablation: str = "none",
 ) -> EvalSummary:
     """Like :func:`~vst_vla.rollout.runner.evaluate`, with the episodes run by ``num_workers`` processes.
 
@@ -171,6 +176,8 @@ def evaluate_parallel(
         threads_per_worker: torch intra-op threads per worker; default ``max(1, cpu_count // num_workers)``.
             Learned policies can differ from a single-process run in the last bits when this differs from the
             parent's thread count; the scripted expert is exact either way.
+        image_ablation: what the policy sees instead of the camera images (:mod:`vst_vla.rollout.ablation`);
+            recorded in the summary.
 
     Returns:
         The :class:`EvalSummary` also written to ``summary.json``.
@@ -180,6 +187,7 @@ def evaluate_parallel(
         raise ValueError(f"n_videos must be >= 0, got {n_videos}")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
         raise ValueError(f"num_workers must be an int >= 1, got {num_workers!r}")
+    check_image_ablation(image_ablation)
     cfg_dict = _env_cfg_dict(env_cfg)
     num_workers = min(num_workers, len(seeds))
     threads = threads_per_worker or max(1, (os.cpu_count() or 1) // num_workers)
@@ -191,14 +199,15 @@ def evaluate_parallel(
         max_workers=num_workers,
         mp_context=multiprocessing.get_context(START_METHOD),
         initializer=_init_worker,
-        initargs=(cfg_dict, policy_factory, max_steps, threads),
+        initargs=(cfg_dict, policy_factory, max_steps, threads, image_ablation),
     ) as pool:
         # map submits every seed up front and yields results in submission (= seed) order; chunksize 1 lets an
         # idle worker take the next seed, so long episodes do not pile up on one worker.
         results = pool.map(_run_seed, seeds, [i < n_videos for i in range(len(seeds))])
         try:
             return record_results(
-                results, len(seeds), out_dir, fps if fps is not None else _video_fps(cfg_dict), progress, start
+                results, len(seeds), out_dir, fps if fps is not None else _video_fps(cfg_dict), progress, start,
+                image_ablation=image_ablation,
             )
         except BaseException:
             # Do not wait for the remaining episodes after an error (or Ctrl-C).

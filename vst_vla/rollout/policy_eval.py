@@ -6,6 +6,7 @@ refused here with what each side has, rather than surfacing as a crash or, worse
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from vst_vla.constants import OBS_IMAGES_PREFIX
+from vst_vla.rollout.ablation import NONE, make_rollout_env
 from vst_vla.rollout.parallel import PolicyFactory, evaluate_parallel
 from vst_vla.rollout.runner import evaluate
 from vst_vla.rollout.stats import EvalSummary
@@ -69,22 +71,22 @@ def evaluate_policy(
     With ``rollout_cfg.num_workers > 1`` and a ``policy_factory`` (a picklable ``factory(env) -> policy``, see
     :mod:`vst_vla.rollout.parallel`) the episodes run in worker processes; without a factory an in-memory
     policy cannot be rebuilt there, so the evaluation runs in this process (with a warning). ``policy`` may be
-    None when a factory is given: it is then built here, for the env it will act in.
+    None when a factory is given: it is then built here, for the env it will act in. ``rollout_cfg.image_ablation``
+    (default ``none``) swaps the camera images the policy sees (:mod:`vst_vla.rollout.ablation`).
     """
-    from vst_envs import make_env
-
     num_workers = getattr(rollout_cfg, "num_workers", 1)
+    image_ablation = getattr(rollout_cfg, "image_ablation", NONE)
     if num_workers > 1 and len(rollout_cfg.seeds) > 1:
         if policy_factory is not None:
             return evaluate_parallel(env_cfg, policy_factory, rollout_cfg.seeds, out_dir, num_workers=num_workers,
                                      n_videos=rollout_cfg.n_videos, progress=progress,
-                                     max_steps=rollout_cfg.max_steps)
+                                     max_steps=rollout_cfg.max_steps, image_ablation=image_ablation)
         logger.warning("eval.num_workers=%d needs a policy that can be rebuilt in each worker (e.g. a checkpoint "
                        "path); evaluating in this process instead", num_workers)
     if policy is None and policy_factory is None:
         raise ValueError("evaluate_policy needs a policy or a policy_factory")
 
-    env = make_env(env_cfg)
+    env = make_rollout_env(env_cfg, image_ablation)
     try:
         if policy is None:
             policy = policy_factory(env)  # type: ignore[misc]
@@ -96,6 +98,27 @@ def evaluate_policy(
         policy.eval()
     return evaluate(lambda: env, policy, rollout_cfg.seeds, out_dir, n_videos=rollout_cfg.n_videos,
                     progress=progress, max_steps=rollout_cfg.max_steps)
+
+
+def evaluate_image_ablations(
+    policy: Any,
+    env_cfg: Any,
+    rollout_cfg: Any,
+    out_root: Path,
+    progress: bool = True,
+    policy_factory: PolicyFactory | None = None,
+) -> dict[str, EvalSummary]:
+    """The same seeds again under each of ``rollout_cfg.ablations`` (:mod:`vst_vla.rollout.ablation`), each like
+    :func:`evaluate_policy` with that ``image_ablation``, written to ``out_root / f"eval_{ablation}"``.
+
+    Returns ``{ablation: summary}`` in the configured order (empty when there are none).
+    """
+    summaries = {}
+    for ablation in rollout_cfg.ablations:
+        ablated_cfg = dataclasses.replace(rollout_cfg, image_ablation=ablation, ablations=())
+        summaries[ablation] = evaluate_policy(policy, env_cfg, ablated_cfg, out_root / f"eval_{ablation}",
+                                              progress=progress, policy_factory=policy_factory)
+    return summaries
 
 
 def env_task_label(env_cfg: Any) -> str:

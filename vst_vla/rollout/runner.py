@@ -31,6 +31,7 @@ import torch
 from tqdm.auto import tqdm
 
 from vst_vla.io import write_json_atomic
+from vst_vla.rollout.ablation import image_ablation_of
 from vst_vla.rollout.observation import gym_obs_to_batch
 from vst_vla.rollout.stats import EvalSummary
 from vst_vla.rollout.video import write_mp4
@@ -244,6 +245,7 @@ def record_results(
     video_fps: float,
     progress: bool = True,
     start: float | None = None,
+    image_ablation: str = "none",
 ) -> EvalSummary:
     """Write finished episodes (in the order given) to ``out_dir`` and return their summary.
 
@@ -258,6 +260,7 @@ def record_results(
         video_fps: frame rate of the videos.
         progress: show a tqdm bar with the running success rate.
         start: ``time.perf_counter()`` at the start of the evaluation (default: now).
+        image_ablation: what the policy saw instead of the camera images, recorded in the summary.
     """
     start = time.perf_counter() if start is None else start
     finished: list[EpisodeResult] = []
@@ -279,7 +282,7 @@ def record_results(
             bar.set_postfix(success=f"{n_success}/{len(finished)} ({n_success / len(finished):.0%})")
             logger.debug("seed %d: success=%s length=%d", result.seed, result.success, result.length)
 
-    summary = EvalSummary.from_episodes(finished, seconds=time.perf_counter() - start)
+    summary = EvalSummary.from_episodes(finished, seconds=time.perf_counter() - start, image_ablation=image_ablation)
     write_json_atomic(out_dir / SUMMARY_FILE, summary.to_dict())
     logger.info(
         "success %d/%d (%.1f%%, 95%% CI [%.1f%%, %.1f%%]) in %.1f s -> %s",
@@ -308,7 +311,8 @@ def evaluate(
     """Evaluate ``policy`` on one episode per seed, sequentially, writing results to ``out_dir``.
 
     Args:
-        env_factory: builds the env; called once, and the env is closed at the end (also on errors).
+        env_factory: builds the env; called once, and the env is closed at the end (also on errors). An env
+            wrapped by :func:`vst_vla.rollout.ablation.make_rollout_env` has its image ablation recorded.
         policy: see :class:`Policy`.
         seeds: distinct episode seeds, run in this order.
         out_dir: created if needed; ``episodes.jsonl``, ``summary.json`` and the videos go there. An existing
@@ -335,6 +339,7 @@ def evaluate(
             run_episode(env, policy, seed, max_steps=max_steps, record_video=index < n_videos)
             for index, seed in enumerate(seeds)
         )
-        return record_results(results, len(seeds), out_dir, video_fps, progress=progress, start=start)
+        return record_results(results, len(seeds), out_dir, video_fps, progress=progress, start=start,
+                              image_ablation=image_ablation_of(env))
     finally:
         env.close()

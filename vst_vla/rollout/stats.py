@@ -78,6 +78,8 @@ class EvalSummary:
         mean_episode_length: mean number of env steps per episode.
         mean_reward: mean total (undiscounted) reward per episode; None when the rewards were not recorded.
         seconds: wall-clock time of the whole evaluation.
+        image_ablation: what the policy saw instead of the real camera images (``none``: the real ones; see
+            :mod:`vst_vla.rollout.ablation`).
     """
 
     n_episodes: int
@@ -88,10 +90,14 @@ class EvalSummary:
     mean_episode_length: float
     mean_reward: float | None
     seconds: float
+    image_ablation: str = "none"
 
     @classmethod
-    def from_episodes(cls, episodes: Sequence[EpisodeLike], seconds: float) -> EvalSummary:
-        """Summarize finished episodes (any order); ``seconds`` is the evaluation's wall-clock time."""
+    def from_episodes(
+        cls, episodes: Sequence[EpisodeLike], seconds: float, image_ablation: str = "none"
+    ) -> EvalSummary:
+        """Summarize finished episodes (any order); ``seconds`` is the evaluation's wall-clock time and
+        ``image_ablation`` what the policy saw (recorded as is)."""
         if not episodes:
             raise ValueError("cannot summarize an evaluation with no episodes")
         n = len(episodes)
@@ -106,6 +112,7 @@ class EvalSummary:
             mean_episode_length=sum(ep.length for ep in episodes) / n,
             mean_reward=sum(float(ep.total_reward) for ep in episodes) / n,
             seconds=float(seconds),
+            image_ablation=image_ablation,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -172,11 +179,13 @@ def _average_row(summaries: Sequence[EvalSummary]) -> list[str]:
     )
 
 
-def format_summary_table(summaries: Mapping[str, EvalSummary]) -> str:
+def format_summary_table(summaries: Mapping[str, EvalSummary], average: bool = True) -> str:
     """A Markdown table with one row per task, plus an average row when there are several tasks.
 
     Args:
         summaries: task name -> its summary, in the order the rows should appear.
+        average: add the average row (set False when the rows are not different tasks, e.g. one task's real and
+            image-ablated runs, whose mean means nothing).
 
     Returns:
         The table as a string (GitHub-flavoured Markdown; ``rich.markdown.Markdown`` renders it in a terminal).
@@ -196,7 +205,7 @@ def format_summary_table(summaries: Mapping[str, EvalSummary]) -> str:
         )
         for name, s in summaries.items()
     ]
-    if len(summaries) > 1:
+    if average and len(summaries) > 1:
         rows.append(_average_row(list(summaries.values())))
 
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_HEADER)]

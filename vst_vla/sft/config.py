@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT, THINK_SYSTEM_PROMPT
 from vst_vla.sft.model import FreezeConfig
+from vst_vla.spatial.ablation import IMAGE_ABLATIONS, check_ablations
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vlm.backbone import BackboneConfig
 
@@ -45,6 +46,12 @@ class SFTOptions:
     freeze: FreezeConfig = field(default_factory=FreezeConfig)
     eval_max_new_tokens: int = 48
     eval_max_samples: int = 400
+    # Score the final model again with these image ablations (vst_vla.spatial.ablation); each one adds a full
+    # pass over the eval_max_samples questions. [] skips them.
+    eval_ablations: tuple[str, ...] = IMAGE_ABLATIONS
+
+    def __post_init__(self) -> None:
+        check_ablations(self.eval_ablations, "sft.eval_ablations")
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,15 @@
 
     python -m vst_vla.spatial.evaluate --model outputs/train/sft_spatial/checkpoints/last/pretrained_model \\
         --data outputs/spatial/eval.parquet [--think] [--skills left_right ...] [--max-samples 400] \\
-        [--out outputs/spatial_eval]
+        [--prior-data outputs/spatial/train.parquet] [--no-ablations] [--out outputs/spatial_eval]
 
 Choice questions score by letter match, numbers by MRA, boxes by Hungarian-matched 3D IoU with AP at 0.15 / 0.25.
-Writes ``skills.md`` (table with chance per skill) and ``skills.png`` (bar plot) into ``--out``.
+Every question is answered three times: with its images, with blank (mid-grey) images and with another scene's
+images (:mod:`vst_vla.spatial.ablation`); ``--no-ablations`` keeps the first only (a third of the time). The
+blind prior (:mod:`vst_vla.spatial.prior`) is fitted on ``--prior-data`` (the training split); without it, on the
+evaluated file itself, which the report labels as optimistic.
+Writes ``scores.json``, ``skills.md`` (real / blank / shuffled / chance / prior / image gain with its 95% interval
+per skill) and ``skills.png`` (bar plot) into ``--out``.
 """
 
 from __future__ import annotations
@@ -17,11 +22,16 @@ from pathlib import Path
 
 import vst_vla  # noqa: F401
 
+from vst_vla.precision import PRECISIONS, apply_precision
 from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT, THINK_SYSTEM_PROMPT
 from vst_vla.sft.model import SpatialVLM
+from vst_vla.spatial.ablation import IMAGE_ABLATIONS
 from vst_vla.spatial.formats import read_samples
+from vst_vla.spatial.prior import blind_prior_by_skill
 from vst_vla.spatial.report import chance_by_skill, write_skill_report
-from vst_vla.stages.sft import evaluate_vlm, select_skills
+from vst_vla.stages.sft import evaluate_vlm_with_ablations, select_skills
+
+PRIOR_ON_EVAL = "the evaluated file itself (optimistic: fitted on the questions it is scored on; pass --prior-data)"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -33,17 +43,28 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--skills", nargs="+", default=None, metavar="SKILL", help="score these skills only")
     parser.add_argument("--max-samples", type=int, default=400)
     parser.add_argument("--max-new-tokens", type=int, default=48)
-    parser.add_argument("--fp32", action="store_true", help="disable bf16 autocast")
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto",
+                        help="auto: bf16 autocast only on native-bf16 hardware (default); bf16 or fp32 to force")
+    parser.add_argument("--no-ablations", action="store_true",
+                        help="skip the blank / shuffled image runs (no image gain; a third of the time)")
+    parser.add_argument("--prior-data", default=None,
+                        help="training split (parquet / JSON) to fit the blind prior on; default: the --data file")
     parser.add_argument("--out", default="outputs/spatial_eval")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     vlm = SpatialVLM.from_pretrained(args.model)
+    precision = apply_precision(vlm, args.precision, vlm.device)
     samples = list(read_samples(args.data, args.image_root))
     if args.skills:
         samples = select_skills(samples, tuple(args.skills), args.data)
     prompt = THINK_SYSTEM_PROMPT if args.think else DEFAULT_SYSTEM_PROMPT
-    scores = evaluate_vlm(vlm, samples, prompt, args.max_new_tokens, args.max_samples, not args.fp32)
-    summary = {"model": args.model, "data": args.data, "after": scores, "chance": chance_by_skill(samples)}
+    ablations = () if args.no_ablations else IMAGE_ABLATIONS
+    scored = evaluate_vlm_with_ablations(vlm, samples, prompt, args.max_new_tokens, args.max_samples, ablations)
+    prior_samples = list(read_samples(args.prior_data, args.image_root)) if args.prior_data else samples
+    summary = {"model": args.model, "data": args.data, **scored, "chance": chance_by_skill(samples),
+               "prior": blind_prior_by_skill(prior_samples, samples[: args.max_samples]),
+               "prior_fit": f"the training split ({args.prior_data})" if args.prior_data else PRIOR_ON_EVAL,
+               **precision.as_dict()}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "scores.json").write_text(json.dumps(summary, indent=2))

@@ -1,4 +1,10 @@
-"""Per-skill result tables and bar plots for spatial evaluation (before / after / chance)."""
+"""Per-skill result tables and bar plots for spatial evaluation.
+
+One row per skill: the score before training (stages only), with the real images, with blank and shuffled images
+(:mod:`vst_vla.spatial.ablation`), chance, the blind prior (:mod:`vst_vla.spatial.prior`), the image gain with its
+95% paired-bootstrap interval (:mod:`vst_vla.spatial.image_gain`) and the binomial p-value of the real score
+against chance.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vst_vla.spatial.prior import blind_prior_by_skill
 from vst_vla.spatial.schema import SpatialSample
 
 _OPTION = re.compile(r"(?:^|\s)\(?([A-H])[.)]\s")
@@ -32,30 +39,6 @@ def chance_by_skill(samples: list[SpatialSample]) -> dict[str, float | None]:
     return {k: (sum(v) / len(v) if v else None) for k, v in totals.items()}
 
 
-def blind_prior_by_skill(train: list[SpatialSample], held_out: list[SpatialSample]) -> dict[str, float | None]:
-    """MRA on ``held_out`` of a blind answer, per numeric skill: the median of that skill's answers in ``train``.
-
-    It is the numeric counterpart of chance: what knowing the typical value, without looking, scores. None for
-    skills that are not numeric or have no training answers.
-    """
-    from vst_vla.spatial.metrics import mean_relative_accuracy
-
-    def skill(s: SpatialSample) -> str:
-        return s.meta_info.get("skill", s.meta_info.get("answer_kind", "text"))
-
-    answers: dict[str, list[float]] = defaultdict(list)
-    for s in train:
-        if s.meta_info.get("answer_kind") == "number":
-            answers[skill(s)].append(float(s.meta_info["ground_truth"]))
-    scores: dict[str, list[float]] = defaultdict(list)
-    for s in held_out:
-        name = skill(s)
-        if s.meta_info.get("answer_kind") == "number" and answers.get(name):
-            guess = float(np.median(answers[name]))
-            scores[name].append(mean_relative_accuracy(guess, float(s.meta_info["ground_truth"])))
-    return {name: (float(np.mean(v)) if v else None) for name, v in scores.items()}
-
-
 def p_not_above_chance(score: float, n: int, chance: float) -> float:
     """One-sided exact binomial p-value of ``round(score * n)`` correct out of ``n`` if the true rate were ``chance``."""
     from scipy.stats import binomtest
@@ -67,39 +50,64 @@ def _cell(value: float | None, fmt: str = ".3f") -> str:
     return "" if value is None else format(value, fmt)
 
 
-def write_skill_report(summary: dict, out_dir: Path) -> str:
-    """Write ``skills.md`` and ``skills.png`` into ``out_dir``; returns the markdown table.
+ABLATION_COLUMNS = (("blank", "blank"), ("shuffle", "shuffled"))
+LEGEND = ("real: the model with the questions' own images (after training, for a stage); blank: mid-grey images of "
+          "the same size; shuffled: another scene's images; image gain: real − max(blank, shuffled), its 95% CI "
+          "a paired bootstrap over questions; blind prior: the best constant answer per question template")
 
-    Columns: before / after scores, chance (choice skills), the blind prior (numeric skills, when the summary has
-    ``prior``) and, for choice skills, the one-sided binomial p-value of the after score against chance.
+
+def write_skill_report(summary: dict, out_dir: Path) -> str:
+    """Write ``skills.md`` and ``skills.png`` into ``out_dir``; returns the markdown (table and legend).
+
+    Reads ``summary["after"]`` (real images) and, when present, ``before``, ``ablations`` ({"blank" | "shuffle":
+    per-skill rows}), ``image_gain`` (per skill, :func:`~vst_vla.spatial.image_gain.image_gain`), ``chance``,
+    ``prior`` and ``prior_fit`` (where the prior was fitted, printed under the table). Choice skills get the
+    one-sided binomial p-value of the real score against chance.
     """
     before, after, chance = summary.get("before") or {}, summary["after"], summary.get("chance") or {}
-    prior = summary.get("prior") or {}
-    lines = ["| skill | kind | n | before | after | chance | blind prior | p (after vs chance) |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    prior, ablations = summary.get("prior") or {}, summary.get("ablations") or {}
+    gains = summary.get("image_gain") or {}
+    lines = ["| skill | kind | n | before | real | blank | shuffled | chance | blind prior | image gain | gain 95% CI "
+             "| p (real vs chance) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for skill, row in after.items():
         c = chance.get(skill)
         p = p_not_above_chance(row["score"], row["n"], c) if c is not None and row["n"] else None
+        ablated = [_cell(ablations.get(name, {}).get(skill, {}).get("score")) for name, _ in ABLATION_COLUMNS]
+        gain = gains.get(skill)
+        interval = f"[{gain['ci_low']:+.3f}, {gain['ci_high']:+.3f}]" if gain else ""
         lines.append(f"| {skill} | {row['kind']} | {row['n']} | {_cell(before.get(skill, {}).get('score'))} | "
-                     f"{row['score']:.3f} | {_cell(c)} | {_cell(prior.get(skill))} | {_cell(p, '.3g')} |")
-    table = "\n".join(lines) + "\n"
+                     f"{row['score']:.3f} | {' | '.join(ablated)} | {_cell(c)} | {_cell(prior.get(skill))} | "
+                     f"{_cell(gain['gain'] if gain else None, '+.3f')} | {interval} | {_cell(p, '.3g')} |")
+    notes = [LEGEND + "."]
+    if prior:
+        notes.append(f"Blind prior fitted on: {summary.get('prior_fit') or 'the training split'}.")
+    elif "prior_fit" in summary:
+        notes.append(f"Blind prior: {summary['prior_fit']}.")
+    if not ablations:
+        notes.append("Image ablations were not run.")
+    table = "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "skills.md").write_text(table)
-    _plot(before, after, chance, out_dir / "skills.png")
+    _plot(before, after, ablations, chance, out_dir / "skills.png")
     return table
 
 
-def _plot(before: dict, after: dict, chance: dict, path: Path) -> None:
+def _plot(before: dict, after: dict, ablations: dict, chance: dict, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     skills = list(after)
+    bars = [("before", before)] if before else []
+    bars += [("real", after)] + [(label, ablations[name]) for name, label in ABLATION_COLUMNS if name in ablations]
+    width = 0.8 / len(bars)
     x = np.arange(len(skills))
-    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(skills)), 4))
-    ax.bar(x - 0.2, [before.get(s, {}).get("score", 0.0) for s in skills], 0.4, label="before")
-    ax.bar(x + 0.2, [after[s]["score"] for s in skills], 0.4, label="after")
+    fig, ax = plt.subplots(figsize=(max(6, 0.25 * len(skills) * len(bars) + 2), 4))
+    for k, (label, rows) in enumerate(bars):
+        offset = (k - (len(bars) - 1) / 2) * width
+        ax.bar(x + offset, [rows.get(s, {}).get("score", 0.0) for s in skills], width, label=label)
     for i, s in enumerate(skills):
         if chance.get(s) is not None:
             ax.hlines(chance[s], i - 0.4, i + 0.4, colors="k", linestyles="dashed")
@@ -127,6 +135,7 @@ def main(argv: list[str] | None = None) -> str:
     args = parser.parse_args(argv)
     summary = json.loads((args.run_dir / "run_summary.json").read_text())
     summary["prior"] = blind_prior_by_skill(list(read_samples(args.train)), list(read_samples(args.eval)))
+    summary["prior_fit"] = f"the training split ({args.train})"
     table = write_skill_report(summary, args.run_dir)
     print(table)
     return table

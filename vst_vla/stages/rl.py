@@ -10,10 +10,12 @@ import copy
 import json
 from pathlib import Path
 
+from vst_vla.precision import apply_precision
 from vst_vla.rl.config import RULE_CHECKABLE_KINDS, RLStageConfig
 from vst_vla.rl.evaluation import format_reward_change, paired_bootstrap, reward_scores
 from vst_vla.rl.learner import GRPOLearner, PromptDataset
 from vst_vla.sft.model import SpatialVLM
+from vst_vla.spatial.image_gain import score_with_ablations
 from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
 from vst_vla.stages.sft import answer_held_out, load_or_generate
@@ -33,19 +35,24 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     source = resume_from / PRETRAINED_DIR if resume_from else None
     vlm = SpatialVLM.from_pretrained(source, cfg.freeze) if source else SpatialVLM.build(cfg.model, cfg.freeze)
+    apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
     evaluate = lambda: answer_held_out(vlm, held_out, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
-                                       cfg.eval_max_samples, cfg.trainer.precision == "bf16")
+                                       cfg.eval_max_samples)
     answered_before = evaluate() if resume_from is None else None
     reference = copy.deepcopy(vlm).eval().requires_grad_(False) if cfg.rl.kl_coef > 0 else None
     learner = GRPOLearner(vlm, cfg.rl, cfg.system_prompt, reference)
     result = Trainer(cfg.trainer, run_dir).fit(learner, PromptDataset(train), resume_from)
     answered_after = evaluate()
+    answer = lambda subset: answer_held_out(vlm, subset, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
+                                            cfg.eval_max_samples)[1]
+    scored = score_with_ablations(answer, answered_after[0], cfg.eval_ablations, real_answers=answered_after[1])
     per_skill = lambda answered: evaluate_predictions(zip([s.meta_info for s in answered[0]], answered[1]))  # noqa: E731
     summary = {"run_dir": str(run_dir), "stage": "rl", "train_prompts": len(train), "eval_samples": len(held_out),
-               "final_step": result.final_step,
+               "final_step": result.final_step, **result.precision.as_dict(),
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
-               "before": per_skill(answered_before) if answered_before else None, "after": per_skill(answered_after),
+               "before": per_skill(answered_before) if answered_before else None, **scored,
                "chance": chance_by_skill(held_out), "prior": blind_prior_by_skill(train, held_out),
+               "prior_fit": "the training split",
                "reward_change": None}
     if answered_before is not None:
         summary["reward_change"] = _reward_change(answered_before, answered_after)

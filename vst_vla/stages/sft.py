@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
+from vst_vla.precision import apply_precision
 from vst_vla.sft.config import SpatialDataConfig, VLMStageConfig
 from vst_vla.sft.cot import to_cot_sample
 from vst_vla.sft.examples import SFTDataset
@@ -21,6 +21,7 @@ from vst_vla.sft.generation import generate_answers
 from vst_vla.sft.model import SpatialVLM
 from vst_vla.sft.packing import PackedDataset
 from vst_vla.spatial.formats import read_samples, write_parquet
+from vst_vla.spatial.image_gain import score_with_ablations
 from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
 from vst_vla.spatial.schema import SpatialSample
@@ -56,25 +57,32 @@ def select_skills(samples: list[SpatialSample], skills: tuple[str, ...], path: s
 
 
 def answer_held_out(vlm: SpatialVLM, samples: list[SpatialSample], system_prompt: str, max_new_tokens: int,
-                    max_samples: int, bf16: bool) -> tuple[list[SpatialSample], list[str]]:
-    """The first ``max_samples`` of ``samples`` and the model's greedy answers to them."""
+                    max_samples: int) -> tuple[list[SpatialSample], list[str]]:
+    """The first ``max_samples`` of ``samples`` and the model's greedy answers (at the model's precision)."""
     vlm.eval()
     subset = samples[:max_samples]
-    with torch.autocast(vlm.device.type, dtype=torch.bfloat16, enabled=bf16):
+    with vlm.autocast():
         answers = generate_answers(vlm.backbone, vlm.processor, subset, system_prompt, max_new_tokens=max_new_tokens)
     return subset, answers
 
 
 def evaluate_vlm(vlm: SpatialVLM, samples: list[SpatialSample], system_prompt: str, max_new_tokens: int,
-                 max_samples: int, bf16: bool) -> dict:
+                 max_samples: int) -> dict:
     """Per-skill scores of the model's greedy answers on the first ``max_samples`` of ``samples``."""
-    subset, answers = answer_held_out(vlm, samples, system_prompt, max_new_tokens, max_samples, bf16)
+    subset, answers = answer_held_out(vlm, samples, system_prompt, max_new_tokens, max_samples)
     return evaluate_predictions(zip([s.meta_info for s in subset], answers))
 
 
+def evaluate_vlm_with_ablations(vlm: SpatialVLM, samples: list[SpatialSample], system_prompt: str,
+                                max_new_tokens: int, max_samples: int, ablations: Sequence[str]) -> dict:
+    """:func:`evaluate_vlm` with the real images and again under each image ablation, on the same questions:
+    ``{"after", "ablations", "image_gain"}`` (:func:`~vst_vla.spatial.image_gain.score_with_ablations`)."""
+    answer = lambda subset: answer_held_out(vlm, subset, system_prompt, max_new_tokens, max_samples)[1]  # noqa: E731
+    return score_with_ablations(answer, samples[:max_samples], ablations)
+
+
 def _evaluate(vlm: SpatialVLM, samples: list[SpatialSample], cfg: VLMStageConfig) -> dict:
-    return evaluate_vlm(vlm, samples, cfg.system_prompt, cfg.sft.eval_max_new_tokens, cfg.sft.eval_max_samples,
-                        cfg.trainer.precision == "bf16")
+    return evaluate_vlm(vlm, samples, cfg.system_prompt, cfg.sft.eval_max_new_tokens, cfg.sft.eval_max_samples)
 
 
 def run_vlm_stage(cfg: VLMStageConfig) -> dict:
@@ -87,17 +95,19 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
         vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.sft.freeze)
     else:
         vlm = SpatialVLM.build(cfg.model, cfg.sft.freeze)
+    apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
     before = _evaluate(vlm, held_out, cfg) if resume_from is None else None
     examples = SFTDataset(train, vlm.processor, cfg.system_prompt, cfg.sft.max_tokens)
     dataset = PackedDataset(examples, cfg.sft.max_tokens, packing=cfg.sft.packing, seed=cfg.trainer.seed)
     logger.info("%d samples in %d rows (packing=%s)", len(examples), len(dataset), cfg.sft.packing)
     result = Trainer(cfg.trainer, run_dir).fit(vlm, dataset, resume_from)
-    after = _evaluate(vlm, held_out, cfg)
+    scored = evaluate_vlm_with_ablations(vlm, held_out, cfg.system_prompt, cfg.sft.eval_max_new_tokens,
+                                         cfg.sft.eval_max_samples, cfg.sft.eval_ablations)
     summary = {"run_dir": str(run_dir), "stage": cfg.stage, "train_samples": len(train), "eval_samples": len(held_out),
-               "final_step": result.final_step, "final_loss": result.last_loss,
+               "final_step": result.final_step, "final_loss": result.last_loss, **result.precision.as_dict(),
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
-               "before": before, "after": after, "chance": chance_by_skill(held_out),
-               "prior": blind_prior_by_skill(train, held_out)}
+               "before": before, **scored, "chance": chance_by_skill(held_out),
+               "prior": blind_prior_by_skill(train, held_out), "prior_fit": "the training split"}
     (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
     summary["report"] = write_skill_report(summary, run_dir)
     return summary

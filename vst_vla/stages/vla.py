@@ -19,7 +19,7 @@ from vst_vla.data.collect import collect_demos
 from vst_vla.data.config import CollectConfig
 from vst_vla.data.dataset import VLATrainingDataset, load_env_metadata
 from vst_vla.rollout.parallel import PretrainedPolicyFactory
-from vst_vla.rollout.policy_eval import env_task_label, evaluate_policy
+from vst_vla.rollout.policy_eval import env_task_label, evaluate_image_ablations, evaluate_policy
 from vst_vla.rollout.stats import format_summary_table
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.trainer import Trainer
@@ -83,23 +83,28 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     if cfg.export_lerobot and result.last_checkpoint is not None:
         with timer.time("export_lerobot"):
             lerobot_dir = _export_lerobot(result.last_checkpoint / PRETRAINED_DIR, run_dir / LEROBOT_EXPORT_DIR)
-    summary = None
+    summary, ablated = None, {}
     if cfg.eval.n_episodes > 0:
         with timer.time("eval"):
             factory = None
             if cfg.eval.num_workers > 1 and result.last_checkpoint is not None:
                 # Workers rebuild the final checkpoint themselves (each with its own renderer and torch threads).
                 factory = PretrainedPolicyFactory(str(result.last_checkpoint / PRETRAINED_DIR), str(policy.device),
-                                                  cfg.trainer.precision)
+                                                  result.precision.name)
             summary = evaluate_policy(policy, cfg.env, cfg.eval, run_dir / "eval", policy_factory=factory)
+            ablated = evaluate_image_ablations(policy, cfg.env, cfg.eval, run_dir, policy_factory=factory)
     out = {"run_dir": str(run_dir), "phases_s": timer.seconds, "start_step": result.start_step,
-           "final_step": result.final_step, "final_loss": result.last_loss,
+           "final_step": result.final_step, "final_loss": result.last_loss, **result.precision.as_dict(),
            "checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
            "lerobot_policy": str(lerobot_dir) if lerobot_dir else None,
-           "eval": summary.to_dict() if summary else None}
+           "eval": summary.to_dict() if summary else None,
+           "eval_ablations": {name: s.to_dict() for name, s in ablated.items()}}
     (run_dir / RUN_SUMMARY).write_text(json.dumps(out, indent=2))
     if summary is not None:
-        out["report"] = format_summary_table({env_task_label(cfg.env): summary})
+        label = env_task_label(cfg.env)
+        rows = {f"{label} [images: {s.image_ablation}]" if s.image_ablation != "none" else label: s
+                for s in (summary, *ablated.values())}
+        out["report"] = format_summary_table(rows, average=False)
     return out
 
 
