@@ -14,8 +14,8 @@ from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from vst_envs import make_env, make_expert
 from vst_envs.config import LiftEnvConfig, env_config_from_dict
 
-import vst_vla.data.collect as collect_module
 from vst_vla.constants import ACTION, OBS_STATE, TASK, image_key
+from vst_vla.data import episode_sources
 from vst_vla.data.collect import collect_demos
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
 
@@ -148,13 +148,14 @@ class _SabotagedExpert:
 
 
 def test_failed_episode_is_dropped_and_collection_continues(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(collect_module, "make_expert", lambda cfg: _SabotagedExpert(make_expert(cfg), {0}))
+    # In this process (num_workers=1), where the patched expert factory is the one in use.
+    monkeypatch.setattr(episode_sources, "make_expert", lambda cfg: _SabotagedExpert(make_expert(cfg), {0}))
     root = tmp_path / "ds"
     env_cfg = LiftEnvConfig(image_size=32, max_episode_steps=80)
-    report = collect_demos(env_cfg, CollectConfig(root=str(root), num_episodes=1, seed=3))
+    report = collect_demos(env_cfg, CollectConfig(root=str(root), num_episodes=1, seed=3, num_workers=1))
     assert (report.episodes_kept, report.episodes_dropped, report.seeds) == (1, 1, (4,))
     ds = _lerobot(root)
-    # The dropped attempt's 80 buffered frames are gone: the dataset holds only the successful episode.
+    # The dropped attempt's 80 frames never reach the dataset: it holds only the successful episode.
     assert ds.num_episodes == 1 and len(ds) == report.frames < 80
     assert ds[0]["episode_index"].item() == 0 and ds[len(ds) - 1]["frame_index"].item() == len(ds) - 1
     meta = json.loads((root / ENV_METADATA_FILE).read_text())

@@ -30,6 +30,7 @@ def test_collect_config_defaults() -> None:
         ({"seed": -1}, "CollectConfig.seed must be an integer >= 0, got -1"),
         ({"keep_failed": "yes"}, "CollectConfig.keep_failed must be true or false"),
         ({"num_episodes": 5, "max_attempts": 4}, "CollectConfig.max_attempts must be null or >= num_episodes (5)"),
+        ({"num_workers": 0}, "CollectConfig.num_workers must be an integer >= 1, got 0"),
     ],
 )
 def test_collect_config_rejects(kwargs: dict, message: str) -> None:

@@ -9,8 +9,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from vst_envs import LiftEnvConfig, TabletopEnvConfig
 
-import vst_vla.data.collect as collect_module
 from vst_vla.collect import ENV_CONFIG_DIR, run_collect
+from vst_vla.data import episode_sources
 from vst_vla.data.collect import collect_multitask_demos
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
 from vst_vla.data.multitask import (
@@ -78,8 +78,8 @@ def test_mismatched_tasks_are_refused_before_any_env_is_built(tmp_path: Path, mo
     def no_env(cfg):
         raise AssertionError("no env may be built for tasks that cannot share a dataset")
 
-    monkeypatch.setattr(collect_module, "make_env", no_env)
-    collect = CollectConfig(root=str(tmp_path / "ds"), num_episodes=1)
+    monkeypatch.setattr(episode_sources, "make_env", no_env)  # the one used in this process (num_workers=1)
+    collect = CollectConfig(root=str(tmp_path / "ds"), num_episodes=1, num_workers=1)
     wrist = {"lift": LiftEnvConfig(), "tabletop_pick": TabletopEnvConfig(cameras=("agentview", "robot0_eye_in_hand"))}
     with pytest.raises(TaskLayoutError, match=r"cameras \(lift=\['agentview'\], tabletop_pick=\['agentview', 'rob"):
         collect_multitask_demos(wrist, collect)

@@ -59,6 +59,7 @@ class DemoCollection:
     num_episodes: int = 30
     seed: int = 10_000
     max_attempts: int | None = None
+    num_workers: int = 2  # episodes rolled out in this many processes; the dataset is the same for any count
 
     def __post_init__(self) -> None:
         if self.num_episodes < 1:

@@ -10,6 +10,12 @@ rebuild exactly the env the demonstrations came from.
 its own env and expert); every frame carries its episode's instruction as the LeRobot task string, and
 ``meta/vst_env.json`` records every task's env config (see :mod:`vst_vla.data.multitask`).
 
+Episodes are rolled out by ``collect.num_workers`` processes (:mod:`vst_vla.data.episode_sources`) and come
+back, in seed order, to this process, which alone writes the dataset: the same seeds give the same dataset
+(frames, states, actions, episode order, kept and dropped episodes) with any number of workers. Failed episodes
+are dropped before they reach LeRobot, and the video encoder's native console banner is silenced
+(:mod:`vst_vla.native_output`).
+
 The dataset is written into a hidden sibling directory and renamed into place only once it is complete, so a
 crash or Ctrl-C never leaves a half-written dataset at ``root``.
 """
@@ -29,21 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from lerobot.datasets.lerobot_dataset import LeRobotDataset
-from lerobot.utils.utils import SuppressProgressBars
 from tqdm import tqdm
-from vst_envs import make_env, make_expert
 
-from vst_vla.constants import (
-    ACTION,
-    GYM_AGENT_POS,
-    GYM_PIXELS,
-    OBS_STATE,
-    TASK,
-    image_key,
-)
+from vst_vla.constants import ACTION, OBS_STATE, image_key
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
+from vst_vla.data.episode_sources import EpisodeSource, make_episode_source
 from vst_vla.data.multitask import check_same_layout, check_same_spaces
+from vst_vla.data.writer import DatasetWriter
 from vst_vla.io import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -77,6 +75,9 @@ class CollectReport:
     episode_tasks: tuple[str, ...] = field(default_factory=tuple)
 
 
+_Shapes = tuple[tuple[int, ...], tuple[int, ...]]
+
+
 @dataclass
 class _EpisodeResult:
     seed: int
@@ -91,6 +92,7 @@ class _TaskRun:
     episodes: list[_EpisodeResult]
     dropped: list[int]
     expert: str
+    shapes: _Shapes  # the env's (agent_pos shape, action shape)
 
 
 def dataset_features(env_cfg: Any, state_dim: int, action_dim: int) -> dict[str, dict]:
@@ -147,7 +149,7 @@ def collect_multitask_demos(env_cfgs: Mapping[str, Any], collect_cfg: CollectCon
 
     Raises:
         TaskLayoutError: the tasks cannot share one dataset (checked before any episode runs; the state and
-            action shapes before each task's first episode). Nothing is written.
+            action shapes before each task's first episode is written). Nothing is written.
         FileExistsError, RuntimeError: as for :func:`collect_demos`.
     """
     check_same_layout(env_cfgs)
@@ -196,76 +198,77 @@ def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectRep
 def _record(env_cfgs: dict[str, Any], collect_cfg: CollectConfig, tmp_root: Path) -> dict[str, _TaskRun]:
     """Run expert episodes of every task into one new LeRobot dataset at ``tmp_root``.
 
-    The dataset's features come from the first task; each later task's state / action shapes are checked
-    against it before its first episode. Returns each task's kept episodes, dropped seeds and expert name.
+    Episodes are rolled out by ``collect_cfg.num_workers`` processes (this one when 1) and written here, in seed
+    order. The dataset's features come from the first task; each later task's state / action shapes are
+    checked against it before its first episode is written. Returns each task's kept episodes, dropped seeds
+    and expert name.
     """
-    dataset = None
+    writer = DatasetWriter(collect_cfg.repo_id, tmp_root)
     runs: dict[str, _TaskRun] = {}
-    first: tuple[str, tuple] | None = None
+    # More workers than episodes per task would only start processes that get no seed.
+    source = make_episode_source(min(collect_cfg.num_workers, collect_cfg.num_episodes))
     try:
         for name, env_cfg in env_cfgs.items():
-            env = make_env(env_cfg)
-            try:
-                expert = make_expert(env_cfg)
-                shapes = (tuple(env.observation_space[GYM_AGENT_POS].shape), tuple(env.action_space.shape))
-                if first is None:
-                    first = (name, shapes)
-                    dataset = LeRobotDataset.create(
-                        collect_cfg.repo_id,
-                        fps=env_cfg.control_freq,
-                        root=tmp_root,
-                        features=dataset_features(env_cfg, int(np.prod(shapes[0])), int(np.prod(shapes[1]))),
-                        use_videos=True,
-                        video_backend="pyav",
-                    )
-                else:
-                    check_same_spaces(name, *shapes, first[0], first[1])
-                # LeRobot's save_episode shows a `datasets` progress bar per episode, which garbles ours.
-                with SuppressProgressBars():
-                    episodes, dropped = _run_episodes(env, expert, dataset, env_cfg, collect_cfg, name)
-                runs[name] = _TaskRun(episodes, dropped, type(expert).__name__)
-            finally:
-                env.close()
-        assert dataset is not None
-        # finalize() writes the parquet footers; without it the dataset cannot be read.
-        dataset.finalize()
+            first = next(iter(runs.items()), None)
+            first_task = (first[0], first[1].shapes) if first is not None else None
+            runs[name] = _run_episodes(source, writer, env_cfg, collect_cfg, name, first_task)
+        source.close()
+        writer.finalize()
         _remove_empty_dirs(tmp_root / "images")  # LeRobot's PNG staging area, empty once videos are encoded
         return runs
-    finally:
-        if dataset is not None:
-            # Idempotent after the call above; on an error it releases the parquet writers before the temp
-            # directory is removed, and must not mask the original exception.
-            with contextlib.suppress(Exception):
-                dataset.finalize()
+    except BaseException:
+        # Do not wait for episodes under way after an error (or Ctrl-C); on an error the writer releases its
+        # parquet files before the temp directory is removed, and must not mask the original exception.
+        source.close(wait_for_workers=False)
+        with contextlib.suppress(Exception):
+            writer.finalize()
+        raise
 
 
 def _run_episodes(
-    env: Any, expert: Any, dataset: Any, env_cfg: Any, collect_cfg: CollectConfig, task_name: str = ""
-) -> tuple[list[_EpisodeResult], list[int]]:
-    """The attempt loop: keep successes (or everything with keep_failed), drop failures, stop when done."""
+    source: EpisodeSource,
+    writer: DatasetWriter,
+    env_cfg: Any,
+    collect_cfg: CollectConfig,
+    task_name: str,
+    first_task: tuple[str, _Shapes] | None,
+) -> _TaskRun:
+    """The attempt loop: keep successes (or everything with keep_failed), drop failures, stop when done.
+
+    The first task's first episode creates the dataset (its features follow that task's spaces); a later
+    task's first episode is checked against ``first_task`` (name, shapes) before anything of it is written.
+    """
     target, limit = collect_cfg.num_episodes, collect_cfg.attempt_limit
     kept: list[_EpisodeResult] = []
     dropped: list[int] = []
+    shapes: _Shapes = ((), ())
+    expert = ""
+    seeds = range(collect_cfg.seed, collect_cfg.seed + limit)
     bar = tqdm(total=target, desc=f"collect {task_name}".strip(), unit="ep", dynamic_ncols=True)
+    episodes = source.episodes(task_name, env_cfg, seeds, wanted=lambda: target - len(kept))
     try:
-        for attempt in range(limit):
-            seed = collect_cfg.seed + attempt
-            result = _run_episode(env, expert, dataset, seed, env_cfg)
-            if result.success or collect_cfg.keep_failed:
-                dataset.save_episode()
-                kept.append(result)
+        for attempt, episode in enumerate(episodes):
+            if attempt == 0:
+                shapes, expert = (episode.state_shape, episode.action_shape), episode.expert
+                if first_task is not None:
+                    check_same_spaces(task_name, *shapes, *first_task)
+                else:
+                    writer.create(env_cfg.control_freq, dataset_features(env_cfg, *(int(np.prod(s)) for s in shapes)))
+            if episode.success or collect_cfg.keep_failed:
+                writer.write(episode)
+                kept.append(_EpisodeResult(seed=episode.seed, success=episode.success, length=episode.length))
                 bar.update(1)
             else:
-                # Drops the frames (and their staged PNGs) so the next episode starts from an empty buffer.
-                dataset.clear_episode_buffer()
-                dropped.append(seed)
-                logger.info("expert failed on seed %d after %d steps; episode dropped", seed, result.length)
+                # A failed episode never reaches the dataset: its frames were only held in memory.
+                dropped.append(episode.seed)
+                logger.info("expert failed on seed %d after %d steps; episode dropped", episode.seed, episode.length)
             bar.set_postfix(dropped=len(dropped), attempts=attempt + 1)
             if len(kept) == target:
                 break
             if len(kept) + (limit - attempt - 1) < target:
                 break  # cannot reach the target any more; fail now rather than simulate in vain
     finally:
+        episodes.close()  # cancels the seeds still queued for a worker
         bar.close()
     if dropped:
         logger.warning("dropped %d failed episodes (seeds %s)", len(dropped), dropped)
@@ -277,34 +280,7 @@ def _run_episodes(
             f"failed on seeds {dropped}); nothing was written. Raise collect.max_attempts, raise "
             f"env.max_episode_steps (now {env_cfg.max_episode_steps}), or set collect.keep_failed=true"
         )
-    return kept, dropped
-
-
-def _run_episode(env: Any, expert: Any, dataset: Any, seed: int, env_cfg: Any) -> _EpisodeResult:
-    """Roll the expert out once from ``env.reset(seed=seed)``, adding every (observation, action) frame.
-
-    Frame t holds the observation the expert saw and the action it then took, so the final observation
-    (after the last action) is not recorded: it has no action.
-    """
-    obs, _ = env.reset(seed=seed)
-    expert.reset()
-    task = env.unwrapped.task_description
-    success = False
-    steps = 0
-    # The env truncates at max_episode_steps itself; the bound here only guards against an env that never ends.
-    while steps < env_cfg.max_episode_steps:
-        action = np.asarray(expert.act(env), dtype=np.float32)
-        frame = {image_key(cam): obs[GYM_PIXELS][cam] for cam in env_cfg.cameras}
-        frame[OBS_STATE] = np.asarray(obs[GYM_AGENT_POS], dtype=np.float32)
-        frame[ACTION] = action
-        frame[TASK] = task
-        dataset.add_frame(frame)
-        obs, _, terminated, truncated, info = env.step(action)
-        steps += 1
-        success = bool(info.get("is_success", False))
-        if terminated or truncated:
-            break
-    return _EpisodeResult(seed=seed, success=success, length=steps)
+    return _TaskRun(kept, dropped, expert, shapes)
 
 
 def _env_metadata(env_cfgs: dict[str, Any], collect_cfg: CollectConfig, runs: dict[str, _TaskRun]) -> dict[str, Any]:

@@ -45,6 +45,9 @@ class CollectConfig:
         max_attempts: give up after this many episodes were run; ``None`` means ``2 * num_episodes``.
         overwrite: replace an existing dataset at ``root`` (only a LeRobot dataset or an empty directory).
         repo_id: LeRobot repo id recorded in the dataset (no hub upload happens).
+        num_workers: processes rolling out episodes side by side (capped at ``num_episodes``); the collecting
+            process alone writes the dataset, in seed order, so it is the same for any value. 1 runs the
+            episodes in the collecting process itself.
     """
 
     root: str
@@ -54,6 +57,9 @@ class CollectConfig:
     max_attempts: int | None = None
     overwrite: bool = False
     repo_id: str = DEFAULT_REPO_ID
+    # 2: 1.5-1.8x the episodes per minute of one process on a 2-core machine (benchmarks/bench_collect.py);
+    # with rendering on the CPU each worker keeps a core busy, so more workers than free cores buy nothing.
+    num_workers: int = 2
 
     def __post_init__(self) -> None:
         owner = "CollectConfig"
@@ -66,6 +72,7 @@ class CollectConfig:
         _require_int(owner, "seed", self.seed, minimum=0)
         _require_bool(owner, "keep_failed", self.keep_failed)
         _require_bool(owner, "overwrite", self.overwrite)
+        _require_int(owner, "num_workers", self.num_workers, minimum=1)
         if self.max_attempts is not None:
             _require_int(owner, "max_attempts", self.max_attempts, minimum=1)
             if self.max_attempts < self.num_episodes:

@@ -60,7 +60,8 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
             report = collect_demos(cfg.env, CollectConfig(root=str(dataset_root), repo_id=cfg.dataset.repo_id,
                                                           num_episodes=cfg.collect.num_episodes,
                                                           seed=cfg.collect.seed,
-                                                          max_attempts=cfg.collect.max_attempts))
+                                                          max_attempts=cfg.collect.max_attempts,
+                                                          num_workers=cfg.collect.num_workers))
         logger.info("collected %d demos (%d dropped) into %s", report.episodes_kept, report.episodes_dropped, dataset_root)
     with timer.time("load_dataset"):
         dataset = VLATrainingDataset.from_config(cfg.dataset, chunk_size=cfg.policy.chunk_size)
