@@ -29,6 +29,19 @@ WARMUP_STEPS = 10
 
 def _worker(cfg: dict[str, Any], steps: int, actions: str, seed: int, barrier: Any, results: Any) -> None:
     """Build the env, warm up, wait for the others, then time ``steps`` steps; puts (steps, seconds, resets)."""
+    results.put(_step_env(cfg, steps, actions, seed, barrier.wait))
+
+
+def time_in_process(cfg: dict[str, Any], steps: int, actions: str = "zero", seed: int = 0) -> dict[str, Any]:
+    """One env stepped in this process (no worker start-up to pay): the single-worker row of :func:`run_variant`."""
+    done, seconds, resets = _step_env(cfg, steps, actions, seed, None)
+    return {"workers": 1, "steps": done, "seconds": seconds, "resets": resets, "steps_per_s": done / seconds,
+            "per_worker_steps_per_s": [done / seconds]}
+
+
+def _step_env(cfg: dict[str, Any], steps: int, actions: str, seed: int,
+              wait: Any) -> tuple[int, float, int]:
+    """Build the env, warm up, call ``wait`` (if any), then time ``steps`` steps: (steps, seconds, resets)."""
     import numpy as np
     from vst_envs import make_env, make_expert
 
@@ -45,7 +58,8 @@ def _worker(cfg: dict[str, Any], steps: int, actions: str, seed: int, barrier: A
         expert.reset()
     for _ in range(WARMUP_STEPS):
         env.step(act())
-    barrier.wait(timeout=600)
+    if wait is not None:
+        wait(timeout=600)
     resets = 0
     start = time.perf_counter()
     for _ in range(steps):
@@ -58,7 +72,7 @@ def _worker(cfg: dict[str, Any], steps: int, actions: str, seed: int, barrier: A
             resets += 1
     seconds = time.perf_counter() - start
     env.close()
-    results.put((steps, seconds, resets))
+    return steps, seconds, resets
 
 
 def run_variant(cfg: dict[str, Any], workers: int, steps: int, actions: str) -> dict[str, Any]:

@@ -83,9 +83,11 @@ def make_batches(examples: SFTDataset, max_tokens: int, padded_batch: int, count
     packed = PackedDataset(examples, max_tokens, packing=True, seed=0)
     padded_order = PackedDataset(examples, max_tokens, packing=False, seed=0)
     packed_batches = [collate_packs([packed[i]]) for i in range(min(len(packed), count))]
-    rows = [padded_order[i][0] for i in torch.randperm(len(examples), generator=torch.Generator().manual_seed(0))]
-    padded_batches = [collate_packs([[e] for e in rows[j : j + padded_batch]])
-                      for j in range(0, min(count * padded_batch, len(rows) - padded_batch + 1), padded_batch)]
+    # Encode only the examples the padded batches use (items are encoded on access).
+    order = torch.randperm(len(examples), generator=torch.Generator().manual_seed(0)).tolist()
+    usable = min(count * padded_batch, len(order) // padded_batch * padded_batch)
+    rows = [padded_order[i][0] for i in order[:usable]]
+    padded_batches = [collate_packs([[e] for e in rows[j : j + padded_batch]]) for j in range(0, usable, padded_batch)]
     return packed_batches, padded_batches
 
 

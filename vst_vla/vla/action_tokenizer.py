@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from vst_vla.vlm.tokenizer import add_missing_tokens
+
 
 def action_token(i: int) -> str:
     """The text form of bin ``i``'s token."""
@@ -30,9 +32,7 @@ class ActionTokenizer:
             raise ValueError(f"n_bins must be at least 2, got {n_bins}")
         self.n_bins = n_bins
         tokens = [action_token(i) for i in range(n_bins)]
-        missing = [t for t in tokens if t not in tokenizer.get_vocab()]
-        if missing:
-            tokenizer.add_tokens(missing, special_tokens=True)
+        add_missing_tokens(tokenizer, tokens)
         ids = tokenizer.convert_tokens_to_ids(tokens)
         # Contiguous ids let decoding constrain logits with one slice instead of a gather.
         if ids != list(range(ids[0], ids[0] + n_bins)):

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from vst_vla.vlm.tokenizer import add_missing_tokens
+
 STATE_TOKEN = "<|state|>"
 
 
@@ -28,8 +30,7 @@ class StateInjector(nn.Module):
 
     def __init__(self, state_dim: int, hidden_size: int, tokenizer) -> None:
         super().__init__()
-        if STATE_TOKEN not in tokenizer.get_vocab():
-            tokenizer.add_tokens([STATE_TOKEN], special_tokens=True)
+        add_missing_tokens(tokenizer, [STATE_TOKEN])
         self.token_id = int(tokenizer.convert_tokens_to_ids(STATE_TOKEN))
         self.proj = nn.Sequential(nn.Linear(state_dim, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size))
         self._pending: torch.Tensor | None = None

@@ -6,15 +6,24 @@ spatial vocabulary, numbers), with Qwen2's pre-tokenizer and the same special to
 transformers' ``Qwen2Tokenizer`` so every downstream piece (processor, chat template, generation) is the
 stock code path a real checkpoint takes. The corpus and trainer are deterministic, so the same vocabulary is
 built on every machine.
+
+:func:`build_real_size_tokenizer` pads that BPE to Qwen2's real size (151,643 byte-level entries, then the 22
+added tokens at their released ids, 151,665 in all), so that start-up, embedding and checkpoint costs can be
+measured at the real vocabulary size without the real files.
+
+Tokenizer calls that look cheap are not: a fast tokenizer's ``get_vocab()`` and ``len()`` each rebuild the
+whole vocabulary map (about 0.1 s and 0.04 s at 151,665 entries), so code that runs per token must use
+:func:`add_missing_tokens` or ``convert_tokens_to_ids`` on the whole list instead.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 
 from tokenizers import Regex, Tokenizer, models, pre_tokenizers, trainers
-from transformers import Qwen2Tokenizer
+from transformers import PreTrainedTokenizerBase, Qwen2Tokenizer
 
 # Qwen2's pre-tokenizer split (from transformers' tokenization_qwen2.py).
 _PRETOKENIZE_REGEX = (
@@ -39,6 +48,22 @@ QWEN_SPECIAL_TOKENS = (
     "<|video_pad|>",
 )
 
+# The released tokenizer's other added tokens (tool calls, fill-in-the-middle), not special, ids 151657..151664.
+QWEN_OTHER_ADDED_TOKENS = (
+    "<tool_call>",
+    "</tool_call>",
+    "<|fim_prefix|>",
+    "<|fim_middle|>",
+    "<|fim_suffix|>",
+    "<|fim_pad|>",
+    "<|repo_name|>",
+    "<|file_sep|>",
+)
+
+# Qwen2 / Qwen2.5-VL: 151,643 byte-level BPE entries (256 bytes + 151,387 merges), then 22 added tokens.
+QWEN_BPE_SIZE = 151_643
+QWEN_TOKENIZER_SIZE = QWEN_BPE_SIZE + len(QWEN_SPECIAL_TOKENS) + len(QWEN_OTHER_ADDED_TOKENS)
+
 _WORDS = (
     "what action should the robot take to pick up lift the red green blue yellow cube block can nut door "
     "open close place put on in into onto stack left right above below behind front of near far closest "
@@ -59,13 +84,10 @@ def _training_corpus() -> list[str]:
     return lines
 
 
-def build_offline_tokenizer(vocab_size: int = 2048) -> Qwen2Tokenizer:
-    """Train a byte-level BPE on the built-in corpus and wrap it as a ``Qwen2Tokenizer``.
+def _learned_bpe(vocab_size: int, special_tokens: Sequence[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """(vocab, merges) of a byte-level BPE trained on the built-in corpus, at most ``vocab_size`` entries.
 
-    Args:
-        vocab_size: size of the learned BPE vocabulary (special tokens come on top).
-    Returns:
-        A tokenizer whose special tokens, pad/eos conventions and pre-tokenization match Qwen2.5-VL's.
+    The corpus is small, so training stops early (a few hundred entries) whatever the bound.
     """
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.Sequence(
@@ -78,16 +100,80 @@ def build_offline_tokenizer(vocab_size: int = 2048) -> Qwen2Tokenizer:
         vocab_size=vocab_size,
         min_frequency=1,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        special_tokens=[QWEN_SPECIAL_TOKENS[0]],
+        special_tokens=list(special_tokens),
         show_progress=False,
     )
     bpe.train_from_iterator(_training_corpus(), trainer=trainer)
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
-    tokenizer = Qwen2Tokenizer(vocab=model["vocab"], merges=merges, errors="replace")
+    return dict(model["vocab"]), merges
+
+
+def _wrap(vocab: dict[str, int], merges: list[tuple[str, str]]) -> Qwen2Tokenizer:
+    """A ``Qwen2Tokenizer`` over a BPE, with Qwen2.5-VL's special tokens and chat template."""
+    tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, errors="replace")
     tokenizer.add_special_tokens({"additional_special_tokens": list(QWEN_SPECIAL_TOKENS[1:])})
     tokenizer.chat_template = QWEN2_VL_CHAT_TEMPLATE
     return tokenizer
+
+
+def build_offline_tokenizer(vocab_size: int = 2048) -> Qwen2Tokenizer:
+    """Train a byte-level BPE on the built-in corpus and wrap it as a ``Qwen2Tokenizer``.
+
+    Args:
+        vocab_size: upper bound on the learned BPE vocabulary (special tokens come on top). The built-in corpus
+            supports a few hundred entries, so larger bounds change nothing; for the real size use
+            :func:`build_real_size_tokenizer`.
+    Returns:
+        A tokenizer whose special tokens, pad/eos conventions and pre-tokenization match Qwen2.5-VL's.
+    """
+    vocab, merges = _learned_bpe(vocab_size, QWEN_SPECIAL_TOKENS[:1])
+    return _wrap(vocab, merges)
+
+
+def build_real_size_tokenizer() -> Qwen2Tokenizer:
+    """An offline tokenizer of Qwen2.5-VL's real size: 151,665 entries, special tokens at their released ids.
+
+    The learned BPE (see :func:`build_offline_tokenizer`) is padded with synthetic merges, each joining two
+    earlier entries, up to Qwen2's 151,643 BPE entries (so the merge table has the real 151,387 rows too);
+    ``<|endoftext|>`` then lands on 151643, ``<|im_end|>`` on 151645, ``<|image_pad|>`` on 151655 and the tool
+    and fill-in-the-middle tokens on 151657..151664, as in the released tokenizer. Deterministic; about a second.
+    The synthetic entries are not Qwen's (text tokenizes differently): this is for measuring sizes and start-up,
+    not for reading real checkpoints.
+    """
+    vocab, merges = _learned_bpe(QWEN_BPE_SIZE, ())
+    base = sorted(vocab, key=vocab.__getitem__)
+    k = 0
+    # Pairs of the learned entries suffice: a few hundred squared is more than the 151k entries needed.
+    while len(vocab) < QWEN_BPE_SIZE:
+        left, right = base[k % len(base)], base[(k // len(base)) % len(base)]
+        k += 1
+        joined = left + right
+        if joined not in vocab:
+            vocab[joined] = len(vocab)
+            merges.append((left, right))
+    tokenizer = _wrap(vocab, merges)
+    tokenizer.add_tokens(list(QWEN_OTHER_ADDED_TOKENS), special_tokens=False)
+    ids = tokenizer.convert_tokens_to_ids([*QWEN_SPECIAL_TOKENS, *QWEN_OTHER_ADDED_TOKENS])
+    if ids != list(range(QWEN_BPE_SIZE, QWEN_TOKENIZER_SIZE)):
+        raise RuntimeError(f"added tokens landed on ids {ids[0]}..{ids[-1]}, not Qwen's {QWEN_BPE_SIZE}..")
+    return tokenizer
+
+
+def add_missing_tokens(tokenizer: PreTrainedTokenizerBase, tokens: Sequence[str], special: bool = True) -> None:
+    """Add the ``tokens`` the tokenizer does not hold yet, in order; existing ones keep their ids.
+
+    Looks every token up in the backend's vocabulary (O(1) each) instead of calling ``get_vocab()`` per token,
+    which rebuilds the whole map each time: 256 action tokens at Qwen's size took about 40 s that way.
+    """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        missing = [t for t in tokens if backend.token_to_id(t) is None]
+    else:
+        vocab = tokenizer.get_vocab()  # slow tokenizers: one full map, not one per token
+        missing = [t for t in tokens if t not in vocab]
+    if missing:
+        tokenizer.add_tokens(missing, special_tokens=special)
 
 
 # Qwen2-VL's chat template (as shipped with Qwen2.5-VL-Instruct): system prompt, image/video placeholders.

@@ -13,6 +13,7 @@ from transformers import BatchFeature
 
 from vst_vla.vla.configuration import L1ChunkHeadConfig, VLAConfig
 from vst_vla.vla.heads.base import ActionHead, masked_mean, step_weights
+from vst_vla.vlm.tokenizer import add_missing_tokens
 
 
 def query_token(i: int) -> str:
@@ -34,9 +35,7 @@ class L1ChunkHead(ActionHead):
         self.chunk_size = policy_config.chunk_size
         self.action_dim = policy_config.action_dim
         tokens = [query_token(i) for i in range(self.chunk_size)]
-        missing = [t for t in tokens if t not in tokenizer.get_vocab()]
-        if missing:
-            tokenizer.add_tokens(missing, special_tokens=True)
+        add_missing_tokens(tokenizer, tokens)
         self._suffix = "".join(tokens)
         self.mlp = nn.Sequential(
             nn.LayerNorm(hidden_size),
