@@ -49,7 +49,7 @@ class VLMBackboneConfig:
     tokenizer_vocab_size: int = 2048
     image_min_tokens: int = 4
     image_max_tokens: int = 64
-    rope_theta: float = 1_000_000.0
+    rope_theta: float = 2.0  # mirrors vst_vla.vlm.backbone.BackboneConfig.rope_theta
     preset: str | None = None
     preset_num_layers: int | None = None
     preset_vision_depth: int | None = None

@@ -156,5 +156,7 @@ def test_evaluate_command_scores_the_selected_skills(vlm, tmp_path):
     quick = evaluate_main([*args, "--no-ablations", "--prior-data", str(data)])
     assert quick["ablations"] == {} and quick["image_gain"] == {} and quick["prior_fit"].endswith(f"({data})")
     assert "Image ablations were not run." in (tmp_path / "out" / "skills.md").read_text()
+    capped = evaluate_main([*args, "--no-ablations", "--max-per-skill", "1"])
+    assert {skill: row["n"] for skill, row in capped["after"].items()} == {"left_right": 1, samples[2].meta_info["skill"]: 1}
     with pytest.raises(ValueError, match="no_such_skill"):
         evaluate_main([*args, "--skills", "no_such_skill"])

@@ -24,7 +24,8 @@ def test_rope_theta_reaches_the_model_config() -> None:
     assert _width_section_turn(1e6, head_dim, section) < 2e-4
     assert math.isclose(_width_section_turn(20.0, head_dim, section), 20.0 ** (-10 / 16))
     default, _ = build_backbone(BackboneConfig())
-    assert default.config.text_config.rope_parameters["rope_theta"] == 1_000_000.0
+    assert default.config.text_config.rope_parameters["rope_theta"] == 2.0  # random-init default: columns turn
+    assert _width_section_turn(2.0, head_dim, section) > 0.5
 
 
 def test_rope_theta_must_be_a_real_base() -> None:

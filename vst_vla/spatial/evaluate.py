@@ -34,6 +34,20 @@ from vst_vla.stages.sft import evaluate_vlm_with_ablations, select_skills
 PRIOR_ON_EVAL = "the evaluated file itself (optimistic: fitted on the questions it is scored on; pass --prior-data)"
 
 
+def first_per_skill(samples: list, n: int) -> list:
+    """The first ``n`` samples of every skill, in file order (so rare skills keep all theirs)."""
+    if n < 1:
+        raise ValueError(f"--max-per-skill must be >= 1, got {n}")
+    kept: dict[str, int] = {}
+    out = []
+    for sample in samples:
+        skill = sample.meta_info.get("skill")
+        if kept.get(skill, 0) < n:
+            kept[skill] = kept.get(skill, 0) + 1
+            out.append(sample)
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a Hugging Face Qwen2.5-VL directory (e.g. an SFT checkpoint)")
@@ -42,6 +56,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--think", action="store_true", help="use the think (CoT) system prompt")
     parser.add_argument("--skills", nargs="+", default=None, metavar="SKILL", help="score these skills only")
     parser.add_argument("--max-samples", type=int, default=400)
+    parser.add_argument("--max-per-skill", type=int, default=None, metavar="N",
+                        help="keep the first N questions of each skill (in file order) before --max-samples")
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--precision", choices=PRECISIONS, default="auto",
                         help="auto: bf16 autocast only on native-bf16 hardware (default); bf16 or fp32 to force")
@@ -57,6 +73,8 @@ def main(argv: list[str] | None = None) -> dict:
     samples = list(read_samples(args.data, args.image_root))
     if args.skills:
         samples = select_skills(samples, tuple(args.skills), args.data)
+    if args.max_per_skill is not None:
+        samples = first_per_skill(samples, args.max_per_skill)
     prompt = THINK_SYSTEM_PROMPT if args.think else DEFAULT_SYSTEM_PROMPT
     ablations = () if args.no_ablations else IMAGE_ABLATIONS
     scored = evaluate_vlm_with_ablations(vlm, samples, prompt, args.max_new_tokens, args.max_samples, ablations)

@@ -1,8 +1,10 @@
 """Build or load the Qwen2.5-VL backbone and its processor.
 
-Two sources, one result (a ``Qwen2_5_VLForConditionalGeneration`` plus a ``Qwen2_5_VLProcessor``):
+Three sources, one result (a ``Qwen2_5_VLForConditionalGeneration`` plus a ``Qwen2_5_VLProcessor``):
 - ``pretrained_path`` set: a local directory in the Hugging Face layout (real Qwen2.5-VL, a VST checkpoint, or
   the output of our SFT stage). Loaded with ``local_files_only`` and never ``trust_remote_code``.
+- ``preset`` set: a shipped public architecture (``vst_vla/vlm/presets``, e.g. Qwen2.5-VL-3B) with random weights
+  and the real-size offline tokenizer, optionally cut in depth; for measuring the real size without weights.
 - otherwise: a tiny random-init model from the sizes in :class:`BackboneConfig` and the offline tokenizer, so the
   whole pipeline runs on a CPU with nothing downloaded.
 """
@@ -21,8 +23,10 @@ from transformers import (
     Qwen2VLImageProcessor,
     Qwen2VLVideoProcessor,
 )
+from transformers.initialization import no_init_weights
 
-from vst_vla.vlm.tokenizer import QWEN2_VL_CHAT_TEMPLATE, build_offline_tokenizer
+from vst_vla.vlm.presets import preset_hf_config, preset_names
+from vst_vla.vlm.tokenizer import QWEN2_VL_CHAT_TEMPLATE, build_offline_tokenizer, build_real_size_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +45,16 @@ class BackboneConfig:
     into contiguous (time, height, width) sections, highest first, so image *width* gets the lowest frequencies:
     with Qwen's 1e6 base and the tiny 32-dim heads they turn by under 2e-4 rad per image column, and the language
     model cannot tell image tokens apart horizontally (Qwen3-VL interleaves the sections for this reason). A base
-    near 20 turns them by 0.06-0.15 rad per column. 1e6 stays the default, as in Qwen2.5-VL.
+    near 20 turns them by 0.06-0.15 rad per column, a base of 2 by 0.5-0.65. The random-init default is 2: with
+    it the tiny model learns which half of the image a square is in within ~100-300 steps, with 1e6 it stays at
+    chance (``experiments/perception/``). Real checkpoints keep their own base (Qwen2.5-VL's 1e6) from their
+    config; this field only shapes random-init models.
+
+    ``preset`` (e.g. ``"qwen2_5_vl_3b"``) builds a shipped public architecture with random weights instead of the
+    tiny one; its sizes and M-RoPE base then come from the preset (the tiny size fields, ``rope_theta`` and
+    ``tokenizer_vocab_size`` are unused) and the tokenizer is the real-size offline one. ``preset_num_layers`` /
+    ``preset_vision_depth`` keep only the first blocks (None: all), so a CPU can hold the real widths and
+    vocabulary.
     """
 
     pretrained_path: str | None = None
@@ -56,7 +69,10 @@ class BackboneConfig:
     tokenizer_vocab_size: int = 2048
     image_min_tokens: int = 4
     image_max_tokens: int = 64
-    rope_theta: float = 1_000_000.0
+    rope_theta: float = 2.0
+    preset: str | None = None
+    preset_num_layers: int | None = None
+    preset_vision_depth: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size",
@@ -76,6 +92,17 @@ class BackboneConfig:
             raise ValueError("backbone.vision_hidden_size must be divisible by vision_num_heads")
         if self.image_min_tokens > self.image_max_tokens:
             raise ValueError("backbone.image_min_tokens must not exceed image_max_tokens")
+        if self.preset is not None:
+            if self.pretrained_path:
+                raise ValueError("backbone.preset (random weights) and backbone.pretrained_path (a checkpoint) "
+                                 "exclude each other; set one")
+            if self.preset not in preset_names():
+                raise ValueError(f"backbone.preset must be one of {list(preset_names())}, got {self.preset!r}")
+        elif self.preset_num_layers is not None or self.preset_vision_depth is not None:
+            raise ValueError("backbone.preset_num_layers / preset_vision_depth need backbone.preset")
+        for name in ("preset_num_layers", "preset_vision_depth"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
+                raise ValueError(f"backbone.{name} must be >= 1 or null, got {getattr(self, name)}")
 
 
 def tiny_qwen2_5_vl_config(cfg: BackboneConfig, vocab_size: int, special_ids: dict[str, int]) -> Qwen2_5_VLConfig:
@@ -120,8 +147,9 @@ def tiny_qwen2_5_vl_config(cfg: BackboneConfig, vocab_size: int, special_ids: di
 
 
 def build_processor(cfg: BackboneConfig) -> Qwen2_5_VLProcessor:
-    """The processor for the tiny backbone: offline tokenizer + Qwen2-VL image processor (left padding)."""
-    tokenizer = build_offline_tokenizer(cfg.tokenizer_vocab_size)
+    """The processor for a random-init backbone: offline tokenizer (real-size for a preset) + Qwen2-VL image
+    processor."""
+    tokenizer = build_real_size_tokenizer() if cfg.preset else build_offline_tokenizer(cfg.tokenizer_vocab_size)
     image_processor = Qwen2VLImageProcessor(
         min_pixels=cfg.image_min_tokens * PIXELS_PER_TOKEN, max_pixels=cfg.image_max_tokens * PIXELS_PER_TOKEN
     )
@@ -157,27 +185,73 @@ def load_processor(path: str | Path, image_max_tokens: int | None = None) -> Qwe
     return processor
 
 
-def build_backbone(cfg: BackboneConfig) -> tuple[Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor]:
-    """Build (tiny, random init) or load (``cfg.pretrained_path``) the VLM and its processor."""
+def build_backbone(cfg: BackboneConfig, device: torch.device | str | None = None,
+                   ) -> tuple[Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor]:
+    """Build (random init: tiny or ``cfg.preset``) or load (``cfg.pretrained_path``) the VLM and its processor.
+
+    ``device`` creates a random-init model's weights there (None: the CPU); a 3B model initialised on a GPU takes
+    seconds where the CPU takes minutes. The processor always lives on the CPU.
+    """
     if cfg.pretrained_path:
         path = Path(cfg.pretrained_path)
         processor = load_processor(path, cfg.image_max_tokens)
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+        if device is not None:
+            model.to(device)
         logger.info("loaded Qwen2.5-VL backbone from %s", path)
         return model, processor
     processor = build_processor(cfg)
     tokenizer = processor.tokenizer
     special = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in
                ("<|endoftext|>", "<|im_end|>", "<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")}
-    hf_config = tiny_qwen2_5_vl_config(cfg, vocab_size=len(tokenizer), special_ids=special)
-    model = Qwen2_5_VLForConditionalGeneration(hf_config)
-    logger.info("built tiny random-init Qwen2.5-VL (%.2fM parameters)", sum(p.numel() for p in model.parameters()) / 1e6)
+    with torch.device(device or "cpu"):
+        if cfg.preset:
+            hf_config = preset_hf_config(cfg.preset, cfg.preset_num_layers, cfg.preset_vision_depth)
+            _check_preset_token_ids(hf_config, special)
+            model = _initialized_once(hf_config)
+        else:
+            hf_config = tiny_qwen2_5_vl_config(cfg, vocab_size=len(tokenizer), special_ids=special)
+            model = Qwen2_5_VLForConditionalGeneration(hf_config)
+    logger.info("built random-init Qwen2.5-VL %s (%.2fM parameters)", cfg.preset or "tiny",
+                sum(p.numel() for p in model.parameters()) / 1e6)
     return model, processor
 
 
+def _initialized_once(hf_config: Qwen2_5_VLConfig) -> Qwen2_5_VLForConditionalGeneration:
+    """A random-init model whose weights are drawn once, by transformers' initialisation.
+
+    The stock constructor draws every weight twice (torch's default, then transformers' ``normal_``): about 14 s
+    of the 28 s a 3B-wide preset took to build on two CPU cores. The tiny model keeps the stock constructor so
+    that its seeded weights, which tests and recorded runs depend on, stay what they were.
+    """
+    with no_init_weights():
+        model = Qwen2_5_VLForConditionalGeneration(hf_config)
+    model.initialize_weights()
+    model.tie_weights()
+    return model
+
+
+def _check_preset_token_ids(hf_config: Qwen2_5_VLConfig, special: dict[str, int]) -> None:
+    """The preset's image/video/vision ids must be the tokenizer's, or images would go to the wrong tokens."""
+    expected = {"<|image_pad|>": hf_config.image_token_id, "<|video_pad|>": hf_config.video_token_id,
+                "<|vision_start|>": hf_config.vision_start_token_id, "<|vision_end|>": hf_config.vision_end_token_id}
+    wrong = {tok: (special[tok], want) for tok, want in expected.items() if special[tok] != want}
+    if wrong:
+        raise RuntimeError(f"tokenizer ids (got, preset) disagree with the preset: {wrong}")
+
+
 def backbone_from_hf_config(hf_config: Qwen2_5_VLConfig) -> Qwen2_5_VLForConditionalGeneration:
-    """An uninitialised-weights model of a saved architecture, to be filled from a checkpoint's safetensors."""
-    return Qwen2_5_VLForConditionalGeneration(hf_config)
+    """An uninitialised-weights model of a saved architecture, to be filled from a checkpoint's safetensors.
+
+    Random initialisation would be thrown away by the load, and it is most of a load's time at real size
+    (several seconds per 100M parameters on a CPU), so it is skipped; the tied output embedding is re-tied
+    because skipping the initialisation also skips transformers' tying. Buffers that are not saved (the rotary
+    frequencies) are computed in the modules' constructors, not by the initialisation, so they are set.
+    """
+    with no_init_weights():
+        model = Qwen2_5_VLForConditionalGeneration(hf_config)
+    model.tie_weights()
+    return model
 
 
 def vision_parameter_names(model: Qwen2_5_VLForConditionalGeneration) -> set[str]:

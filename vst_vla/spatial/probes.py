@@ -1,0 +1,151 @@
+"""Controlled perception probes: synthetic images whose answer needs one visual property, nothing else.
+
+Used by ``experiments/perception/`` to measure which levers make perception learnable, and by the tests to keep
+that learnability from regressing (a position probe the default tiny base must learn).
+
+Each probe draws grey canvases with coloured squares and asks one two-to-four-option question. The answer is a
+function of a single property, so a probe that stays at chance isolates what the model cannot see:
+
+- ``colour``: one square, red or blue.
+- ``left_right`` / ``top_bottom``: one square (random colour) in the left or right (top or bottom) third.
+- ``size``: one square, small or large.
+- ``count``: one to three squares.
+- ``relation``: a red and a blue square; is the red one left of the blue one?
+
+Options are fixed per probe ("A. Red / B. Blue"), so the letter is a direct function of the property. Samples are
+drawn fresh from a seeded generator (``sample_batch``), so training never repeats an image; held-out sets use
+seeds no training batch uses. :func:`probe_dataset` writes them as VST samples (skill ``probe_<kind>``), so the SFT
+stage, ``spatial.evaluate`` and the image-ablation report take them like any other spatial QA file.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from vst_vla.spatial.schema import SpatialSample, Turn
+
+COLOURS = {"red": (200, 30, 30), "green": (30, 160, 40), "blue": (30, 60, 200), "yellow": (220, 200, 20)}
+SUFFIX = "Reply with the letter of the correct option."
+
+
+@dataclass(frozen=True)
+class ProbeSample:
+    """One probe question: the image, the user text (after the image), the answer letter and its option count."""
+
+    image: Image.Image
+    question: str
+    letter: str
+    n_options: int
+    description: str = ""
+
+
+def _canvas(rng: np.random.Generator, size: int) -> np.ndarray:
+    return np.full((size, size, 3), 170, dtype=np.uint8) + rng.integers(0, 12, (size, size, 1), dtype=np.uint8)
+
+
+def _place(rng: np.random.Generator, size: int, square: int, lo: float = 0.0, hi: float = 1.0) -> int:
+    """A top-left coordinate in [lo, hi) of the canvas, keeping the square inside with a 2 px margin."""
+    start = max(2, int(lo * size))
+    stop = min(size - 2 - square, int(hi * size) - square)
+    return int(rng.integers(start, max(start + 1, stop)))
+
+
+def _draw(canvas: np.ndarray, x: int, y: int, square: int, colour: str, drawn: list | None = None) -> None:
+    canvas[y:y + square, x:x + square] = COLOURS[colour]
+    if drawn is not None:
+        drawn.append((colour, x, y, square))
+
+
+def describe(drawn: list[tuple[str, int, int, int]], size: int, small: int) -> str:
+    """A dense caption: every square's colour, size, column third and row third, left to right.
+
+    The alignment lever: many supervised tokens per image, each tied to one visual property.
+    """
+    thirds = lambda v: ("left", "middle", "right")[min(2, int(3 * v / size))]  # noqa: E731
+    rows = lambda v: ("top", "middle", "bottom")[min(2, int(3 * v / size))]  # noqa: E731
+    parts = [f"{colour} {'small' if side <= small else 'large'} {thirds(x + side / 2)} {rows(y + side / 2)}"
+             for colour, x, y, side in sorted(drawn, key=lambda d: d[1])]
+    return f"{len(drawn)}: " + ", ".join(parts)
+
+
+def _question(text: str, options: list[str]) -> str:
+    lines = [text] + [f"{chr(65 + i)}. {o}" for i, o in enumerate(options)] + [SUFFIX]
+    return "\n".join(lines)
+
+
+def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: int) -> ProbeSample:
+    """One fresh sample of probe ``kind`` on a ``size`` px canvas with ``square`` px squares."""
+    canvas = _canvas(rng, size)
+    drawn: list = []
+    label = int(rng.integers(2))
+    n_options = 2
+    if kind == "colour":
+        colour = ("red", "blue")[label]
+        _draw(canvas, _place(rng, size, square), _place(rng, size, square), square, colour, drawn)
+        question = _question("Is the square red or blue?", ["Red", "Blue"])
+    elif kind in ("left_right", "top_bottom"):
+        colour = list(COLOURS)[int(rng.integers(len(COLOURS)))]
+        along = _place(rng, size, square, 0.0, 1 / 3) if label == 0 else _place(rng, size, square, 2 / 3, 1.0)
+        across = _place(rng, size, square)
+        x, y = (along, across) if kind == "left_right" else (across, along)
+        _draw(canvas, x, y, square, colour, drawn)
+        words = ["Left", "Right"] if kind == "left_right" else ["Top", "Bottom"]
+        question = _question(f"Is the {colour} square in the {words[0].lower()} or the {words[1].lower()} part "
+                             "of the image?", words)
+    elif kind == "size":
+        side = square if label == 0 else 2 * square
+        colour = list(COLOURS)[int(rng.integers(len(COLOURS)))]
+        _draw(canvas, _place(rng, size, side), _place(rng, size, side), side, colour, drawn)
+        question = _question(f"Is the {colour} square small or large?", ["Small", "Large"])
+    elif kind == "count":
+        label = int(rng.integers(3))
+        n_options = 3
+        cells = rng.permutation(9)[: label + 1]  # one square per cell of a 3x3 grid: they never overlap
+        cell = size // 3
+        for c in cells:
+            x = (c % 3) * cell + int(rng.integers(2, max(3, cell - square - 2)))
+            y = (c // 3) * cell + int(rng.integers(2, max(3, cell - square - 2)))
+            _draw(canvas, x, y, square, list(COLOURS)[int(rng.integers(len(COLOURS)))], drawn)
+        question = _question("How many squares are in the image?", ["One", "Two", "Three"])
+    elif kind == "relation":
+        left_x = _place(rng, size, square, 0.0, 0.45)
+        right_x = _place(rng, size, square, 0.55, 1.0)
+        red_x, blue_x = (left_x, right_x) if label == 0 else (right_x, left_x)
+        _draw(canvas, red_x, _place(rng, size, square), square, "red", drawn)
+        _draw(canvas, blue_x, _place(rng, size, square), square, "blue", drawn)
+        question = _question("Is the red square left or right of the blue square?", ["Left", "Right"])
+    else:
+        raise ValueError(f"unknown probe {kind!r}; expected one of {PROBES}")
+    return ProbeSample(Image.fromarray(canvas), question, chr(65 + label), n_options, describe(drawn, size, square))
+
+
+PROBES = ("colour", "left_right", "top_bottom", "size", "count", "relation")
+
+
+def sample_batch(kind: str, rng: np.random.Generator, n: int, size: int, square: int) -> list[ProbeSample]:
+    """``n`` fresh samples of ``kind``."""
+    return [make_probe_sample(kind, rng, size, square) for _ in range(n)]
+
+
+def to_spatial_sample(sample: ProbeSample, kind: str, sample_id: str) -> SpatialSample:
+    """A probe question as a single-image VST sample (skill ``probe_<kind>``, a choice answer)."""
+    buf = io.BytesIO()
+    sample.image.save(buf, format="PNG")
+    options = {chr(65 + i): line.split(". ", 1)[1].lower()
+               for i, line in enumerate(sample.question.splitlines()[1:1 + sample.n_options])}
+    return SpatialSample(
+        id=sample_id, data_source="synthetic/perception_probe", type="single_image", images=(buf.getvalue(),),
+        conversations=(Turn("human", "<image>\n" + sample.question), Turn("gpt", sample.letter)),
+        meta_info={"skill": f"probe_{kind}", "family": "probe", "answer_kind": "choice",
+                   "ground_truth": sample.letter, "options": options, "template": kind})
+
+
+def probe_dataset(kind: str, n: int, seed: int, size: int = 128, square: int = 14) -> list[SpatialSample]:
+    """``n`` probe questions of ``kind`` as VST samples, reproducible from ``seed``."""
+    rng = np.random.default_rng([seed, 1])
+    return [to_spatial_sample(s, kind, f"probe_{kind}/{seed}/{i}")
+            for i, s in enumerate(sample_batch(kind, rng, n, size, square))]
