@@ -1,0 +1,179 @@
+"""Train a stock Qwen2.5-VL (tiny or mini, random init) on one perception probe and record its learning curve.
+
+    python experiments/perception/train_probe.py --probe left_right --steps 1500 --out outputs/perception/lr
+
+A deliberately plain loop (the library's trainer serves the stages; this isolates the model): fresh synthetic
+samples every step, the loss on the answer letter only, AdamW with three learning rates (language model, vision
+tower, and the vision-language merger), fp32 unless ``--precision`` says otherwise. Every ``--eval-every``
+steps it scores a fixed held-out set by the answer-letter logits (argmax over the options' letters), with the
+image as drawn and with a blank image, so the curve shows whether the image is what the model uses.
+Writes ``args.json``, ``curve.jsonl`` (one row per evaluation) and, at the end, ``result.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from vst_vla.precision import PRECISIONS, autocast_context, resolve_precision
+from vst_vla.spatial.probes import PROBES, ProbeSample, sample_batch
+from vst_vla.vlm.backbone import BackboneConfig, build_backbone
+
+PRESETS = {
+    "tiny": BackboneConfig(),
+    "mini": BackboneConfig(hidden_size=256, num_layers=4, num_heads=8, num_kv_heads=4, intermediate_size=768,
+                           vision_depth=4, vision_hidden_size=128, vision_num_heads=4),
+}
+
+
+def encode(processor, samples: list[ProbeSample], blank: bool = False) -> dict:
+    """Chat-formatted prompts ending with the assistant header; the answer letter is the next token."""
+    texts = [processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": s.question}]}],
+        add_generation_prompt=True, tokenize=False) for s in samples]
+    images = [Image.new("RGB", s.image.size, (170, 170, 170)) if blank else s.image for s in samples]
+    processor.tokenizer.padding_side = "left"  # the answer position is the last one in every row
+    batch = processor(images=images, text=texts, padding=True, return_tensors="pt")
+    letters = processor.tokenizer.convert_tokens_to_ids([s.letter for s in samples])
+    batch["targets"] = torch.tensor(letters)
+    return batch
+
+
+DESCRIBE = "Describe every square: how many, then each one's colour, size, column and row, left to right."
+
+
+def encode_described(processor, samples: list[ProbeSample]) -> dict:
+    """Prompt + dense caption + <|im_end|>, left padded; ``labels`` cover the caption and the end token."""
+    prompts = [processor.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": DESCRIBE}]}],
+        add_generation_prompt=True, tokenize=False) + s.description + "<|im_end|>" for s in samples]
+    processor.tokenizer.padding_side = "left"
+    batch = processor(images=[s.image for s in samples], text=prompts, padding=True, return_tensors="pt")
+    labels = torch.full_like(batch["input_ids"], -100)
+    for row, s in enumerate(samples):
+        n = len(processor.tokenizer(s.description + "<|im_end|>")["input_ids"])
+        labels[row, -n:] = batch["input_ids"][row, -n:]
+    batch["labels"] = labels
+    return batch
+
+
+def caption_loss(model, batch: dict) -> torch.Tensor:
+    logits = model(**{k: v for k, v in batch.items() if k != "labels"}, use_cache=False).logits[:, :-1].float()
+    return torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"][:, 1:].flatten(), ignore_index=-100)
+
+
+def letter_logits(model, batch: dict) -> torch.Tensor:
+    inputs = {k: v for k, v in batch.items() if k != "targets"}
+    return model(**inputs, use_cache=False, logits_to_keep=1).logits[:, -1]
+
+
+def param_groups(model, lr: float, vision_lr: float, merger_lr: float) -> list[dict]:
+    groups = {"lm": [], "vision": [], "merger": []}
+    for name, p in model.named_parameters():
+        key = "merger" if ".merger." in name else "vision" if ".visual." in f".{name}" else "lm"
+        groups[key].append(p)
+    rates = {"lm": lr, "vision": vision_lr, "merger": merger_lr}
+    return [{"params": ps, "lr": rates[k], "base_lr": rates[k]} for k, ps in groups.items() if ps]
+
+
+@torch.no_grad()
+def accuracy(model, processor, samples: list[ProbeSample], option_ids: list[int], blank: bool, ctx) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, len(samples), 64):
+        chunk = samples[i:i + 64]
+        batch = encode(processor, chunk, blank)
+        with ctx:
+            logits = letter_logits(model, batch)[:, option_ids[: chunk[0].n_options]]
+        correct += int((torch.tensor(option_ids)[logits.argmax(-1)] == batch["targets"]).sum())
+    model.train()
+    return correct / len(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--probe", choices=PROBES, required=True)
+    parser.add_argument("--model", choices=sorted(PRESETS), default="tiny")
+    parser.add_argument("--rope-theta", type=float, default=1e6)
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--square", type=int, default=14)
+    parser.add_argument("--max-tokens", type=int, default=64, help="image tokens per image (processor max)")
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--vision-lr", type=float, default=1e-3)
+    parser.add_argument("--merger-lr", type=float, default=1e-3)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--eval-every", type=int, default=100)
+    parser.add_argument("--eval-n", type=int, default=256)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument("--dense-frac", type=float, default=0.0,
+                        help="fraction of each batch that are dense captions of the image (the alignment lever)")
+    parser.add_argument("--dense-probes", nargs="+", default=None, choices=PROBES,
+                        help="draw the captioned images from these probes (default: the trained probe)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", default=None, help="start from this saved model directory (a base to probe)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    torch.manual_seed(args.seed)
+    cfg = PRESETS[args.model]
+    cfg = BackboneConfig(**{**cfg.__dict__, "rope_theta": args.rope_theta, "image_max_tokens": args.max_tokens,
+                            "pretrained_path": args.init})
+    model, processor = build_backbone(cfg)
+    precision = resolve_precision(args.precision, "cpu")
+    ctx = autocast_context("cpu", precision.autocast_dtype)
+    option_ids = processor.tokenizer.convert_tokens_to_ids(["A", "B", "C"])
+    held_out = sample_batch(args.probe, np.random.default_rng([args.seed, 999_999]), args.eval_n, args.image_size,
+                            args.square)
+    rng = np.random.default_rng([args.seed, 0])
+    optimizer = torch.optim.AdamW(param_groups(model, args.lr, args.vision_lr, args.merger_lr), betas=(0.9, 0.95),
+                                  weight_decay=0.01)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
+    curve_path = args.out / "curve.jsonl"
+    curve_path.write_text("")
+    started, losses = time.perf_counter(), []
+    for step in range(1, args.steps + 1):
+        scale = min(1.0, step / args.warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+        for group in optimizer.param_groups:
+            group["lr"] = group["base_lr"] * scale
+        n_dense = int(round(args.dense_frac * args.batch))
+        batch = encode(processor, sample_batch(args.probe, rng, args.batch - n_dense, args.image_size, args.square))
+        with ctx:
+            logits = letter_logits(model, batch).float()
+        loss = torch.nn.functional.cross_entropy(logits, batch["targets"])
+        if n_dense:
+            kinds = args.dense_probes or [args.probe]
+            described = [s for k in kinds for s in sample_batch(k, rng, -(-n_dense // len(kinds)), args.image_size,
+                                                                   args.square)][:n_dense]
+            with ctx:
+                dense = caption_loss(model, encode_described(processor, described))
+            loss = (loss * (args.batch - n_dense) + dense * n_dense) / args.batch
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        if step % args.eval_every == 0 or step == args.steps:
+            row = {"step": step, "seconds": round(time.perf_counter() - started, 1),
+                   "train_loss": float(np.mean(losses[-args.eval_every:])),
+                   "acc": accuracy(model, processor, held_out, option_ids, False, ctx),
+                   "acc_blank": accuracy(model, processor, held_out, option_ids, True, ctx)}
+            with curve_path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(json.dumps(row), flush=True)
+    result = {**vars(args), "out": str(args.out), "precision": precision.name, "final": row}
+    (args.out / "result.json").write_text(json.dumps(result, indent=2, default=str))
+    model.save_pretrained(args.out / "model")
+    processor.save_pretrained(args.out / "model")
+
+
+if __name__ == "__main__":
+    main()
