@@ -98,7 +98,7 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     # The checkpoint is loaded here even with eval.num_workers > 1, where each worker loads its own copy: its
     # env description may come from the training dataset (a lerobot-train checkpoint has no env.json).
     policy = load_vla_policy(cfg.policy_path).to(device)
-    apply_precision(policy, precision.name, device)
+    apply_precision(policy, cfg.precision, device)
     env_metadata = policy.env_metadata
     if cfg.eval.num_workers > 1:
         policy = None
