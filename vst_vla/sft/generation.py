@@ -20,7 +20,7 @@ def vision_token_ids(tokenizer) -> list[int]:
 
 @torch.inference_mode()
 def generate_answers(backbone, processor, samples: Sequence[SpatialSample], system_prompt: str,
-                     max_new_tokens: int = 64, batch_size: int = 8, progress: bool = True,
+                     max_new_tokens: int = 64, batch_size: int = 32, progress: bool = True,
                      do_sample: bool = False, temperature: float = 1.0, num_return_sequences: int = 1) -> list[str]:
     """One answer per sample (or ``num_return_sequences`` consecutive ones), decoded without special tokens."""
     processor.tokenizer.padding_side = "left"

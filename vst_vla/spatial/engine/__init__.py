@@ -10,6 +10,8 @@ Skill families, one module each (``SKILLS.names()`` lists them all):
 * :mod:`.counting` -- count_objects (single image)
 * :mod:`.multiview` -- camera_motion, point_correspondence, multiview_object_relation (multi image)
 * :mod:`.video` -- appearance_order, video_count, video_camera_turn (video frames)
+* :mod:`.align` -- object_location, scene_layout, depth_ranking (dense captions for the alignment stage; asked
+  for by name only, not in the default mix)
 
 Every answer is computed from the scene's ground truth (never from pixels) and stored with the entities it
 refers to in ``meta_info["query"]``, so it can be re-derived. Entry points: :func:`generate_dataset` and
@@ -17,6 +19,7 @@ refers to in ``meta_info["query"]``, so it can be re-derived. Entry points: :fun
 """
 
 from vst_vla.spatial.engine import (  # noqa: F401
+    align,
     boxes3d,
     counting,
     depth,
@@ -31,6 +34,7 @@ from vst_vla.spatial.engine.base import (
     AnswerBalancer,
     Draft,
     Skill,
+    default_skill_names,
     register_skill,
 )
 from vst_vla.spatial.engine.generator import (
@@ -47,6 +51,7 @@ __all__ = [
     "Draft",
     "SceneBundle",
     "Skill",
+    "default_skill_names",
     "generate_dataset",
     "iter_scene_samples",
     "register_skill",

@@ -118,6 +118,8 @@ class Skill:
     num_templates: ClassVar[int] = 3
     max_per_scene: ClassVar[int] = 2
     attempts_per_sample: ClassVar[int] = 3
+    # False for skills asked for by name only (the alignment captions), not by a default spatial QA run.
+    in_default_mix: ClassVar[bool] = True
 
     def draft(self, scene: SceneBundle, rng: np.random.Generator, taken: set[str]) -> Draft | None:
         """One question about ``scene`` whose key is not in ``taken``, or None when the scene allows none."""
@@ -199,6 +201,11 @@ def _json_default(value: Any) -> Any:
 
 
 SKILLS: Registry[Skill] = Registry("spatial skill")
+
+
+def default_skill_names() -> list[str]:
+    """The skills a run without an explicit skill list asks (every registered one in the default mix)."""
+    return [name for name in SKILLS.names() if SKILLS.get(name).in_default_mix]
 
 
 def register_skill(cls: type[Skill]) -> type[Skill]:

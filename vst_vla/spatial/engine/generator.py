@@ -23,7 +23,7 @@ import numpy as np
 from vst_envs import env_config_from_dict, make_env
 from vst_envs.scene import box_object_info
 
-from vst_vla.spatial.engine.base import SKILLS, AnswerBalancer
+from vst_vla.spatial.engine.base import SKILLS, AnswerBalancer, default_skill_names
 from vst_vla.spatial.engine.scene import SceneBundle
 from vst_vla.spatial.schema import SpatialSample
 
@@ -116,7 +116,7 @@ def _check_args(num_scenes: int, seed: int, image_size: int, skills: Sequence[st
         raise ValueError(f"seed must be >= 0 (it seeds numpy generators), got {seed}")
     if not 16 <= image_size <= MAX_IMAGE_SIZE:
         raise ValueError(f"image_size must be in [16, {MAX_IMAGE_SIZE}], got {image_size}")
-    names = list(skills) if skills is not None else SKILLS.names()
+    names = list(skills) if skills is not None else default_skill_names()
     for name in names:
         SKILLS.get(name)  # raises naming the registered skills
     return names
@@ -177,7 +177,7 @@ def generate_dataset(
         seed: the run's seed; the same seed (and arguments) gives byte-identical samples.
         env_type: a registered vst_envs config type ("tabletop_pick"; "lift" has one cube, so few skills apply).
         image_size: square render size in pixels (at most 480).
-        skills: skill names to run (default: every registered skill).
+        skills: skill names to run (default: every skill of the default mix, see :func:`default_skill_names`).
         max_per_scene: questions per skill and scene, overriding each skill's own cap (default: keep them).
 
     Returns:
