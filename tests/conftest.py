@@ -10,7 +10,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import logging
+
 import pytest
+
+
+@pytest.fixture(autouse=True)
+def restore_root_log_handlers():
+    """Undo ``logging.basicConfig`` calls of the command lines a test runs in-process: their handler writes to the
+    test's captured stderr, which is closed afterwards, and a later test's log line would then print a
+    "--- Logging error ---" traceback into that test's output."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @dataclass(frozen=True)

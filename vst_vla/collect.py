@@ -22,17 +22,25 @@ relative paths are relative to where you run the command; its own logs go to ``o
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from vst_envs.config import env_config_from_dict
 
-from vst_vla.config.parse import dataclass_from_dict
+from vst_vla.config import HYDRA_CONFIG_DIR
+from vst_vla.config.parse import ConfigError, container_from_hydra, dataclass_from_dict
 from vst_vla.data.collect import CollectReport, collect_demos, collect_multitask_demos
 from vst_vla.data.config import CollectConfig
 from vst_vla.data.multitask import resolve_tasks
+from vst_vla.errors import exit_on_user_error
+from vst_vla.hub.command import DATASET_COMMANDS_FILE, record_invocation
+from vst_vla.hub.config import HubConfig
+from vst_vla.hub.push import push_dataset
+from vst_vla.hub.reachability import check_can_push
 
 ENV_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "env"
 
@@ -49,28 +57,55 @@ def _command_line_env_overrides() -> list[str]:
 def run_collect(cfg: dict[str, Any], env_overrides: list[str] | None = None) -> CollectReport:
     """Collect as the resolved config ``cfg`` (``collect``, ``env``, optional ``tasks`` / ``task_overrides``) says.
 
+    With ``hub.push`` the dataset is then published (LeRobot's ``push_to_hub``, with its card); the Hub is checked
+    first, before any episode runs. The command line is stored in the dataset's ``meta/vst_commands.jsonl``.
+
     Args:
         cfg: the composed config as a plain container.
         env_overrides: ``env.*`` command-line overrides, refused together with ``tasks`` (they would be ignored).
     """
     collect_cfg = dataclass_from_dict(CollectConfig, cfg["collect"], "collect.")
+    hub = dataclass_from_dict(HubConfig, cfg.get("hub"), "hub.")
+    check_can_push(hub)  # an impossible push is refused before any episode runs
+    report = _collect_tasks(cfg, collect_cfg, env_overrides)
+    record_invocation(report.root / DATASET_COMMANDS_FILE, "vst_vla.collect")
+    push_dataset(report.root, hub)
+    return report
+
+
+def _collect_tasks(cfg: dict[str, Any], collect_cfg: CollectConfig, env_overrides: list[str] | None) -> CollectReport:
+    """The single ``env`` or the ``tasks`` of ``cfg``, collected into one dataset."""
     tasks = cfg.get("tasks")
     if not tasks:
-        return collect_demos(env_config_from_dict(cfg["env"]), collect_cfg)
+        with _as_config_error("env"):
+            env_cfg = env_config_from_dict(cfg["env"])
+        return collect_demos(env_cfg, collect_cfg)
     if env_overrides:
-        raise ValueError(
+        raise ConfigError(
             f"{env_overrides} change the single-task `env`, which `tasks` does not use; set fields of every task "
             "with task_overrides.<field>=<value> (or +task_overrides.<field>=... when the config has none)"
         )
-    env_cfgs = resolve_tasks(tasks, cfg.get("task_overrides") or {}, ENV_CONFIG_DIR)
+    with _as_config_error("tasks"):
+        env_cfgs = resolve_tasks(tasks, cfg.get("task_overrides") or {}, ENV_CONFIG_DIR)
     return collect_multitask_demos(env_cfgs, collect_cfg)
 
 
-@hydra.main(config_path="../configs", config_name="collect", version_base="1.3")
+@contextlib.contextmanager
+def _as_config_error(field: str) -> Iterator[None]:
+    """The env package's KeyError / TypeError / ValueError for a bad env config, as a ConfigError naming ``field``."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        raise ConfigError(f"{field}: {err.args[0] if isinstance(err, KeyError) and err.args else err}") from err
+
+
+@hydra.main(config_path=HYDRA_CONFIG_DIR, config_name="collect", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     """Collect demonstrations as ``cfg`` describes and print a one-paragraph summary."""
-    container = OmegaConf.to_container(cfg, resolve=True)
-    report = run_collect(container, _command_line_env_overrides())  # type: ignore[arg-type]
+    with exit_on_user_error():
+        report = run_collect(container_from_hydra(cfg), _command_line_env_overrides())
     tasks = dict.fromkeys(report.episode_tasks)
     per_task = ", ".join(f"{t}: {report.episode_tasks.count(t)}" for t in tasks) if len(tasks) > 1 else ""
     print(

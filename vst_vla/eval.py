@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import vst_vla  # noqa: F401  (sets MUJOCO_GL before any simulator import)
-from vst_vla.config.parse import dataclass_from_dict
+from vst_vla.config import HYDRA_CONFIG_DIR
+from vst_vla.config.parse import container_from_hydra, dataclass_from_dict
 from vst_vla.config.schema import RolloutConfig
-from vst_vla.io import write_json_atomic
+from vst_vla.errors import ConfigError, MissingInputError, exit_on_user_error
+from vst_vla.io import check_writable_destination, write_json_atomic
 from vst_vla.precision import PRECISIONS, apply_precision, resolve_precision
 from vst_vla.rollout.stats import EvalSummary, format_summary_table
 
@@ -48,6 +50,8 @@ class EvalCommandConfig:
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.eval.n_episodes < 1:
+            raise ValueError(f"eval.n_episodes must be >= 1 to evaluate anything, got {self.eval.n_episodes}")
         if self.eval.ablations:
             raise ValueError("eval.ablations belongs to the training stage; here run one eval.image_ablation (none | "
                              f"blank | shuffle | frozen) per command, got eval.ablations={list(self.eval.ablations)}")
@@ -62,15 +66,21 @@ def env_configs_for_policy(env_metadata: dict | None, overrides: dict, policy_pa
     from vst_vla.data.multitask import env_configs_from_metadata
 
     if not env_metadata or not ("env" in env_metadata or env_metadata.get("tasks")):
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"{policy_path} has no env.json describing its environment (nor, for a lerobot-train checkpoint, a "
             "training dataset with meta/vst_env.json); it cannot be evaluated in simulation without one"
         )
-    env_cfgs = env_configs_from_metadata(env_metadata, overrides)
+    try:
+        env_cfgs = env_configs_from_metadata(env_metadata, overrides)
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, ConfigError):
+            raise
+        where = f"env_overrides {dict(overrides)}" if overrides else f"{policy_path}'s env.json"
+        raise ConfigError(f"{where}: {err}") from err
     if tasks:
         unknown = [t for t in tasks if t not in env_cfgs]
         if unknown:
-            raise ValueError(f"tasks {unknown} are not in {policy_path}'s env.json; it has {list(env_cfgs)}")
+            raise ConfigError(f"tasks {unknown} are not in {policy_path}'s env.json; it has {list(env_cfgs)}")
         env_cfgs = {t: env_cfgs[t] for t in tasks}
     return env_cfgs
 
@@ -92,7 +102,17 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     from vst_vla.training.trainer import resolve_device
     from vst_vla.vla.loading import load_vla_policy
 
-    device = resolve_device(cfg.device)
+    # Everything the user named is checked before the checkpoint and the simulator load.
+    device = resolve_device(cfg.device, "device")
+    if not Path(cfg.policy_path).is_dir():
+        raise MissingInputError(f"policy_path {cfg.policy_path!r} is not a directory; expected a checkpoint's "
+                                "pretrained_model directory (e.g. outputs/train/<run>/checkpoints/last/"
+                                "pretrained_model)")
+    out_dir = Path(cfg.output_dir) if cfg.output_dir else (
+        Path(cfg.policy_path).resolve().parent.parent / f"eval_seed{cfg.eval.seed}_n{cfg.eval.n_episodes}"
+        f"{'' if cfg.eval.image_ablation == 'none' else '_' + cfg.eval.image_ablation}"
+    )
+    check_writable_destination(out_dir, "output_dir")
     precision = resolve_precision(cfg.precision, device)
     factory = PretrainedPolicyFactory(cfg.policy_path, str(device), precision.name)
     # The checkpoint is loaded here even with eval.num_workers > 1, where each worker loads its own copy: its
@@ -103,10 +123,6 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     if cfg.eval.num_workers > 1:
         policy = None
     env_cfgs = env_configs_for_policy(env_metadata, cfg.env_overrides, cfg.policy_path, cfg.tasks)
-    out_dir = Path(cfg.output_dir) if cfg.output_dir else (
-        Path(cfg.policy_path).resolve().parent.parent / f"eval_seed{cfg.eval.seed}_n{cfg.eval.n_episodes}"
-        f"{'' if cfg.eval.image_ablation == 'none' else '_' + cfg.eval.image_ablation}"
-    )
     summaries = evaluate_tasks(policy, env_cfgs, cfg.eval, out_dir, policy_factory=factory)
     # How the numbers were produced, beside them: which checkpoint, precision (and why) and image ablation.
     write_json_atomic(out_dir / EVAL_INFO, {"policy_path": cfg.policy_path, "seeds": cfg.eval.seeds,
@@ -123,10 +139,11 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     return summaries
 
 
-@hydra.main(config_path="../configs", config_name="eval", version_base="1.3")
+@hydra.main(config_path=HYDRA_CONFIG_DIR, config_name="eval", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_eval(dataclass_from_dict(EvalCommandConfig, OmegaConf.to_container(cfg, resolve=True)))
+    with exit_on_user_error():
+        run_eval(dataclass_from_dict(EvalCommandConfig, container_from_hydra(cfg)))
 
 
 if __name__ == "__main__":

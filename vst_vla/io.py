@@ -11,13 +11,16 @@ import contextlib
 import json
 import os
 import shutil
+import struct
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_directory", "atomic_path", "write_json_atomic"]
+from vst_vla.errors import CorruptFileError, MissingInputError, UserError
+
+__all__ = ["atomic_directory", "atomic_path", "check_safetensors", "check_writable_destination", "write_json_atomic"]
 
 
 @contextlib.contextmanager
@@ -68,3 +71,63 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_writable_destination(path: str | os.PathLike[str], what: str) -> None:
+    """Refuse, before any work, an output ``path`` that cannot be written (or whose parents cannot be created).
+
+    The directory that will receive it (``path`` itself when it is an existing directory, else the nearest
+    existing ancestor of ``path``) must be one in which a file can be created: a probe file is created and
+    deleted there (``os.access`` says yes to root even on a read-only mount). Nothing is left behind.
+
+    Args:
+        path: the output file or directory the user named.
+        what: how the user named it (``--out``, ``collect.root``), for the message.
+    Raises:
+        UserError: naming ``path`` and why it cannot be written.
+    """
+    path = Path(path)
+    ancestor = path.absolute() if path.is_dir() else path.parent.absolute()
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise UserError(f"{what} {str(path)!r} cannot be written: {ancestor} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=ancestor):
+            pass
+    except OSError as err:
+        raise UserError(f"{what} {str(path)!r} cannot be written: {ancestor} is not writable "
+                        f"({err.strerror or err})") from None
+
+
+def check_safetensors(path: str | os.PathLike[str], hint: str) -> None:
+    """Refuse a missing, truncated or corrupt ``.safetensors`` file before a loader reports it without its name.
+
+    Reads only the header (8-byte length + JSON) and checks that the file holds every tensor's bytes, so it is
+    cheap even for multi-GB weights.
+
+    Args:
+        path: the file.
+        hint: what to do about it (``re-run without trainer.resume``, ``re-export the checkpoint``).
+    Raises:
+        MissingInputError: the file does not exist.
+        CorruptFileError: naming the file, what is wrong and ``hint``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MissingInputError(f"checkpoint file {path} does not exist; {hint}")
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as f:
+            (header_len,) = struct.unpack("<Q", f.read(8))
+            if 8 + header_len > size:
+                raise ValueError(f"header of {header_len} bytes in a {size}-byte file")
+            header = json.loads(f.read(header_len))
+        ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+    except (struct.error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        raise CorruptFileError(f"checkpoint file {path} is truncated or corrupt (unreadable safetensors header: "
+                               f"{err}); {hint}") from None
+    needed = 8 + header_len + max(ends, default=0)
+    if size < needed:
+        raise CorruptFileError(f"checkpoint file {path} is truncated or corrupt ({size} bytes, its header needs "
+                               f"{needed}); {hint}")

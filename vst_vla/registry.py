@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from vst_vla.errors import UserError
+
 T = TypeVar("T")
+
+
+class UnknownTypeError(UserError, KeyError):
+    """A ``type`` name no one registered; the message lists the registered ones."""
+
+    def __str__(self) -> str:  # KeyError's own str() would quote the whole message
+        return str(self.args[0]) if self.args else ""
 
 
 class Registry(Generic[T]):
@@ -37,7 +46,7 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             known = ", ".join(sorted(self._entries)) or "none"
-            raise KeyError(f"unknown {self.kind} type {name!r}; registered types: {known}") from None
+            raise UnknownTypeError(f"unknown {self.kind} type {name!r}; registered types: {known}") from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)

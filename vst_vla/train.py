@@ -3,6 +3,7 @@
 Examples:
     python -m vst_vla.train                          # the embedded default (Lift, tiny VLA, ~10 min on 2 cores)
     python -m vst_vla.train experiment=debug         # the whole path in seconds
+    python -m vst_vla.train stage=align              # dense scene captions: a random-init VLM learns to see
     python -m vst_vla.train stage=sft                # spatial perception SFT of the VLM (VST-P)
     python -m vst_vla.train stage=cot model=local model.pretrained_path=<sft checkpoint>
     python -m vst_vla.train model=local model.pretrained_path=/models/Qwen2.5-VL-3B-Instruct trainer.device=cuda
@@ -13,10 +14,13 @@ from __future__ import annotations
 import logging
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 import vst_vla  # noqa: F401  (sets MUJOCO_GL before any simulator import)
+from vst_vla.config import HYDRA_CONFIG_DIR
+from vst_vla.config.parse import ConfigError, container_from_hydra
 from vst_vla.config.schema import train_config_from_dict
+from vst_vla.errors import exit_on_user_error
 
 
 def _vlm_stage(cfg_dict: dict) -> dict:
@@ -42,21 +46,22 @@ def _vla_stage(cfg_dict: dict) -> dict:
 
 
 # Each stage parses its own typed config from the composed dict and runs.
-STAGES = {"vla": _vla_stage, "sft": _vlm_stage, "cot": _vlm_stage, "rl": _rl_stage}
+STAGES = {"vla": _vla_stage, "align": _vlm_stage, "sft": _vlm_stage, "cot": _vlm_stage, "rl": _rl_stage}
 
 
 def run(cfg_dict: dict) -> dict:
     """Parse a resolved config dict and run its stage; returns the stage's summary."""
     stage = cfg_dict.get("stage", "vla")
     if stage not in STAGES:
-        raise ValueError(f"stage must be one of {sorted(STAGES)}, got {stage!r}")
+        raise ConfigError(f"stage must be one of {sorted(STAGES)}, got {stage!r}")
     return STAGES[stage](cfg_dict)
 
 
-@hydra.main(config_path="../configs", config_name="train", version_base="1.3")
+@hydra.main(config_path=HYDRA_CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    summary = run(OmegaConf.to_container(cfg, resolve=True))
+    with exit_on_user_error():
+        summary = run(container_from_hydra(cfg))
     if summary.get("report"):
         print(summary["report"])
     if "phases_s" in summary:

@@ -25,9 +25,10 @@ from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.processor import NormalizerProcessorStep, PolicyProcessorPipeline
 from lerobot.utils.constants import ACTION, OBS_STATE, POLICY_PREPROCESSOR_DEFAULT_NAME
 
-from vst_vla.io import atomic_directory
+from vst_vla.errors import ConfigError, MissingInputError
+from vst_vla.io import atomic_directory, check_safetensors
 from vst_vla.vla.configuration import VLAConfig
-from vst_vla.vla.modeling import ENV_FILENAME, VLAPolicy
+from vst_vla.vla.modeling import CHECKPOINT_HINT, ENV_FILENAME, WEIGHTS_FILENAME, VLAPolicy
 from vst_vla.vla.processor import VLAProcessor
 
 from .configuration_vst_vla import VLMBackboneConfig, VSTVLAConfig
@@ -126,7 +127,8 @@ def export_to_lerobot(source: str | Path, destination: str | Path, image_size: i
 def _image_size_from_env(env_metadata: dict | None, source: Path) -> int:
     env = (env_metadata or {}).get("env") or {}
     if "image_size" not in env:
-        raise ValueError(f"{source} has no env.json with an image_size; pass image_size (the camera resolution)")
+        raise ConfigError(f"{source} has no env.json with an image_size; pass image_size (--image-size: the camera "
+                          "resolution in pixels)")
     return int(env["image_size"])
 
 
@@ -141,7 +143,8 @@ def vla_policy_from_lerobot(source: str | Path) -> VLAPolicy:
     """
     source = Path(source)
     if not is_lerobot_checkpoint(source):
-        raise FileNotFoundError(f"{source} is not a LeRobot checkpoint: {PREPROCESSOR_FILE} is missing")
+        raise MissingInputError(f"{source} is not a LeRobot checkpoint: {PREPROCESSOR_FILE} is missing")
+    check_safetensors(source / WEIGHTS_FILENAME, CHECKPOINT_HINT)
     wrapped = VSTVLAPolicy.from_pretrained(source)
     inner: VLAPolicy = wrapped.model
     inner.processor = VLAProcessor(inner.processor.hf_processor, inner.config, _stats_from_pipeline(source, inner.config))

@@ -46,6 +46,15 @@ STATS = {
 ENV_METADATA = {"env": {"type": "lift", "image_size": 64, "cameras": [CAMERA], "cheap_render": True}}
 
 
+@pytest.fixture(autouse=True)
+def exact_fp32(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Compare the two layouts in fp32 whatever the CPU: under bf16 autocast (``precision=auto`` on a CPU with AMX
+    or AVX512-BF16) the two paths round differently at about 1e-3, which would hide a real mismatch or fail."""
+    import vst_vla.precision
+
+    monkeypatch.setattr(vst_vla.precision, "cpu_native_bf16", lambda: (False, "forced fp32 for an exact comparison"))
+
+
 def saved_vla_policy(directory: Path, head_type: str) -> VLAPolicy:
     torch.manual_seed(0)
     cfg = VLAConfig(action_dim=7, state_dim=9, chunk_size=4, n_action_steps=2,

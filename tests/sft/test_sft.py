@@ -137,7 +137,7 @@ def test_data_skills_selects_samples_and_names_missing_ones():
         dataclass_from_dict(SpatialDataConfig, {"skills": "left_right"})
 
 
-def test_evaluate_command_scores_the_selected_skills(vlm, tmp_path):
+def test_evaluate_command_scores_the_selected_skills(vlm, tmp_path, capsys):
     from vst_vla.spatial.evaluate import main as evaluate_main
     from vst_vla.spatial.formats import write_parquet
 
@@ -158,5 +158,6 @@ def test_evaluate_command_scores_the_selected_skills(vlm, tmp_path):
     assert "Image ablations were not run." in (tmp_path / "out" / "skills.md").read_text()
     capped = evaluate_main([*args, "--no-ablations", "--max-per-skill", "1"])
     assert {skill: row["n"] for skill, row in capped["after"].items()} == {"left_right": 1, samples[2].meta_info["skill"]: 1}
-    with pytest.raises(ValueError, match="no_such_skill"):
+    with pytest.raises(SystemExit) as exit_:  # a user error: one line, exit status 2 (tests/test_bad_inputs.py)
         evaluate_main([*args, "--skills", "no_such_skill"])
+    assert exit_.value.code == 2 and "no_such_skill" in capsys.readouterr().err

@@ -11,6 +11,7 @@ from typing import Any
 
 from vst_vla.config.parse import ConfigError, dataclass_from_dict, dataclass_to_dict
 from vst_vla.data.config import DatasetConfig
+from vst_vla.hub.config import HubConfig
 from vst_vla.rollout.ablation import IMAGE_ABLATIONS, check_image_ablation
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vla.configuration import VLAConfig
@@ -80,6 +81,7 @@ class TrainConfig:
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: RolloutConfig = field(default_factory=RolloutConfig)
     export_lerobot: bool = True  # VLA stage: convert the final checkpoint to <run>/lerobot_policy
+    hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
@@ -113,7 +115,8 @@ def train_config_from_dict(data: dict) -> TrainConfig:
     try:
         policy_cfg = VLAConfig.from_dict(policy)
     except ConfigError as err:
-        raise ConfigError(f"policy.{err}") from err
+        message = str(err)
+        raise ConfigError(message if message.startswith("policy.") else f"policy.{message}") from err
     cfg = dataclass_from_dict(TrainConfig, data)
     import dataclasses
 

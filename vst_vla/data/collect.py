@@ -42,7 +42,8 @@ from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
 from vst_vla.data.episode_sources import EpisodeSource, make_episode_source
 from vst_vla.data.multitask import check_same_layout, check_same_spaces
 from vst_vla.data.writer import DatasetWriter
-from vst_vla.io import write_json_atomic
+from vst_vla.errors import ConfigError, OutputExistsError
+from vst_vla.io import check_writable_destination, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +133,7 @@ def collect_demos(env_cfg: Any, collect_cfg: CollectConfig) -> CollectReport:
         RuntimeError: fewer than ``num_episodes`` episodes succeeded within ``max_attempts``; nothing is written.
     """
     if not env_cfg.cameras:
-        raise ValueError("env.cameras is empty: a demonstration dataset needs at least one camera to record")
+        raise ConfigError("env.cameras is empty: a demonstration dataset needs at least one camera to record")
     return _collect({env_cfg.type: env_cfg}, collect_cfg)
 
 
@@ -160,6 +161,7 @@ def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectRep
     """Collect every task into a hidden temp directory, then move the finished dataset into place."""
     root = Path(collect_cfg.root).expanduser().absolute()
     _check_can_write(root, collect_cfg.overwrite)
+    check_writable_destination(root, "collect.root")
     root.parent.mkdir(parents=True, exist_ok=True)
     # Same directory as root so the final os.rename is atomic (same filesystem) and leaves no partial dataset.
     tmp_root = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -341,12 +343,12 @@ def _check_can_write(root: Path, overwrite: bool) -> None:
     if not root.exists():
         return
     if not overwrite:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{root} already exists; refusing to overwrite it. Pass overwrite=True "
             f"(collect.overwrite=true on the command line) or choose another collect.root"
         )
     if not _is_replaceable(root):
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{root} exists and is neither an empty directory nor a LeRobot dataset (no meta/info.json); "
             f"refusing to delete it even with overwrite=True"
         )

@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE, TASK
 from vst_vla.data.config import ENV_METADATA_FILE, DatasetConfig
+from vst_vla.errors import MissingInputError, UserError
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ _QUANTILE_KEYS = ("q01", "q99")  # what quantile normalisation needs
 _QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 
 
-class InvalidDatasetError(ValueError):
+class InvalidDatasetError(UserError, ValueError):
     """The directory is not a LeRobot dataset, or lacks a feature the config asks for."""
 
 
@@ -61,13 +62,35 @@ def open_dataset(cfg: DatasetConfig) -> LeRobotDataset:
     root = Path(cfg.root).expanduser()
     info = _read_info(root)
     resolve_image_keys(cfg, info["features"])
-    return LeRobotDataset(cfg.repo_id, root=root, video_backend=VIDEO_BACKEND)
+    try:
+        return LeRobotDataset(cfg.repo_id, root=root, video_backend=VIDEO_BACKEND)
+    except Exception as err:
+        # LeRobot (through Hugging Face datasets) reports a damaged parquet file as "An error occurred while
+        # generating the dataset", naming no file; find it and name it.
+        broken = _unreadable_parquet(root)
+        if broken is None:
+            raise
+        raise InvalidDatasetError(f"dataset file {broken[0]} is truncated or corrupt ({broken[1]}); collect the "
+                                  f"dataset again (python -m vst_vla.collect collect.root={root} "
+                                  "collect.overwrite=true) or restore the file") from err
+
+
+def _unreadable_parquet(root: Path) -> tuple[Path, str] | None:
+    """The first parquet file under ``root`` whose footer cannot be read, with the reason; None when all can."""
+    import pyarrow.parquet as pq
+
+    for path in sorted(root.rglob("*.parquet")):
+        try:
+            pq.ParquetFile(path).close()
+        except Exception as err:  # noqa: BLE001 - any failure to open it is what we are looking for
+            return path, str(err)
+    return None
 
 
 def _read_info(root: Path) -> dict[str, Any]:
     """Check that ``root`` holds a non-empty LeRobot dataset and return its ``meta/info.json``."""
     if not root.exists():
-        raise FileNotFoundError(
+        raise MissingInputError(
             f"dataset root {root} does not exist; collect demonstrations first with "
             f"`python -m vst_vla.collect collect.root={root}`, or set dataset.root to an existing dataset"
         )

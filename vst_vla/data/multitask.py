@@ -16,6 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from vst_vla.errors import UserError
+
 __all__ = [
     "LAYOUT_FIELDS",
     "TaskLayoutError",
@@ -29,7 +31,7 @@ __all__ = [
 LAYOUT_FIELDS = ("cameras", "image_size", "control_freq", "robot")
 
 
-class TaskLayoutError(ValueError):
+class TaskLayoutError(UserError, ValueError):
     """Tasks that cannot share one dataset (or one policy): their cameras, image size, rate or spaces differ."""
 
 

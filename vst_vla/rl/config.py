@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vst_vla.hub.config import HubConfig
 from vst_vla.rl.learner import GRPOConfig
 from vst_vla.sft.chat import THINK_SYSTEM_PROMPT
 from vst_vla.sft.config import SpatialDataConfig
@@ -32,6 +33,7 @@ class RLStageConfig:
     # Score the final model again with these image ablations (vst_vla.spatial.ablation); [] skips them.
     eval_ablations: tuple[str, ...] = IMAGE_ABLATIONS
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
 
     def __post_init__(self) -> None:
         check_ablations(self.eval_ablations, "eval_ablations")

@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 from vst_vla.constants import OBS_IMAGES_PREFIX
+from vst_vla.errors import UserError
 from vst_vla.rollout.ablation import NONE, make_rollout_env
 from vst_vla.rollout.parallel import PolicyFactory, evaluate_parallel
 from vst_vla.rollout.runner import evaluate
@@ -22,7 +23,7 @@ from vst_vla.rollout.stats import EvalSummary
 logger = logging.getLogger(__name__)
 
 
-class PolicyEnvMismatchError(ValueError):
+class PolicyEnvMismatchError(UserError, ValueError):
     """The policy's inputs/outputs do not match the environment's observation/action spaces."""
 
 

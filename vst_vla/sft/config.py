@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vst_vla.hub.config import HubConfig
 from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT, THINK_SYSTEM_PROMPT
 from vst_vla.sft.model import FreezeConfig
 from vst_vla.spatial.ablation import IMAGE_ABLATIONS, check_ablations
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vlm.backbone import BackboneConfig
+
+
+VLM_STAGES = ("align", "sft", "cot")
 
 
 @dataclass(frozen=True)
@@ -24,7 +28,8 @@ class SpatialDataConfig:
     generate_eval_seed: int = 100_000
     image_size: int = 128
     cot: bool = False
-    # Train and evaluate on these skills only (meta_info["skill"]); None keeps every sample.
+    # Train and evaluate on these skills only (meta_info["skill"]), and generate only these when a file is
+    # missing; None keeps every sample (and generates the default spatial QA mix).
     skills: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
@@ -56,7 +61,8 @@ class SFTOptions:
 
 @dataclass(frozen=True)
 class VLMStageConfig:
-    """``python -m vst_vla.train stage=sft|cot``: tune a Qwen2.5-VL on spatial QA, then evaluate per skill."""
+    """``python -m vst_vla.train stage=align|sft|cot``: tune a Qwen2.5-VL on spatial QA (or, for ``align``, on the
+    engine's dense scene captions), then evaluate per skill."""
 
     stage: str = "sft"
     run_name: str = "sft_spatial"
@@ -65,10 +71,11 @@ class VLMStageConfig:
     data: SpatialDataConfig = field(default_factory=SpatialDataConfig)
     sft: SFTOptions = field(default_factory=SFTOptions)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
 
     def __post_init__(self) -> None:
-        if self.stage not in ("sft", "cot"):
-            raise ValueError(f"stage must be 'sft' or 'cot' for this config, got {self.stage!r}")
+        if self.stage not in VLM_STAGES:
+            raise ValueError(f"stage must be one of {VLM_STAGES} for this config, got {self.stage!r}")
 
     @property
     def system_prompt(self) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vst_vla.errors import CorruptFileError, MissingInputError, UserError
 from vst_vla.spatial.schema import SampleError, SpatialSample
 
 SCHEMA = pa.schema([
@@ -32,7 +33,10 @@ SCHEMA = pa.schema([
 def write_parquet(samples: Iterable[SpatialSample], path: str | Path, rows_per_group: int = 256) -> int:
     """Write samples to ``path`` atomically (temp file, then rename); returns the number written."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot write {path}: cannot create its directory ({err.strerror or err})") from None
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     count = 0
     try:
@@ -47,6 +51,8 @@ def write_parquet(samples: Iterable[SpatialSample], path: str | Path, rows_per_g
                 writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
                 count += len(batch)
         os.replace(tmp, path)
+    except OSError as err:  # named by the user's path, not the hidden temporary one
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return count
@@ -56,8 +62,12 @@ def read_parquet(path: str | Path) -> Iterator[SpatialSample]:
     """Samples from a VST-style parquet file (ours or the released VST data), row group by row group."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"spatial QA file {path} does not exist")
-    reader = pq.ParquetFile(path)
+        raise MissingInputError(f"spatial QA file {path} does not exist")
+    try:
+        reader = pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as err:
+        raise CorruptFileError(f"spatial QA file {path} is not a readable parquet file (truncated or corrupt?): "
+                               f"{err}") from None
     required = {"id", "conversations"}
     missing = required - set(reader.schema_arrow.names)
     if missing:
@@ -71,9 +81,12 @@ def read_llava_json(path: str | Path, image_root: str | Path | None = None) -> I
     """Samples from a LLaVA-style JSON list; image paths resolve against ``image_root`` (default: the JSON's folder)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"LLaVA JSON file {path} does not exist")
+        raise MissingInputError(f"LLaVA JSON file {path} does not exist")
     root = Path(image_root) if image_root is not None else path.parent
-    entries = json.loads(path.read_text())
+    try:
+        entries = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise CorruptFileError(f"LLaVA JSON file {path} is not valid JSON (truncated or corrupt?): {err}") from None
     if not isinstance(entries, list):
         raise SampleError(f"{path}: expected a JSON list of samples, got {type(entries).__name__}")
     for i, entry in enumerate(entries):
@@ -83,7 +96,7 @@ def read_llava_json(path: str | Path, image_root: str | Path | None = None) -> I
         for name in names:
             image_path = root / name
             if not image_path.is_file():
-                raise FileNotFoundError(f"{path}: sample {entry.get('id', i)!r} refers to missing image {image_path}")
+                raise MissingInputError(f"{path}: sample {entry.get('id', i)!r} refers to missing image {image_path}")
             images.append(image_path.read_bytes())
         record = {**entry, "id": str(entry.get("id", i)), "images": images,
                   "data_source": entry.get("data_source", path.stem)}

@@ -17,6 +17,8 @@ import numpy as np
 from vst_vla.spatial.prior import blind_prior_by_skill
 from vst_vla.spatial.schema import SpatialSample
 
+SKILL_REPORT_FILE = "skills.md"  # the per-skill table (and legend) of write_skill_report
+SKILL_PLOT_FILE = "skills.png"
 _OPTION = re.compile(r"(?:^|\s)\(?([A-H])[.)]\s")
 
 
@@ -88,8 +90,8 @@ def write_skill_report(summary: dict, out_dir: Path) -> str:
         notes.append("Image ablations were not run.")
     table = "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "skills.md").write_text(table)
-    _plot(before, after, ablations, chance, out_dir / "skills.png")
+    (out_dir / SKILL_REPORT_FILE).write_text(table)
+    _plot(before, after, ablations, chance, out_dir / SKILL_PLOT_FILE)
     return table
 
 
@@ -124,12 +126,19 @@ def main(argv: list[str] | None = None) -> str:
     """``python -m vst_vla.spatial.report RUN_DIR --train T --eval E``: re-render a stage's table from its
     run_summary.json, adding the blind prior computed from the run's data files."""
     import argparse
+    import inspect
     import json
 
     from vst_vla.spatial.formats import read_samples
 
-    parser = argparse.ArgumentParser(prog="python -m vst_vla.spatial.report", description=main.__doc__)
-    parser.add_argument("run_dir", type=Path)
+    parser = argparse.ArgumentParser(
+        prog="python -m vst_vla.spatial.report",
+        description=inspect.cleandoc(main.__doc__ or ""),
+        epilog="example:\n  python -m vst_vla.spatial.report outputs/train/sft_spatial "
+        "--train outputs/spatial/train.parquet --eval outputs/spatial/eval.parquet",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run_dir", type=Path, help="a spatial stage's run directory (holds run_summary.json)")
     parser.add_argument("--train", required=True, help="the run's training data (VST parquet / LLaVA JSON)")
     parser.add_argument("--eval", required=True, help="the run's held-out data")
     args = parser.parse_args(argv)

@@ -12,13 +12,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from vst_vla.errors import UserError
+
 SAMPLE_TYPES = ("single_image", "multi_image", "video")
 ANSWER_KINDS = ("choice", "number", "text", "boxes")
 IMAGE_PLACEHOLDER = "<image>"
 HUMAN, GPT = "human", "gpt"
 
 
-class SampleError(ValueError):
+class SampleError(UserError, ValueError):
     """A sample that does not follow the VST schema; the message names the sample id and the field."""
 
 

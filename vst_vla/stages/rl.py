@@ -10,6 +10,10 @@ import copy
 import json
 from pathlib import Path
 
+from vst_vla.errors import ConfigError
+from vst_vla.hub.push import push_run
+from vst_vla.hub.reachability import check_can_push
+from vst_vla.io import check_writable_destination
 from vst_vla.precision import apply_precision
 from vst_vla.rl.config import RULE_CHECKABLE_KINDS, RLStageConfig
 from vst_vla.rl.evaluation import format_reward_change, paired_bootstrap, reward_scores
@@ -18,20 +22,25 @@ from vst_vla.sft.model import SpatialVLM
 from vst_vla.spatial.image_gain import score_with_ablations
 from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
-from vst_vla.stages.sft import answer_held_out, load_or_generate
+from vst_vla.stages.sft import answer_held_out, load_or_generate, write_run_record
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
-from vst_vla.training.trainer import Trainer
+from vst_vla.training.run_files import REWARD_CHANGE, RUN_SUMMARY
+from vst_vla.training.trainer import Trainer, resolve_device
 
 
 def run_rl_stage(cfg: RLStageConfig) -> dict:
     """Reinforce, evaluate before/after; returns (and writes) the per-skill tables."""
     run_dir = Path(cfg.output_root) / cfg.run_name
+    # Refused before any scene is generated or file written.
+    resolve_device(cfg.trainer.device)
+    check_writable_destination(run_dir, "output_root/run_name")
+    check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     data = cfg.data
     keep = lambda samples: [s for s in samples if s.meta_info.get("answer_kind") in RULE_CHECKABLE_KINDS]  # noqa: E731
     train = keep(load_or_generate(data.train_path, data.generate_train_scenes, data.generate_seed, data))
     held_out = keep(load_or_generate(data.eval_path, data.generate_eval_scenes, data.generate_eval_seed, data))
     if not train:
-        raise ValueError(f"{data.train_path} has no rule-checkable questions (answer kinds {RULE_CHECKABLE_KINDS})")
+        raise ConfigError(f"{data.train_path} has no rule-checkable questions (answer kinds {RULE_CHECKABLE_KINDS})")
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     source = resume_from / PRETRAINED_DIR if resume_from else None
     vlm = SpatialVLM.from_pretrained(source, cfg.freeze) if source else SpatialVLM.build(cfg.model, cfg.freeze)
@@ -41,6 +50,7 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     answered_before = evaluate() if resume_from is None else None
     reference = copy.deepcopy(vlm).eval().requires_grad_(False) if cfg.rl.kl_coef > 0 else None
     learner = GRPOLearner(vlm, cfg.rl, cfg.system_prompt, reference)
+    write_run_record(run_dir, cfg)
     result = Trainer(cfg.trainer, run_dir).fit(learner, PromptDataset(train), resume_from)
     answered_after = evaluate()
     answer = lambda subset: answer_held_out(vlm, subset, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
@@ -56,12 +66,13 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
                "reward_change": None}
     if answered_before is not None:
         summary["reward_change"] = _reward_change(answered_before, answered_after)
-    (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
+    (run_dir / RUN_SUMMARY).write_text(json.dumps(summary, indent=2))
     summary["report"] = write_skill_report(summary, run_dir)
     if summary["reward_change"]:
         table = format_reward_change(summary["reward_change"])
-        (run_dir / "reward_change.md").write_text(table)
+        (run_dir / REWARD_CHANGE).write_text(table)
         summary["report"] += "\n" + table
+    summary["hub_url"] = push_run(run_dir, cfg.hub)  # None unless hub.push; reads the files written above
     return summary
 
 

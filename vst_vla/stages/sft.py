@@ -1,4 +1,7 @@
-"""The VLM stages: spatial perception SFT (``stage=sft``) and the CoT cold start (``stage=cot``).
+"""The VLM stages: vision-language alignment (``stage=align``), spatial perception SFT (``stage=sft``) and the CoT
+cold start (``stage=cot``). They differ only in their data: ``align`` trains on the engine's dense scene captions
+(:mod:`vst_vla.spatial.engine.align`), so that a random-init model learns to tie object names to image places
+before spatial SFT asks relations of it (LLaVA's stage 1, with captions from the simulator's ground truth).
 
 Data: VST parquet / LLaVA JSON files, generated from simulated scenes by the spatial engine when missing.
 Phases: evaluate the starting model per skill, train with the shared trainer (packed sequences, assistant-only
@@ -13,6 +16,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from vst_vla.config.parse import dataclass_to_dict
+from vst_vla.errors import ConfigError
+from vst_vla.hub.command import record_invocation
+from vst_vla.hub.push import push_run
+from vst_vla.hub.reachability import check_can_push
+from vst_vla.io import check_writable_destination
 from vst_vla.precision import apply_precision
 from vst_vla.sft.config import SpatialDataConfig, VLMStageConfig
 from vst_vla.sft.cot import to_cot_sample
@@ -26,7 +35,8 @@ from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
 from vst_vla.spatial.schema import SpatialSample
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
-from vst_vla.training.trainer import Trainer
+from vst_vla.training.run_files import COMMANDS_FILE, RUN_CONFIG, RUN_SUMMARY
+from vst_vla.training.trainer import Trainer, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -37,9 +47,12 @@ def load_or_generate(path: str, num_scenes: int, seed: int, data: SpatialDataCon
         from vst_vla.spatial.engine import generate_dataset
 
         logger.info("%s not found: generating spatial QA from %d simulated scenes (seed %d)", path, num_scenes, seed)
-        samples = generate_dataset(num_scenes=num_scenes, seed=seed, image_size=data.image_size)
+        samples = generate_dataset(num_scenes=num_scenes, seed=seed, image_size=data.image_size, skills=data.skills)
         write_parquet(samples, path)
     samples = list(read_samples(path, data.image_root))
+    if not samples:
+        raise ConfigError(f"spatial QA file {path} holds no samples; point the data path at a non-empty VST parquet "
+                          "or LLaVA JSON file (or remove the file to have it generated)")
     if data.skills is not None:
         samples = select_skills(samples, data.skills, path)
     if data.cot:
@@ -47,12 +60,13 @@ def load_or_generate(path: str, num_scenes: int, seed: int, data: SpatialDataCon
     return samples
 
 
-def select_skills(samples: list[SpatialSample], skills: tuple[str, ...], path: str) -> list[SpatialSample]:
-    """The samples of ``skills`` (``data.skills``); a skill with no sample in the file is an error naming both."""
+def select_skills(samples: list[SpatialSample], skills: tuple[str, ...], path: str,
+                  field: str = "data.skills") -> list[SpatialSample]:
+    """The samples of ``skills`` (the setting ``field``); a skill with no sample in the file is an error naming both."""
     found = {s.meta_info.get("skill") for s in samples}
     missing = sorted(set(skills) - found)
     if missing:
-        raise ValueError(f"data.skills {missing} have no samples in {path} (it has {sorted(map(str, found))})")
+        raise ConfigError(f"{field} {missing} have no samples in {path} (it has {sorted(map(str, found))})")
     return [s for s in samples if s.meta_info.get("skill") in skills]
 
 
@@ -85,9 +99,20 @@ def _evaluate(vlm: SpatialVLM, samples: list[SpatialSample], cfg: VLMStageConfig
     return evaluate_vlm(vlm, samples, cfg.system_prompt, cfg.sft.eval_max_new_tokens, cfg.sft.eval_max_samples)
 
 
+def write_run_record(run_dir: Path, cfg: object) -> None:
+    """The stage's resolved config and the command that ran it, beside its checkpoints (its card quotes them)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / RUN_CONFIG).write_text(json.dumps(dataclass_to_dict(cfg), indent=2))
+    record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")
+
+
 def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     """Train and evaluate; returns (and writes to ``run_summary.json``) the before/after per-skill tables."""
     run_dir = Path(cfg.output_root) / cfg.run_name
+    # Refused before any scene is generated or file written.
+    resolve_device(cfg.trainer.device)
+    check_writable_destination(run_dir, "output_root/run_name")
+    check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     train = load_or_generate(cfg.data.train_path, cfg.data.generate_train_scenes, cfg.data.generate_seed, cfg.data)
     held_out = load_or_generate(cfg.data.eval_path, cfg.data.generate_eval_scenes, cfg.data.generate_eval_seed, cfg.data)
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
@@ -100,6 +125,7 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     examples = SFTDataset(train, vlm.processor, cfg.system_prompt, cfg.sft.max_tokens)
     dataset = PackedDataset(examples, cfg.sft.max_tokens, packing=cfg.sft.packing, seed=cfg.trainer.seed)
     logger.info("%d samples in %d rows (packing=%s)", len(examples), len(dataset), cfg.sft.packing)
+    write_run_record(run_dir, cfg)
     result = Trainer(cfg.trainer, run_dir).fit(vlm, dataset, resume_from)
     scored = evaluate_vlm_with_ablations(vlm, held_out, cfg.system_prompt, cfg.sft.eval_max_new_tokens,
                                          cfg.sft.eval_max_samples, cfg.sft.eval_ablations)
@@ -108,6 +134,7 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
                "before": before, **scored, "chance": chance_by_skill(held_out),
                "prior": blind_prior_by_skill(train, held_out), "prior_fit": "the training split"}
-    (run_dir / "run_summary.json").write_text(json.dumps(summary, indent=2))
+    (run_dir / RUN_SUMMARY).write_text(json.dumps(summary, indent=2))
     summary["report"] = write_skill_report(summary, run_dir)
+    summary["hub_url"] = push_run(run_dir, cfg.hub)  # None unless hub.push; reads the files written above
     return summary

@@ -18,19 +18,21 @@ from vst_vla.constants import ACTION, OBS_STATE
 from vst_vla.data.collect import collect_demos
 from vst_vla.data.config import CollectConfig
 from vst_vla.data.dataset import VLATrainingDataset, load_env_metadata
+from vst_vla.errors import ConfigError, CorruptFileError, OutputExistsError
+from vst_vla.hub.command import record_invocation
+from vst_vla.hub.push import push_run
+from vst_vla.hub.reachability import check_can_push
+from vst_vla.io import check_writable_destination
 from vst_vla.rollout.parallel import PretrainedPolicyFactory
 from vst_vla.rollout.policy_eval import env_task_label, evaluate_image_ablations, evaluate_policy
 from vst_vla.rollout.stats import format_summary_table
-from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
-from vst_vla.training.trainer import Trainer
+from vst_vla.training.checkpoint import PRETRAINED_DIR, check_training_state, last_checkpoint
+from vst_vla.training.run_files import COMMANDS_FILE, LEROBOT_EXPORT_DIR, RUN_CONFIG, RUN_SUMMARY
+from vst_vla.training.trainer import Trainer, resolve_device
 from vst_vla.vla.modeling import VLAPolicy
 from vst_vla.vla.normalization import to_json_stats
 
 logger = logging.getLogger(__name__)
-
-RUN_CONFIG = "run_config.json"
-RUN_SUMMARY = "run_summary.json"
-LEROBOT_EXPORT_DIR = "lerobot_policy"
 
 
 class _PhaseTimer:
@@ -53,6 +55,10 @@ class _PhaseTimer:
 def run_vla_stage(cfg: TrainConfig) -> dict:
     """Run the whole VLA stage; returns (and writes to ``run_summary.json``) timings, losses and eval results."""
     run_dir = Path(cfg.output_root) / cfg.run_name
+    # Refused before anything is collected or written: a device this machine lacks, an output it cannot write.
+    resolve_device(cfg.trainer.device)
+    check_writable_destination(run_dir, "output_root/run_name")
+    check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     timer = _PhaseTimer()
     dataset_root = Path(cfg.dataset.root)
     if not dataset_root.exists():
@@ -78,6 +84,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
             policy = VLAPolicy.build(policy_cfg, stats, env_metadata or {"env": cfg.env.to_dict()})
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / RUN_CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
+    record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")  # the exact command, for the card
     with timer.time("train"):
         result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict()).fit(policy, dataset, resume_from)
     lerobot_dir = None
@@ -106,6 +113,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
         rows = {f"{label} [images: {s.image_ablation}]" if s.image_ablation != "none" else label: s
                 for s in (summary, *ablated.values())}
         out["report"] = format_summary_table(rows, average=False)
+    out["hub_url"] = push_run(run_dir, cfg.hub)  # None unless hub.push; reads the files written above
     return out
 
 
@@ -120,7 +128,7 @@ def _check_env_matches_dataset(cfg: TrainConfig, dataset: VLATrainingDataset) ->
     """The env evaluated at the end must take the actions the dataset holds."""
     env_action_dim = getattr(cfg.env, "action_dim", None)
     if env_action_dim is not None and env_action_dim != dataset.action_dim:
-        raise ValueError(
+        raise ConfigError(
             f"dataset {cfg.dataset.root} has {dataset.action_dim}-dim actions but env {cfg.env.type!r} takes "
             f"{env_action_dim}; train on a dataset recorded in this env or change env"
         )
@@ -132,12 +140,18 @@ def _resume_point(cfg: TrainConfig, run_dir: Path, policy_cfg) -> Path | None:
     if last is None:
         return None
     if not cfg.trainer.resume:
-        raise FileExistsError(
+        raise OutputExistsError(
             f"{run_dir} already holds checkpoints; set trainer.resume=true to continue it or choose another run_name"
         )
-    saved = json.loads((last / PRETRAINED_DIR / "config.json").read_text())
+    saved_path = last / PRETRAINED_DIR / "config.json"
+    try:
+        saved = json.loads(saved_path.read_text())
+    except (OSError, ValueError) as err:
+        raise CorruptFileError(f"cannot resume from {last}: {saved_path} is unreadable ({err}); train under another "
+                               f"run_name, or delete {last.parent} to start this run afresh") from None
+    check_training_state(last)
     if saved != policy_cfg.to_dict():
-        raise ValueError(
+        raise ConfigError(
             f"the policy config differs from the one of {last}; resuming would mix two models. "
             "Use another run_name (or trainer.resume=false with a fresh run_name)."
         )

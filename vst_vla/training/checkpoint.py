@@ -15,9 +15,11 @@ from pathlib import Path
 import torch
 from lerobot.optim.optimizers import load_optimizer_state, save_optimizer_state
 from lerobot.optim.schedulers import load_scheduler_state, save_scheduler_state
+from lerobot.utils.constants import OPTIMIZER_STATE, RNG_STATE
 from lerobot.utils.random_utils import load_rng_state, save_rng_state
 
-from vst_vla.io import atomic_directory
+from vst_vla.errors import CorruptFileError, MissingInputError
+from vst_vla.io import atomic_directory, check_safetensors
 
 CHECKPOINTS_DIR = "checkpoints"
 LAST_LINK = "last"
@@ -61,13 +63,31 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return link.resolve() if link.exists() else None
 
 
+def check_training_state(checkpoint: Path) -> str:
+    """Refuse a checkpoint whose training state is missing or truncated, naming the file; returns the hint used.
+
+    LeRobot's loaders report a truncated safetensors file without its name, so every state file is checked first
+    (headers only: cheap). Called before a resumed run writes anything, and again by :func:`load_training_state`.
+    """
+    state_dir = Path(checkpoint) / TRAINING_STATE_DIR
+    hint = (f"it cannot be resumed: train under another run_name, or delete {Path(checkpoint).parent} to start "
+            "this run afresh")
+    if not (state_dir / STEP_FILENAME).is_file():
+        raise MissingInputError(f"{checkpoint} has no {TRAINING_STATE_DIR}/{STEP_FILENAME}; {hint}")
+    for name in (OPTIMIZER_STATE, RNG_STATE):
+        check_safetensors(state_dir / name, hint)
+    return hint
+
+
 def load_training_state(checkpoint: Path, optimizer: torch.optim.Optimizer,
                         scheduler: torch.optim.lr_scheduler.LRScheduler) -> int:
     """Restore optimizer, scheduler and RNG state in place; returns the step the checkpoint was taken at."""
     state_dir = Path(checkpoint) / TRAINING_STATE_DIR
-    if not (state_dir / STEP_FILENAME).is_file():
-        raise FileNotFoundError(f"{checkpoint} has no {TRAINING_STATE_DIR}/{STEP_FILENAME}; cannot resume from it")
-    load_optimizer_state(optimizer, state_dir)
-    load_scheduler_state(scheduler, state_dir)
-    load_rng_state(state_dir)
-    return int(json.loads((state_dir / STEP_FILENAME).read_text())["step"])
+    hint = check_training_state(checkpoint)
+    try:
+        load_optimizer_state(optimizer, state_dir)
+        load_scheduler_state(scheduler, state_dir)
+        load_rng_state(state_dir)
+        return int(json.loads((state_dir / STEP_FILENAME).read_text())["step"])
+    except (OSError, ValueError, KeyError) as err:
+        raise CorruptFileError(f"the training state in {state_dir} cannot be restored ({err}); {hint}") from err

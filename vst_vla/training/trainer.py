@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from vst_vla.errors import ConfigError
 from vst_vla.precision import Precision, apply_precision
 from vst_vla.training.checkpoint import load_training_state, save_checkpoint
 from vst_vla.training.config import TrainerConfig
@@ -42,11 +43,31 @@ class TrainResult:
     precision: Precision | None = None
 
 
-def resolve_device(name: str) -> torch.device:
-    """'auto' → the first CUDA device when there is one, else the CPU."""
+def resolve_device(name: str, field: str = "trainer.device") -> torch.device:
+    """'auto' → the first CUDA device when there is one, else the CPU; a named device must exist here.
+
+    Stages call this before they create anything on disk, so ``trainer.device=cuda`` on a CPU-only machine is
+    refused with a message instead of leaving a run directory behind. ``field`` names the setting in the message.
+
+    Raises:
+        ConfigError: the name is not a torch device, or that device is not available on this machine.
+    """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as err:
+        raise ConfigError(f"{field}={name!r} is not a device name ({err}); use auto, cpu or cuda[:i]") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            build = f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
+            raise ConfigError(f"{field}={name!r} but CUDA is not available on this machine (torch "
+                              f"{torch.__version__}, {build}); use {field}=auto or cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"{field}={name!r} but this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"{field}={name!r} but Apple MPS is not available on this machine; use {field}=auto or cpu")
+    return device
 
 
 def build_optimizer(policy: torch.nn.Module, cfg: TrainerConfig) -> torch.optim.AdamW:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vst_vla.config.parse import dataclass_from_dict, dataclass_to_dict
-from vst_vla.registry import Registry
+from vst_vla.config.parse import ConfigError, dataclass_from_dict, dataclass_to_dict
+from vst_vla.registry import Registry, UnknownTypeError
 from vst_vla.vlm.backbone import BackboneConfig
 
 HEADS: Registry[type] = Registry("action head")
@@ -122,7 +122,12 @@ class VLAConfig:
     def from_dict(cls, data: dict) -> VLAConfig:
         data = dict(data)
         head = data.pop("head", None) or {}
-        head_cls = HEADS.get(head.get("type", "tokens"))
+        if not isinstance(head, dict):
+            raise ConfigError(f"head must be a mapping with a type ({', '.join(HEADS.names())}), got {head!r}")
+        try:
+            head_cls = HEADS.get(head.get("type", "tokens"))
+        except UnknownTypeError as err:
+            raise ConfigError(f"head.type: {err}") from None
         cfg = dataclass_from_dict(cls, data)
         return _replace_head(cfg, dataclass_from_dict(head_cls, head, "head."))
 

@@ -20,7 +20,8 @@ from torch import nn
 from transformers import Qwen2_5_VLConfig
 
 from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE, TASK
-from vst_vla.io import atomic_directory
+from vst_vla.errors import CorruptFileError, MissingInputError
+from vst_vla.io import atomic_directory, check_safetensors
 from vst_vla.precision import AutocastModule
 from vst_vla.vla.configuration import VLAConfig
 from vst_vla.vla.ensembling import TemporalEnsembler
@@ -39,6 +40,8 @@ CONFIG_FILENAME = "config.json"
 WEIGHTS_FILENAME = "model.safetensors"
 BACKBONE_CONFIG_FILENAME = "backbone_config.json"
 ENV_FILENAME = "env.json"
+# What to do about a damaged checkpoint file (a cut-short copy or download is the usual cause).
+CHECKPOINT_HINT = "copy it again, or export it again from its training run"
 
 
 class VLAPolicy(AutocastModule):
@@ -195,10 +198,19 @@ class VLAPolicy(AutocastModule):
     def from_pretrained(cls, directory: str | Path) -> VLAPolicy:
         """Load a checkpoint written by :meth:`save_pretrained` (no network, no pickle, no remote code)."""
         directory = Path(directory)
+        if not directory.is_dir():
+            raise MissingInputError(f"checkpoint directory {directory} does not exist (expected a pretrained_model "
+                                    "directory holding config.json and model.safetensors)")
         for name in (CONFIG_FILENAME, WEIGHTS_FILENAME, BACKBONE_CONFIG_FILENAME):
             if not (directory / name).is_file():
-                raise FileNotFoundError(f"{directory} is not a vst-vla checkpoint: {name} is missing")
-        config = VLAConfig.from_dict(json.loads((directory / CONFIG_FILENAME).read_text()))
+                raise MissingInputError(f"{directory} is not a vst-vla checkpoint: {name} is missing")
+        check_safetensors(directory / WEIGHTS_FILENAME, CHECKPOINT_HINT)
+        try:
+            saved_config = json.loads((directory / CONFIG_FILENAME).read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise CorruptFileError(f"checkpoint file {directory / CONFIG_FILENAME} is not valid JSON ({err}); "
+                                   f"{CHECKPOINT_HINT}") from None
+        config = VLAConfig.from_dict(saved_config)
         processor = VLAProcessor.load(directory, config)
         hf_config = Qwen2_5_VLConfig.from_json_file(str(directory / BACKBONE_CONFIG_FILENAME))
         backbone = backbone_from_hf_config(hf_config)

@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vst_vla.errors import UserError
 from vst_vla.io import write_json_atomic
 
 # Dimensions whose q01 == q99 (e.g. a rotation the expert never uses) map to 0 and back to their constant value.
 _MIN_RANGE = 1e-8
 
 
-class MissingStatsError(ValueError):
+class MissingStatsError(UserError, ValueError):
     """Raised when normalization statistics are absent or malformed; the policy cannot act without them."""
 
 

@@ -25,6 +25,8 @@ from transformers import (
 )
 from transformers.initialization import no_init_weights
 
+from vst_vla.errors import ConfigError, MissingInputError
+from vst_vla.io import check_safetensors
 from vst_vla.vlm.presets import preset_hf_config, preset_names
 from vst_vla.vlm.tokenizer import QWEN2_VL_CHAT_TEMPLATE, build_offline_tokenizer, build_real_size_tokenizer
 
@@ -164,21 +166,27 @@ def build_processor(cfg: BackboneConfig) -> Qwen2_5_VLProcessor:
     return processor
 
 
-def _check_pretrained_dir(path: Path) -> None:
+def check_pretrained_dir(path: str | Path, what: str = "backbone.pretrained_path") -> None:
+    """Refuse a path that is not a Hugging Face model directory; ``what`` names the setting in the message."""
+    path = Path(path)
     if not path.is_dir():
-        raise FileNotFoundError(
-            f"backbone.pretrained_path {str(path)!r} is not a directory; expected a local Qwen2.5-VL checkpoint "
+        raise MissingInputError(
+            f"{what} {str(path)!r} is not a directory; expected a local Qwen2.5-VL checkpoint "
             "directory (config.json, *.safetensors, tokenizer files). Nothing is downloaded."
         )
     if not (path / "config.json").is_file():
-        raise FileNotFoundError(f"backbone.pretrained_path {str(path)!r} has no config.json; expected a Hugging Face model directory")
+        raise MissingInputError(f"{what} {str(path)!r} has no config.json; expected a Hugging Face model directory")
 
 
 def load_processor(path: str | Path, image_max_tokens: int | None = None) -> Qwen2_5_VLProcessor:
     """Load a processor from a local directory (no download, no remote code)."""
     path = Path(path)
-    _check_pretrained_dir(path)
-    processor = Qwen2_5_VLProcessor.from_pretrained(path, local_files_only=True)
+    check_pretrained_dir(path)
+    try:
+        processor = Qwen2_5_VLProcessor.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as err:  # no or unreadable tokenizer / preprocessor files
+        raise MissingInputError(f"{path} holds no usable Qwen2.5-VL processor (tokenizer and preprocessor "
+                                f"files): {err}") from None
     if image_max_tokens is not None:
         processor.image_processor.max_pixels = image_max_tokens * PIXELS_PER_TOKEN
         processor.image_processor.size["longest_edge"] = image_max_tokens * PIXELS_PER_TOKEN
@@ -195,6 +203,11 @@ def build_backbone(cfg: BackboneConfig, device: torch.device | str | None = None
     if cfg.pretrained_path:
         path = Path(cfg.pretrained_path)
         processor = load_processor(path, cfg.image_max_tokens)
+        # Checked before the weights load: a mismatch would only surface at the first forward, as "Image features
+        # and image tokens do not match", and a cut-short weights file without its name.
+        check_processor_matches_model(processor, Qwen2_5_VLConfig.from_pretrained(path, local_files_only=True), path)
+        for weights in sorted(path.glob("*.safetensors")):
+            check_safetensors(weights, "copy the model directory again (a copy or download was cut short?)")
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, local_files_only=True, dtype=torch.float32)
         if device is not None:
             model.to(device)
@@ -229,6 +242,33 @@ def _initialized_once(hf_config: Qwen2_5_VLConfig) -> Qwen2_5_VLForConditionalGe
     model.initialize_weights()
     model.tie_weights()
     return model
+
+
+def check_processor_matches_model(processor: Qwen2_5_VLProcessor, hf_config: Qwen2_5_VLConfig, path: Path) -> None:
+    """The tokenizer's image / video / vision-start / vision-end ids must be the ones the model config uses.
+
+    A real-size checkpoint paired with another tokenizer (e.g. the tiny offline one) would otherwise load and
+    fail at the first forward with "Image features and image tokens do not match, tokens: 0".
+
+    Raises:
+        ConfigError: naming each disagreeing token with both ids.
+    """
+    expected = {"<|image_pad|>": hf_config.image_token_id, "<|video_pad|>": hf_config.video_token_id,
+                "<|vision_start|>": hf_config.vision_start_token_id, "<|vision_end|>": hf_config.vision_end_token_id}
+    tokenizer = processor.tokenizer
+    wrong = {tok: (tokenizer.convert_tokens_to_ids(tok), want) for tok, want in expected.items()
+             if want is not None and tokenizer.convert_tokens_to_ids(tok) != want}
+    if wrong:
+        listed = ", ".join(f"{tok} is {got} in the tokenizer but {want} in config.json"
+                           for tok, (got, want) in wrong.items())
+        raise ConfigError(f"the processor in {path} does not belong to its model: {listed} (vocabulary of "
+                          f"{len(tokenizer)} tokens, model vocab_size {_vocab_size(hf_config)}); save the "
+                          "checkpoint's own processor (tokenizer files) into that directory")
+
+
+def _vocab_size(hf_config: Qwen2_5_VLConfig) -> int | None:
+    text_config = getattr(hf_config, "text_config", None)
+    return getattr(text_config, "vocab_size", None) or getattr(hf_config, "vocab_size", None)
 
 
 def _check_preset_token_ids(hf_config: Qwen2_5_VLConfig, special: dict[str, int]) -> None:
