@@ -1,14 +1,17 @@
 """vst_envs: robosuite tasks as gymnasium envs, their configs and scripted experts.
 
 Importing the package is cheap: it sets ``MUJOCO_GL=egl`` (unless a backend was chosen) before anything can
-load MuJoCo, registers the env configs, and registers ``vst_envs/Lift-v0`` and ``vst_envs/TabletopPick-v0`` with
-gymnasium. Robosuite is imported only when an env or expert is made.
+load MuJoCo and registers the env configs; registering a config also registers its gymnasium id
+(``vst_envs/<CamelCaseType>-v0``, see :mod:`vst_envs.registry`). Robosuite is imported only when an env or expert
+is made.
 
 Public API::
 
     make_env(cfg) -> gymnasium.Env               # LiftEnvConfig ("lift") or TabletopEnvConfig ("tabletop_pick")
     make_expert(cfg) -> expert with reset() and act(env) -> float32 (7,)
     env_config_from_dict(d) -> env config
+    gymnasium.make("vst_envs/Lift-v0", image_size=64) -> the same env, config fields as keyword arguments
+    ENVS.gym_ids() -> {"lift": "vst_envs/Lift-v0", ...}
     env.unwrapped.scene_ground_truth() -> vst_envs.scene.SceneGroundTruth
     vst_envs.views.render_views(env, [ViewSpec(...)], size) -> [(image, CameraInfo)]
 """
@@ -27,14 +30,14 @@ from typing import TYPE_CHECKING, Any  # noqa: E402
 import gymnasium  # noqa: E402
 
 from vst_envs.config import LiftEnvConfig, TabletopEnvConfig, env_config_from_dict  # noqa: E402
-from vst_envs.registry import ENVS  # noqa: E402
+from vst_envs.registry import ENVS, gym_id  # noqa: E402
 from vst_envs.tasks import configs as _task_configs  # noqa: E402, F401  (registers the vst_envs.tasks envs)
 
 if TYPE_CHECKING:
     from vst_envs.experts import LiftExpert
 
-LIFT_ENV_ID = "vst_envs/Lift-v0"
-TABLETOP_ENV_ID = "vst_envs/TabletopPick-v0"
+LIFT_ENV_ID = gym_id("lift")
+TABLETOP_ENV_ID = gym_id("tabletop_pick")
 
 __all__ = [
     "ENVS",
@@ -43,6 +46,7 @@ __all__ = [
     "LiftEnvConfig",
     "TabletopEnvConfig",
     "env_config_from_dict",
+    "gym_id",
     "make_env",
     "make_expert",
 ]
@@ -67,34 +71,3 @@ def make_expert(cfg: Any) -> LiftExpert:
     if isinstance(cfg, Mapping):
         cfg = env_config_from_dict(cfg)
     return cfg.expert_class()()
-
-
-def _make_from_kwargs(
-    config_class: type, config: Any = None, render_mode: str | None = "rgb_array", **overrides: Any
-) -> gymnasium.Env:
-    if config is not None and overrides:
-        raise ValueError(f"pass either config or {config_class.__name__} fields, not both (got {sorted(overrides)})")
-    return make_env(config if config is not None else config_class(**overrides), render_mode=render_mode)
-
-
-def _make_lift_from_kwargs(
-    config: LiftEnvConfig | None = None, render_mode: str | None = "rgb_array", **overrides: Any
-) -> gymnasium.Env:
-    """gymnasium.make entry point: either a full ``config`` or LiftEnvConfig fields as keyword arguments."""
-    return _make_from_kwargs(LiftEnvConfig, config, render_mode, **overrides)
-
-
-def _make_tabletop_from_kwargs(
-    config: TabletopEnvConfig | None = None, render_mode: str | None = "rgb_array", **overrides: Any
-) -> gymnasium.Env:
-    """gymnasium.make entry point: either a full ``config`` or TabletopEnvConfig fields as keyword arguments."""
-    return _make_from_kwargs(TabletopEnvConfig, config, render_mode, **overrides)
-
-
-# No max_episode_steps here: the env truncates itself, and gymnasium's TimeLimit would count a second time.
-for _env_id, _entry_point in (
-    (LIFT_ENV_ID, "vst_envs:_make_lift_from_kwargs"),
-    (TABLETOP_ENV_ID, "vst_envs:_make_tabletop_from_kwargs"),
-):
-    if _env_id not in gymnasium.registry:
-        gymnasium.register(_env_id, entry_point=_entry_point)

@@ -42,7 +42,11 @@ def run_episode(env, expert, seed: int) -> EpisodeResult:  # noqa: ANN001 (any g
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        epilog="example:\n  python -m vst_envs.expert_success --env tabletop_pick --episodes 50 --no-camera",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--env", default="lift", choices=ENVS.names(), help="registered env type")
     parser.add_argument("--episodes", type=int, default=50, help="number of seeded episodes")
     parser.add_argument("--start-seed", type=int, default=0, help="seed of the first episode")
