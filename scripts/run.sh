@@ -31,7 +31,8 @@ PYTHON=$(find_python312) || {
   exit 1
 }
 
-if command -v uv >/dev/null 2>&1; then
+# `uv --version`, not `command -v uv`: a pyenv shim named uv exists even where no active Python has uv.
+if uv --version >/dev/null 2>&1; then
   UV=(uv)
 else
   if ! "$PYTHON" -m uv --version >/dev/null 2>&1; then
