@@ -42,7 +42,7 @@ from vst_vla.hub.config import HubConfig
 from vst_vla.hub.push import push_dataset
 from vst_vla.hub.reachability import check_can_push
 
-ENV_CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "env"
+ENV_CONFIG_DIR = Path(HYDRA_CONFIG_DIR) / "env"
 
 
 def _command_line_env_overrides() -> list[str]:

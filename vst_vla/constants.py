@@ -6,10 +6,8 @@ ACTION = "action"
 TASK = "task"
 ACTION_IS_PAD = "action_is_pad"
 
-# Keys of the gymnasium observation dict our envs return (the gym_aloha / gym_pusht convention that LeRobot's
-# env utilities convert to the keys above).
-GYM_PIXELS = "pixels"
-GYM_AGENT_POS = "agent_pos"
+# The keys of the gymnasium observation dict our envs return (``pixels``, ``agent_pos``) live with the envs, in
+# vst_envs.layout: the simulation package depends on no other package of the project.
 
 
 def image_key(camera: str) -> str:

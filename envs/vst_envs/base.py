@@ -24,14 +24,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from vst_envs.layout import ACTION_DIM, AGENT_POS_DIM
+from vst_envs.layout import ACTION_DIM, AGENT_POS_DIM, GYM_AGENT_POS, GYM_PIXELS
 from vst_envs.scene import (
     CameraInfo,
     ObjectInfo,
     SceneGroundTruth,
     camera_info_from_model,
 )
-from vst_vla.constants import GYM_AGENT_POS, GYM_PIXELS
 
 if TYPE_CHECKING:
     from vst_envs.views import ViewRenderer

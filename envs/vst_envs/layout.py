@@ -1,5 +1,9 @@
 """The observation and action layout every vst_envs task shares, named; importing it imports no simulator.
 
+Observation: a dict with ``pixels`` (camera name -> uint8 image) and ``agent_pos``, the keys of the gym_aloha /
+gym_pusht convention that LeRobot's env utilities convert to ``observation.images.<camera>`` and
+``observation.state``.
+
 ``agent_pos`` (9): end-effector position (world frame, metres), its quaternion (xyzw, as robosuite reports it)
 and the two Panda finger joint positions (metres). Action (7, each in [-1, 1]): end-effector position delta
 (1 = 5 cm, robot base frame = world axes), rotation delta as axis-angle (1 = 0.5 rad), gripper (-1 opens,
@@ -7,6 +11,10 @@ and the two Panda finger joint positions (metres). Action (7, each in [-1, 1]): 
 """
 
 from __future__ import annotations
+
+# Keys of the observation dict; vst_vla's rollouts and recorders read them from here.
+GYM_PIXELS = "pixels"
+GYM_AGENT_POS = "agent_pos"
 
 AGENT_POS_NAMES: tuple[str, ...] = (
     "eef_x", "eef_y", "eef_z", "eef_qx", "eef_qy", "eef_qz", "eef_qw", "finger_left", "finger_right",

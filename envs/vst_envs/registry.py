@@ -15,8 +15,6 @@ from typing import Any
 
 import gymnasium
 
-from vst_vla.registry import Registry
-
 GYM_NAMESPACE = "vst_envs"
 GYM_VERSION = 0
 
@@ -27,14 +25,31 @@ def gym_id(env_type: str) -> str:
     return f"{GYM_NAMESPACE}/{camel}-v{GYM_VERSION}"
 
 
-class EnvRegistry(Registry[type]):
-    """A :class:`Registry` of env config classes whose ``register`` also registers the type's gymnasium id."""
+class UnknownEnvTypeError(KeyError):
+    """An env ``type`` name no one registered; the message lists the registered ones."""
+
+    def __str__(self) -> str:  # KeyError's own str() would quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class EnvRegistry:
+    """Maps env type names to their config classes, and gives each its gymnasium id.
+
+    The same decorator-on-the-config shape as :class:`vst_vla.registry.Registry`, kept here rather than imported
+    so that the simulation package depends on no other package of the project (vst_vla turns the KeyError into
+    its own user error where a config enters). ``@ENVS.register("lift")`` on a config class records it and
+    registers ``vst_envs/Lift-v0``; ``ENVS.get("lift")`` returns it and names the known types when unknown.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, type] = {}
 
     def register(self, name: str) -> Callable[[type], type]:
-        record = super().register(name)
-
         def decorator(config_class: type) -> type:
-            record(config_class)
+            if name in self._entries and self._entries[name] is not config_class:
+                raise ValueError(f"{self.kind} type {name!r} is already registered to {self._entries[name]!r}")
+            self._entries[name] = config_class
             env_id = gym_id(name)
             # No max_episode_steps: the env truncates itself, and gymnasium's TimeLimit would count a second time.
             if env_id not in gymnasium.registry:
@@ -42,6 +57,19 @@ class EnvRegistry(Registry[type]):
             return config_class
 
         return decorator
+
+    def get(self, name: str) -> type:
+        try:
+            return self._entries[name]
+        except KeyError:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise UnknownEnvTypeError(f"unknown {self.kind} type {name!r}; registered types: {known}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
 
     def gym_ids(self) -> dict[str, str]:
         """Registered type name -> its gymnasium id."""

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 from vst_envs import LiftEnvConfig, make_env
+from vst_envs.layout import GYM_AGENT_POS, GYM_PIXELS
 
-from vst_vla.constants import GYM_AGENT_POS, GYM_PIXELS, OBS_STATE, image_key
+from vst_vla.constants import OBS_STATE, image_key
 from vst_vla.rollout import evaluate, run_episode
 from vst_vla.rollout.ablation import DONOR_SEED_OFFSET, GREY_LEVEL, image_ablation_of, make_rollout_env
 

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import torch
+from vst_envs.layout import GYM_AGENT_POS, GYM_PIXELS
 
-from vst_vla.constants import GYM_AGENT_POS, GYM_PIXELS, OBS_STATE, TASK, image_key
+from vst_vla.constants import OBS_STATE, TASK, image_key
 from vst_vla.rollout.observation import gym_obs_to_batch
 
 

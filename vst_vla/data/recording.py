@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from vst_envs.layout import GYM_AGENT_POS, GYM_PIXELS
 
-from vst_vla.constants import ACTION, GYM_AGENT_POS, GYM_PIXELS, OBS_STATE, TASK, image_key
+from vst_vla.constants import ACTION, OBS_STATE, TASK, image_key
 
 __all__ = ["EpisodeRecording", "record_episode"]
 

@@ -26,8 +26,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-
-from vst_vla.constants import GYM_PIXELS
+from vst_envs.layout import GYM_PIXELS
 
 __all__ = ["DONOR_SEED_OFFSET", "IMAGE_ABLATIONS", "ImageAblationWrapper", "image_ablation_of", "make_rollout_env"]
 

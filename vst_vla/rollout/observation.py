@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from vst_envs.layout import GYM_AGENT_POS, GYM_PIXELS
 
-from vst_vla.constants import GYM_AGENT_POS, GYM_PIXELS, OBS_STATE, TASK, image_key
+from vst_vla.constants import OBS_STATE, TASK, image_key
 
 __all__ = ["gym_obs_to_batch"]
 
