@@ -29,6 +29,7 @@ from vst_vla.errors import ConfigError, MissingInputError, exit_on_user_error
 from vst_vla.io import check_writable_destination, write_json_atomic
 from vst_vla.precision import PRECISIONS, apply_precision, resolve_precision
 from vst_vla.rollout.stats import EvalSummary, format_summary_table
+from vst_vla.seeds import check_eval_seeds, demo_seeds
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     if cfg.eval.num_workers > 1:
         policy = None
     env_cfgs = env_configs_for_policy(env_metadata, cfg.env_overrides, cfg.policy_path, cfg.tasks)
+    # The checkpoint's env.json (or a lerobot-train checkpoint's training dataset) records its demo seeds.
+    check_eval_seeds(cfg.eval.seeds, demo_seeds(env_metadata), f"the training data of {cfg.policy_path}")
     summaries = evaluate_tasks(policy, env_cfgs, cfg.eval, out_dir, policy_factory=factory)
     # How the numbers were produced, beside them: which checkpoint, precision (and why) and image ablation.
     write_json_atomic(out_dir / EVAL_INFO, {"policy_path": cfg.policy_path, "seeds": cfg.eval.seeds,

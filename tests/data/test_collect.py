@@ -60,7 +60,7 @@ def test_env_metadata_rebuilds_the_env_config(tiny_lift_dataset: Any) -> None:
     meta = json.loads((tiny_lift_dataset.root / ENV_METADATA_FILE).read_text())
     assert env_config_from_dict(meta["env"]) == tiny_lift_dataset.env_cfg
     assert meta["collection"]["expert"] == "LiftExpert"
-    assert meta["collection"]["episode_seeds"] == [0, 1] == list(tiny_lift_dataset.report.seeds)
+    assert meta["collection"]["episode_seeds"] == [10_000, 10_001] == list(tiny_lift_dataset.report.seeds)
     assert meta["collection"]["dropped_seeds"] == []
 
 
@@ -122,7 +122,7 @@ def test_overwrite_replaces_a_dataset_and_keep_failed_keeps_failures(tiny_lift_d
 
 def test_too_few_successes_is_a_clear_error_and_writes_nothing(tmp_path: Path) -> None:
     root = tmp_path / "ds"
-    cfg = CollectConfig(root=str(root), num_episodes=1, max_attempts=2)
+    cfg = CollectConfig(root=str(root), num_episodes=1, seed=0, max_attempts=2)
     with pytest.raises(RuntimeError) as err:
         collect_demos(LiftEnvConfig(image_size=32, max_episode_steps=5), cfg)
     message = str(err.value)

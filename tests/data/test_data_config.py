@@ -16,7 +16,7 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 def test_collect_config_defaults() -> None:
     cfg = CollectConfig(root="out")
-    assert (cfg.num_episodes, cfg.seed, cfg.keep_failed, cfg.overwrite) == (20, 0, False, False)
+    assert (cfg.num_episodes, cfg.seed, cfg.keep_failed, cfg.overwrite) == (20, 10_000, False, False)
     assert cfg.attempt_limit == 40
     assert CollectConfig(root="out", num_episodes=3, max_attempts=5).attempt_limit == 5
 

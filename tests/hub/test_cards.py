@@ -95,6 +95,6 @@ def test_dataset_card_is_lerobots_template_with_the_collection_described(tiny_li
     text = str(dataset_card(dataset, "alice/vst_lift", HubConfig()))
     meta = _front_matter(text)
     assert meta["license"] == "apache-2.0" and {"LeRobot", "robotics", "vst-vla", "lift"} <= set(meta["tags"])
-    assert "2 episodes" in text and "'lift the red cube'" in text and "seeds 0-" in text
+    assert "2 episodes" in text and "'lift the red cube'" in text and "seeds 10000-" in text
     assert "Not recorded: the dataset was collected outside" in text  # collected from Python, not a command line
     assert '"total_episodes": 2' in text  # LeRobot's own meta/info.json section

@@ -13,6 +13,7 @@ from vst_vla.config.parse import ConfigError, dataclass_from_dict, dataclass_to_
 from vst_vla.data.config import DatasetConfig
 from vst_vla.hub.config import HubConfig
 from vst_vla.rollout.ablation import IMAGE_ABLATIONS, check_image_ablation
+from vst_vla.seeds import DEMO_SEED_BASE, EVAL_SEED_BASE
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vla.configuration import VLAConfig
 
@@ -21,10 +22,10 @@ STAGES = ("vla",)
 
 @dataclass(frozen=True)
 class RolloutConfig:
-    """Seeded evaluation episodes: seeds ``seed .. seed + n_episodes - 1`` (disjoint from demo seeds)."""
+    """Seeded evaluation episodes: seeds ``seed .. seed + n_episodes - 1``, refused where they meet the demo seeds."""
 
     n_episodes: int = 10
-    seed: int = 0
+    seed: int = EVAL_SEED_BASE
     n_videos: int = 2
     max_steps: int | None = None
     num_workers: int = 1  # > 1: episodes run in that many spawned processes (vst_vla.rollout.parallel)
@@ -58,7 +59,7 @@ class DemoCollection:
     """Scripted demonstrations gathered when ``dataset.root`` does not exist yet."""
 
     num_episodes: int = 30
-    seed: int = 10_000
+    seed: int = DEMO_SEED_BASE
     max_attempts: int | None = None
     num_workers: int = 2  # episodes rolled out in this many processes; the dataset is the same for any count
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from vst_vla.constants import ACTION, OBS_IMAGES_PREFIX, OBS_STATE
+from vst_vla.seeds import DEMO_SEED_BASE
 
 # Where collection stores what is needed to rebuild the env for evaluation, relative to the dataset root.
 ENV_METADATA_FILE = "meta/vst_env.json"
@@ -40,7 +41,8 @@ class CollectConfig:
     Attributes:
         root: directory the LeRobot dataset is written to (it must not exist unless ``overwrite``).
         num_episodes: number of episodes the dataset should hold (successful ones unless ``keep_failed``).
-        seed: seed of the first attempt; attempt ``i`` resets the env with ``seed + i``.
+        seed: seed of the first attempt; attempt ``i`` resets the env with ``seed + i``. The default
+            (:data:`~vst_vla.seeds.DEMO_SEED_BASE`) keeps demonstrations apart from evaluation seeds 0, 1, ...
         keep_failed: keep episodes in which the expert failed instead of dropping them.
         max_attempts: give up after this many episodes were run; ``None`` means ``2 * num_episodes``.
         overwrite: replace an existing dataset at ``root`` (only a LeRobot dataset or an empty directory).
@@ -52,7 +54,7 @@ class CollectConfig:
 
     root: str
     num_episodes: int = 20
-    seed: int = 0
+    seed: int = DEMO_SEED_BASE
     keep_failed: bool = False
     max_attempts: int | None = None
     overwrite: bool = False

@@ -26,6 +26,7 @@ from vst_vla.io import check_writable_destination
 from vst_vla.rollout.parallel import PretrainedPolicyFactory
 from vst_vla.rollout.policy_eval import env_task_label, evaluate_image_ablations, evaluate_policy
 from vst_vla.rollout.stats import format_summary_table
+from vst_vla.seeds import check_eval_seeds, demo_seeds
 from vst_vla.training.checkpoint import PRETRAINED_DIR, check_training_state, last_checkpoint
 from vst_vla.training.run_files import COMMANDS_FILE, LEROBOT_EXPORT_DIR, RUN_CONFIG, RUN_SUMMARY
 from vst_vla.training.trainer import Trainer, resolve_device
@@ -61,13 +62,11 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     timer = _PhaseTimer()
     dataset_root = Path(cfg.dataset.root)
+    if cfg.eval.n_episodes > 0:
+        _check_eval_seeds_against_demos(cfg)
     if not dataset_root.exists():
         with timer.time("collect"):
-            report = collect_demos(cfg.env, CollectConfig(root=str(dataset_root), repo_id=cfg.dataset.repo_id,
-                                                          num_episodes=cfg.collect.num_episodes,
-                                                          seed=cfg.collect.seed,
-                                                          max_attempts=cfg.collect.max_attempts,
-                                                          num_workers=cfg.collect.num_workers))
+            report = collect_demos(cfg.env, _collect_config(cfg))
         logger.info("collected %d demos (%d dropped) into %s", report.episodes_kept, report.episodes_dropped, dataset_root)
     with timer.time("load_dataset"):
         dataset = VLATrainingDataset.from_config(cfg.dataset, chunk_size=cfg.policy.chunk_size)
@@ -115,6 +114,27 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
         out["report"] = format_summary_table(rows, average=False)
     out["hub_url"] = push_run(run_dir, cfg.hub)  # None unless hub.push; reads the files written above
     return out
+
+
+def _collect_config(cfg: TrainConfig) -> CollectConfig:
+    """How the stage collects its demonstrations when ``dataset.root`` does not exist yet."""
+    return CollectConfig(root=cfg.dataset.root, repo_id=cfg.dataset.repo_id, num_episodes=cfg.collect.num_episodes,
+                         seed=cfg.collect.seed, max_attempts=cfg.collect.max_attempts,
+                         num_workers=cfg.collect.num_workers)
+
+
+def _check_eval_seeds_against_demos(cfg: TrainConfig) -> None:
+    """Evaluation seeds that are demonstration seeds are refused before anything is collected or trained: those of
+    ``dataset.root`` when it exists, else every seed the collection may attempt."""
+    dataset_root = Path(cfg.dataset.root)
+    if dataset_root.exists():
+        demos, source = demo_seeds(load_env_metadata(dataset_root)), f"dataset {dataset_root}"
+    else:
+        collect_cfg = _collect_config(cfg)
+        demos = list(range(collect_cfg.seed, collect_cfg.seed + collect_cfg.attempt_limit))
+        source = (f"the demonstrations to collect into {dataset_root} (collect.seed={collect_cfg.seed}, up to "
+                  f"{collect_cfg.attempt_limit} attempts)")
+    check_eval_seeds(cfg.eval.seeds, demos, source)
 
 
 def _export_lerobot(checkpoint: Path, destination: Path) -> Path:
