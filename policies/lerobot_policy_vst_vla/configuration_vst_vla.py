@@ -11,6 +11,7 @@ heavy: the ``vst_vla`` model code (transformers' Qwen2.5-VL) is imported only wh
 """
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -127,6 +128,8 @@ class VSTVLAConfig(PreTrainedConfig):
             raise ValueError(
                 f"n_action_steps must be in [1, chunk_size={self.chunk_size}], got {self.n_action_steps}"
             )
+        if self.temporal_ensemble_coeff is not None and not math.isfinite(self.temporal_ensemble_coeff):
+            raise ValueError(f"temporal_ensemble_coeff must be a finite number or None, got {self.temporal_ensemble_coeff}")
         if self.temporal_ensemble_coeff is not None and self.n_action_steps != 1:
             raise ValueError("temporal_ensemble_coeff needs n_action_steps=1 (an inference every step)")
         if self.precision not in PRECISIONS:

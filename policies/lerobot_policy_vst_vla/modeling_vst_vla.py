@@ -27,7 +27,6 @@ from vst_vla.constants import TASK
 from vst_vla.precision import apply_precision
 from vst_vla.vla.configuration import VLAConfig
 from vst_vla.vla.ensembling import TemporalEnsembler
-from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.modeling import BACKBONE_CONFIG_FILENAME, VLAPolicy
 from vst_vla.vla.processor import PROCESSOR_SUBDIR, VLAProcessor
 
@@ -116,20 +115,14 @@ class VSTVLAPolicy(PreTrainedPolicy):
     def predict_action_chunk(self, batch: dict[str, Any], **kwargs: Unpack[ActionSelectKwargs]) -> Tensor:
         """(B, chunk_size, action_dim) normalized actions in [-1, 1]; the post-processor un-normalizes them.
 
-        Raises a KeyError / ValueError for a missing camera or a wrong-sized state, and UnsafeActionError rather
-        than returning NaN, inf or a wrongly shaped chunk.
+        Raises a KeyError for a missing camera, InvalidObservationError (a ValueError) for a wrong-sized or
+        non-finite observation, and UnsafeActionError rather than returning NaN, inf or a wrongly shaped chunk.
         """
         if kwargs.get("noise") is not None:
             raise NotImplementedError("vst_vla draws its own flow-matching noise; seed torch for reproducibility")
         self.eval()
-        batch = self._checked_observation(batch)
-        batch_size = len(batch[TASK])
-        chunk = self.model.predict_normalized_chunk(batch)
-        expected = (batch_size, self.config.chunk_size, self.config.action_dim)
-        if tuple(chunk.shape) != expected:
-            raise UnsafeActionError(f"the head returned actions of shape {tuple(chunk.shape)}, expected {expected}")
-        if not torch.isfinite(chunk).all():
-            raise UnsafeActionError("the action head produced NaN or inf; refusing to act")
+        # The inner policy refuses NaN, inf and a chunk not shaped (B, chunk_size, action_dim).
+        chunk = self.model.predict_normalized_chunk(self._checked_observation(batch))
         return chunk.float().clamp(-1.0, 1.0)
 
     @torch.no_grad()
@@ -150,33 +143,21 @@ class VSTVLAPolicy(PreTrainedPolicy):
     # ---- input checks ------------------------------------------------------------------------------------------
 
     def _checked_observation(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """A shallow copy of ``batch`` with the normalized state clipped; refuses missing or malformed inputs."""
-        needed = [*self.config.image_keys, TASK, *([OBS_STATE] if self.config.use_state else [])]
-        missing = [key for key in needed if batch.get(key) is None]
-        if missing:
-            raise KeyError(f"the batch lacks {missing}; this vst_vla policy needs {needed} (have {sorted(batch)})")
+        """A shallow copy of ``batch`` with the normalized state clipped; refuses missing or malformed inputs.
+
+        The checks are the inner policy's (:meth:`VLAProcessor.check_batch`: KeyError for a missing key,
+        InvalidObservationError for a wrong shape or dtype, or NaN / inf), run before anything is converted.
+        """
+        self.model.processor.check_batch(batch)
         batch = dict(batch)
         if isinstance(batch[TASK], str):
             batch[TASK] = [batch[TASK]]
-        batch_size = len(batch[TASK])
         for key in self.config.image_keys:
-            image = batch[key]
-            if not isinstance(image, Tensor) or image.ndim != 4 or image.shape[0] != batch_size or image.shape[1] != 3:
-                shape = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
-                raise ValueError(f"'{key}' is {shape}; expected a (B={batch_size}, 3, H, W) image tensor")
             # The pre-processor moved images to the policy device; vst_vla's Qwen image processor is run (and
             # tested) on CPU tensors, as in vst_vla's own trainer, and moves its outputs to the device itself.
-            batch[key] = image.cpu()
+            batch[key] = batch[key].cpu()
         if self.config.use_state:
-            state = batch[OBS_STATE]
-            if not isinstance(state, Tensor) or tuple(state.shape) != (batch_size, self.config.state_dim):
-                shape = tuple(state.shape) if isinstance(state, Tensor) else type(state).__name__
-                raise ValueError(
-                    f"'{OBS_STATE}' is {shape}; expected (B={batch_size}, state_dim={self.config.state_dim})"
-                )
-            if not torch.isfinite(state).all():
-                raise ValueError(f"'{OBS_STATE}' contains NaN or inf; refusing to act on it")
-            batch[OBS_STATE] = state.float().clamp(-1.0, 1.0)  # LeRobot's QUANTILES normalizer does not clip
+            batch[OBS_STATE] = batch[OBS_STATE].float().clamp(-1.0, 1.0)  # LeRobot's QUANTILES normalizer does not clip
         return batch
 
     # ---- checkpoints -------------------------------------------------------------------------------------------

@@ -43,6 +43,10 @@ ACTION_KEYS = tuple(f"{name}.vel" for name in ACTION_NAMES)
 _GRIPPER_DEADBAND_M = 1e-3
 
 
+class InvalidCommandError(ValueError):
+    """A command ``send_action`` refuses before anything moves; the message names the key and the value."""
+
+
 class VSTSimRobot(Robot):
     """The simulated Panda of a vst_envs task; see the module docstring.
 
@@ -147,19 +151,17 @@ class VSTSimRobot(Robot):
             raise RuntimeError(f"{self} is not connected")
         keys = set(action)
         if keys and keys <= set(STATE_KEYS):
-            command = self._command_towards(action)
+            command = self._command_towards(_numbers(action, "pose goal"))
             self._step(command, counts_as_policy_step=False)
             return dict(zip(ACTION_KEYS, command.tolist(), strict=True))
         missing, unknown = sorted(set(ACTION_KEYS) - keys), sorted(keys - set(ACTION_KEYS))
         if missing or unknown:
-            raise ValueError(
+            raise InvalidCommandError(
                 f"vst_sim action must have exactly the keys {list(ACTION_KEYS)} (or a pose goal in {list(STATE_KEYS)}); "
                 f"missing {missing}, unknown {unknown}"
             )
-        command = np.array([float(action[k]) for k in ACTION_KEYS], dtype=np.float64)
-        if not np.all(np.isfinite(command)):
-            raise ValueError(f"vst_sim refuses a non-finite action: {dict(zip(ACTION_KEYS, command.tolist()))}")
-        command = np.clip(command, -1.0, 1.0)
+        values = _numbers(action, "action")
+        command = np.clip(np.array([values[k] for k in ACTION_KEYS], dtype=np.float64), -1.0, 1.0)
         self._step(command, counts_as_policy_step=True)
         return dict(zip(ACTION_KEYS, command.tolist(), strict=True))
 
@@ -171,6 +173,10 @@ class VSTSimRobot(Robot):
         self._episode_done = False
 
     def _step(self, command: np.ndarray, counts_as_policy_step: bool) -> None:
+        # The motor boundary: whatever computed the command, only 7 finite values in [-1, 1] reach the controller.
+        if command.shape != (len(ACTION_KEYS),) or not np.all(np.isfinite(command)) or np.abs(command).max() > 1.0:
+            raise InvalidCommandError(f"vst_sim refuses the command {command.tolist()}; expected {len(ACTION_KEYS)} "
+                                      "finite values in [-1, 1]")
         self._obs, _, terminated, truncated, info = self._env.step(command.astype(np.float32))
         if not counts_as_policy_step or self._episode_done:
             return
@@ -186,23 +192,39 @@ class VSTSimRobot(Robot):
                 self._episode_seed += 1
                 self._start_episode()
 
-    def _command_towards(self, goal: dict[str, Any]) -> np.ndarray:
+    def _command_towards(self, goal: dict[str, float]) -> np.ndarray:
         """A delta command moving the end effector (and fingers) towards a pose goal given in ``.pos`` keys."""
         from scipy.spatial.transform import Rotation
 
         current = dict(zip(STATE_KEYS, np.asarray(self._obs["agent_pos"], dtype=np.float64), strict=True))
-        target = {key: float(goal.get(key, current[key])) for key in STATE_KEYS}
-        if not all(np.isfinite(list(target.values()))):
-            raise ValueError(f"vst_sim refuses a non-finite pose goal: {goal}")
-        position = np.array([target[k] - current[k] for k in STATE_KEYS[:3]]) / POSITION_DELTA_M_PER_UNIT
+        target = {key: goal.get(key, current[key]) for key in STATE_KEYS}
         quat_now = np.array([current[k] for k in STATE_KEYS[3:7]])
         quat_goal = np.array([target[k] for k in STATE_KEYS[3:7]])
+        norm = np.linalg.norm(quat_goal)
+        if not np.isfinite(norm) or norm < 1e-6:
+            # scipy would refuse it with a message naming none of our keys (and 1e160 overflows its norm to inf).
+            raise InvalidCommandError(f"vst_sim pose goal {dict(zip(STATE_KEYS[3:7], quat_goal.tolist()))} is not "
+                                      "a rotation; expected a unit quaternion (norm 1)")
         # OSC_POSE rotates by an axis-angle given in the base frame: goal = delta * now.
         rotation = (Rotation.from_quat(quat_goal) * Rotation.from_quat(quat_now).inv()).as_rotvec()
         rotation /= ROTATION_DELTA_RAD_PER_UNIT
-        opening_error = (target["finger_left.pos"] - target["finger_right.pos"]) - (
-            current["finger_left.pos"] - current["finger_right.pos"]
-        )
+        with np.errstate(over="ignore"):  # a goal past ±1e308 overflows to ±inf, which the clip below saturates
+            position = np.array([target[k] - current[k] for k in STATE_KEYS[:3]]) / POSITION_DELTA_M_PER_UNIT
+            opening_error = (target["finger_left.pos"] - target["finger_right.pos"]) - (
+                current["finger_left.pos"] - current["finger_right.pos"]
+            )
         gripper = 0.0 if abs(opening_error) < _GRIPPER_DEADBAND_M else (-1.0 if opening_error > 0 else 1.0)
         return np.clip(np.concatenate([position, rotation, [gripper]]), -1.0, 1.0)
 
+
+def _numbers(command: dict[str, Any], what: str) -> dict[str, float]:
+    """Every value of ``command`` as a finite float, or an InvalidCommandError naming the key and the value."""
+    values = {}
+    for key, value in command.items():
+        try:
+            values[key] = float(value)
+        except (TypeError, ValueError):
+            raise InvalidCommandError(f"vst_sim {what} {key!r} is {value!r}; expected one number") from None
+        if not np.isfinite(values[key]):
+            raise InvalidCommandError(f"vst_sim refuses a non-finite {what}: {key!r} is {values[key]}")
+    return values

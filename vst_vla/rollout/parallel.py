@@ -14,7 +14,10 @@ policy from a picklable *policy factory*, a callable ``factory(env) -> policy`` 
 
 Seeds are handed out one at a time (dynamic load balancing); the first ``n_videos`` seeds come back with their
 frames and the parent writes the mp4s. Errors raised in a worker (a policy/env mismatch, a bad action) are
-re-raised in the parent with their own type.
+re-raised in the parent with their own type. A worker that dies without raising (a segfault, the OOM killer,
+``os._exit``) breaks the pool; that is reported as :class:`WorkerCrashedError` naming the seed it was running and
+its exit code, found through a shared table where each worker marks the seed it is running. On either kind of
+failure every episode that finished, in any worker, is written to ``episodes.jsonl`` before the error is raised.
 """
 
 from __future__ import annotations
@@ -25,15 +28,18 @@ import math
 import multiprocessing
 import multiprocessing.util
 import os
+import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
 from vst_vla.rollout.ablation import check_image_ablation
 from vst_vla.rollout.runner import (
     DEFAULT_FPS,
+    EPISODES_FILE,
     EpisodeResult,
     check_seeds,
     prepare_out_dir,
@@ -42,7 +48,7 @@ from vst_vla.rollout.runner import (
 )
 from vst_vla.rollout.stats import EvalSummary
 
-__all__ = ["ExpertPolicyFactory", "PolicyFactory", "PretrainedPolicyFactory", "evaluate_parallel"]
+__all__ = ["ExpertPolicyFactory", "PolicyFactory", "PretrainedPolicyFactory", "WorkerCrashedError", "evaluate_parallel"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +56,26 @@ PolicyFactory = Callable[[Any], Any]
 """Builds a policy inside a worker, given the worker's env; must be picklable (a module-level class instance)."""
 
 START_METHOD = "spawn"
+# Entries of the shared seed table: a seed not yet started, or finished (with a result or an error the parent
+# receives); a running seed holds its worker's pid.
+_NOT_STARTED, _DONE = 0, -1
+
+
+class WorkerCrashedError(RuntimeError):
+    """A worker process died without raising (segfault, OOM kill, ``os._exit``) and took its episode with it.
+
+    Attributes:
+        seeds: the seeds whose worker crashed while running them (empty if it died between episodes).
+        exit_codes: those workers' exit codes (negative: killed by that signal), in the same order.
+        interrupted_seeds: seeds another worker was running when the broken pool was shut down (not failures).
+        episodes_file: where the episodes that finished are.
+    """
+
+    def __init__(self, message: str, seeds: tuple[int, ...], exit_codes: tuple[int | None, ...],
+                 interrupted_seeds: tuple[int, ...], episodes_file: Path) -> None:
+        super().__init__(message)
+        self.seeds, self.exit_codes = seeds, exit_codes
+        self.interrupted_seeds, self.episodes_file = interrupted_seeds, episodes_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,9 +123,9 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(env_cfg: dict[str, Any], factory: PolicyFactory, max_steps: int | None, threads: int,
-                 image_ablation: str = "none") -> None:
-    """Build the worker's env (wrapped for ``image_ablation``) and policy; an error is kept and raised by the first
-    task, not here.
+                 image_ablation: str = "none", running: Any = None) -> None:
+    """Build the worker's env (wrapped for ``image_ablation``) and policy, and keep ``running``, the parent's shared
+    seed table (see :func:`_run_seed`); an error is kept and raised by the first task, not here.
 
     ProcessPoolExecutor marks the whole pool broken when an initializer raises and reports only that, so the
     real exception (e.g. a policy/env mismatch) would be lost.
@@ -108,6 +134,7 @@ def _init_worker(env_cfg: dict[str, Any], factory: PolicyFactory, max_steps: int
 
     # Every worker using all cores would oversubscribe the machine num_workers times over.
     torch.set_num_threads(threads)
+    _WORKER["running"] = running
     try:
         from vst_vla.rollout.ablation import make_rollout_env
 
@@ -121,13 +148,22 @@ def _init_worker(env_cfg: dict[str, Any], factory: PolicyFactory, max_steps: int
         _WORKER["error"] = err
 
 
-def _run_seed(seed: int, record_video: bool) -> EpisodeResult:
-    """One episode in this worker's env (see :func:`~vst_vla.rollout.runner.run_episode`)."""
-    if "error" in _WORKER:
-        raise _WORKER["error"]
-    return run_episode(
-        _WORKER["env"], _WORKER["policy"], seed, max_steps=_WORKER["max_steps"], record_video=record_video
-    )
+def _run_seed(seed: int, record_video: bool, index: int | None = None) -> EpisodeResult:
+    """One episode in this worker's env (see :func:`~vst_vla.rollout.runner.run_episode`). With a shared seed table
+    (``running``, and this seed's ``index`` in it), the entry holds this process's pid until the episode returns
+    or raises; only a crash leaves it there."""
+    running = _WORKER.get("running") if index is not None else None
+    if running is None:
+        running, index = {}, 0  # nothing to mark (a direct call, as in tests)
+    running[index] = os.getpid()
+    try:
+        if "error" in _WORKER:
+            raise _WORKER["error"]
+        return run_episode(
+            _WORKER["env"], _WORKER["policy"], seed, max_steps=_WORKER["max_steps"], record_video=record_video
+        )
+    finally:
+        running[index] = _DONE
 
 
 # --- parent side ---------------------------------------------------------------------------------------------
@@ -195,21 +231,74 @@ def evaluate_parallel(
     start = time.perf_counter()
     logger.info("evaluating %d seeds on %d worker processes (%d torch threads each)", len(seeds), num_workers, threads)
 
+    context = multiprocessing.get_context(START_METHOD)
+    # The seed table: entry i is the pid of the worker running seeds[i] (see _run_seed). Shared memory, not a
+    # message, so it survives the worker that crashes while running the seed.
+    running = context.RawArray("q", len(seeds))
+    children_before = set(multiprocessing.active_children())
+    broken: BrokenProcessPool | None = None
     with ProcessPoolExecutor(
         max_workers=num_workers,
-        mp_context=multiprocessing.get_context(START_METHOD),
+        mp_context=context,
         initializer=_init_worker,
-        initargs=(cfg_dict, policy_factory, max_steps, threads, image_ablation),
+        initargs=(cfg_dict, policy_factory, max_steps, threads, image_ablation, running),
     ) as pool:
-        # map submits every seed up front and yields results in submission (= seed) order; chunksize 1 lets an
-        # idle worker take the next seed, so long episodes do not pile up on one worker.
-        results = pool.map(_run_seed, seeds, [i < n_videos for i in range(len(seeds))])
+        # Every seed is submitted up front and results are written in submission (= seed) order; one seed per task
+        # lets an idle worker take the next seed, so long episodes do not pile up on one worker.
+        futures = [pool.submit(_run_seed, seed, i < n_videos, i) for i, seed in enumerate(seeds)]
+        # The pool's processes (spawned by submit), kept to read their exit codes if one crashes.
+        workers = [p for p in multiprocessing.active_children() if p not in children_before]
         try:
             return record_results(
-                results, len(seeds), out_dir, fps if fps is not None else _video_fps(cfg_dict), progress, start,
-                image_ablation=image_ablation,
+                _finished_in_seed_order(futures), len(seeds), out_dir,
+                fps if fps is not None else _video_fps(cfg_dict), progress, start, image_ablation=image_ablation,
             )
+        except BrokenProcessPool as err:
+            broken = err  # reported below, once the pool has shut down and its processes' exit codes are known
         except BaseException:
             # Do not wait for the remaining episodes after an error (or Ctrl-C).
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+    raise _crash_report(seeds, running, workers, out_dir) from broken
+
+
+def _finished_in_seed_order(futures: list[Future]) -> Iterator[EpisodeResult]:
+    """The episodes' results in seed order; at the first failure, every later episode that has finished too (out of
+    order, so the results file keeps them), then the failure itself."""
+    for k, future in enumerate(futures):
+        try:
+            result = future.result()
+        except Exception:
+            for later in futures[k + 1 :]:
+                if later.done() and not later.cancelled() and later.exception() is None:
+                    yield later.result()
+            raise
+        yield result
+
+
+def _crash_report(seeds: list[int], running: Any, workers: list[multiprocessing.Process],
+                  out_dir: Path) -> WorkerCrashedError:
+    """Which seeds the dead workers were running, from the seed table and the workers' exit codes."""
+    exit_codes = {p.pid: p.exitcode for p in workers}
+    # The pool terminates (SIGTERM) the healthy workers once one has died: their seeds were interrupted, not at fault.
+    stopped = -signal.SIGTERM
+    in_flight = [(seed, int(pid), exit_codes.get(int(pid))) for seed, pid in zip(seeds, running, strict=True)
+                 if pid not in (_NOT_STARTED, _DONE)]
+    crashed = [(seed, pid, code) for seed, pid, code in in_flight if code != stopped]
+    interrupted = tuple(seed for seed, _, code in in_flight if code == stopped)
+    if not crashed and interrupted:
+        # Every in-flight worker got SIGTERM: killed from outside, so none can be told apart as the first to go.
+        crashed, interrupted = in_flight, ()
+    episodes_file = out_dir / EPISODES_FILE
+    n_kept = len(episodes_file.read_text().splitlines()) if episodes_file.is_file() else 0
+    if crashed:
+        what = "; ".join(f"seed {seed}: worker process {pid} died with exit code {code}" for seed, pid, code in crashed)
+    else:
+        codes = sorted({code for code in exit_codes.values() if code not in (None, 0, stopped)})
+        what = f"a worker process died between episodes (exit codes {codes})"
+    message = (f"evaluation worker crashed: {what}"
+               + (f"; seeds {list(interrupted)} were interrupted when the pool shut down" if interrupted else "")
+               + f". The {n_kept} finished episodes are in {episodes_file}; no summary was written.")
+    logger.error("%s", message)
+    return WorkerCrashedError(message, tuple(seed for seed, _, _ in crashed),
+                              tuple(code for _, _, code in crashed), interrupted, episodes_file)

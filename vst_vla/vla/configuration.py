@@ -6,6 +6,7 @@ executed before the next inference) live here; the dataset's action window and t
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from vst_vla.config.parse import ConfigError, dataclass_from_dict, dataclass_to_dict
@@ -110,6 +111,9 @@ class VLAConfig:
             )
         if "{instruction}" not in self.prompt_template:
             raise ValueError(f"policy.prompt_template must contain '{{instruction}}', got {self.prompt_template!r}")
+        if self.temporal_ensemble_coeff is not None and not math.isfinite(self.temporal_ensemble_coeff):
+            raise ValueError(f"policy.temporal_ensemble_coeff must be a finite number or null, got "
+                             f"{self.temporal_ensemble_coeff}")
         if self.temporal_ensemble_coeff is not None and self.n_action_steps != 1:
             raise ValueError("policy.temporal_ensemble_coeff needs policy.n_action_steps=1 (an inference every step)")
         if self.action_dim < 0 or self.state_dim < 0:

@@ -27,5 +27,8 @@ class TemporalEnsembler:
         n = len(self._chunks)
         # The chunk issued k steps ago predicts "now" at its index k; the oldest one gets weight exp(0).
         preds = torch.stack([c[:, n - 1 - i] for i, c in enumerate(self._chunks)])  # (n, B, A), oldest first
-        weights = torch.exp(-self.coeff * torch.arange(n, dtype=preds.dtype))
+        # Shifted so the largest weight is exp(0) = 1: a strongly negative coeff (favouring new chunks) would
+        # otherwise overflow exp to inf and turn the average into inf / inf = NaN. The shift cancels in the ratio.
+        exponents = -self.coeff * torch.arange(n, dtype=torch.float32)
+        weights = torch.exp(exponents - exponents.max()).to(preds.dtype)
         return (preds * weights[:, None, None]).sum(0) / weights.sum()

@@ -19,7 +19,7 @@ from safetensors.torch import load_model, save_model
 from torch import nn
 from transformers import Qwen2_5_VLConfig
 
-from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE, TASK
+from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE
 from vst_vla.errors import CorruptFileError, MissingInputError
 from vst_vla.io import atomic_directory, check_safetensors
 from vst_vla.precision import AutocastModule
@@ -137,7 +137,8 @@ class VLAPolicy(AutocastModule):
 
     @torch.inference_mode()
     def predict_action_chunk(self, batch: dict) -> torch.Tensor:
-        """(B, chunk_size, action_dim) actions in env units; raises UnsafeActionError instead of emitting NaN."""
+        """(B, chunk_size, action_dim) float32 actions in env units, inside [q01, q99]; raises UnsafeActionError
+        instead of emitting NaN, inf or a wrongly shaped chunk."""
         normalized = self._predict_normalized(batch, state_normalized=False)
         actions = self.processor.unnormalize_actions(normalized.float().cpu())
         if not torch.isfinite(actions).all():
@@ -154,9 +155,14 @@ class VLAPolicy(AutocastModule):
         return self._predict_normalized(batch, state_normalized=True)
 
     def _predict_normalized(self, batch: dict, state_normalized: bool) -> torch.Tensor:
-        inputs = self.processor.encode(batch, self.head.inference_suffixes(_batch_size(batch))).to(self.device)
+        batch_size = self.processor.check_batch(batch)  # before anything reads the batch
+        inputs = self.processor.encode(batch, self.head.inference_suffixes(batch_size)).to(self.device)
         with self.autocast(), self._state_context(batch, state_normalized):
             normalized = self.head.predict(self.backbone, inputs)
+        expected = (batch_size, self.config.chunk_size, self.config.action_dim)
+        if tuple(normalized.shape) != expected:
+            raise UnsafeActionError(f"the action head returned shape {tuple(normalized.shape)}, expected (B, chunk_size, "
+                                    f"action_dim) = {expected}; refusing to act")
         if not torch.isfinite(normalized).all():
             raise UnsafeActionError("the action head produced NaN or inf; refusing to act")
         return normalized
@@ -219,11 +225,6 @@ class VLAPolicy(AutocastModule):
         policy = cls(config, backbone, processor, env_metadata)
         load_model(policy, str(directory / WEIGHTS_FILENAME))
         return policy
-
-
-def _batch_size(batch: dict) -> int:
-    tasks = batch[TASK]
-    return 1 if isinstance(tasks, str) else len(tasks)
 
 
 def _to(value, device: torch.device):

@@ -7,7 +7,7 @@ Values outside [q01, q99] are clipped, so a few outliers in the demonstrations d
 from __future__ import annotations
 
 import json
-import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +17,11 @@ import torch
 from vst_vla.errors import UserError
 from vst_vla.io import write_json_atomic
 
-# Dimensions whose q01 == q99 (e.g. a rotation the expert never uses) map to 0 and back to their constant value.
+# Dimensions whose q01 == q99 (e.g. a rotation the expert never uses) normalize to 0 and un-normalize to their
+# constant value. (LeRobot's QUANTILES normalizer maps such a dimension to -1 instead, or to ±1e8 off the constant
+# before the plugin clips it; both un-normalize to the constant.)
 _MIN_RANGE = 1e-8
+QUANTILE_KEYS = ("q01", "q99")
 
 
 class MissingStatsError(UserError, ValueError):
@@ -29,22 +32,42 @@ class MissingStatsError(UserError, ValueError):
 class QuantileNormalizer:
     """Maps a feature between its raw units and [-1, 1] using per-dimension q01/q99.
 
+    Construction refuses statistics a policy could not act safely with, naming the feature and the dimension:
+    shapes that differ, values that are not finite in float32, inverted dimensions (q01 > q99) and ranges
+    float32 cannot hold. Constant dimensions (q01 == q99) are allowed.
+
     Attributes:
         q01, q99: float32 tensors of shape (dim,).
+        feature: the statistics key these came from (``action``, ``observation.state``), named in errors.
     """
 
     q01: torch.Tensor
     q99: torch.Tensor
+    feature: str = "statistics"
 
     def __post_init__(self) -> None:
         self.q01 = torch.as_tensor(self.q01, dtype=torch.float32).flatten()
         self.q99 = torch.as_tensor(self.q99, dtype=torch.float32).flatten()
+        where = f"normalization statistics for {self.feature!r}"
         if self.q01.shape != self.q99.shape:
-            raise MissingStatsError(f"q01 has shape {tuple(self.q01.shape)} but q99 has {tuple(self.q99.shape)}")
-        if not (torch.isfinite(self.q01).all() and torch.isfinite(self.q99).all()):
-            raise MissingStatsError("normalization statistics contain NaN or inf")
-        if (self.q99 < self.q01).any():
-            raise MissingStatsError("normalization statistics have q99 < q01 in some dimension")
+            raise MissingStatsError(f"{where}: q01 has shape {tuple(self.q01.shape)} but q99 has {tuple(self.q99.shape)}")
+        if self.q01.numel() == 0:
+            raise MissingStatsError(f"{where}: q01 and q99 are empty; expected one value per dimension")
+        for key, values in (("q01", self.q01), ("q99", self.q99)):
+            bad = _first_dim(~torch.isfinite(values))
+            if bad is not None:
+                raise MissingStatsError(f"{where}: {key}[{bad}] is not finite in float32 (contains NaN, inf or a "
+                                        "value beyond ±3.4e38)")
+        bad = _first_dim(self.q99 < self.q01)
+        if bad is not None:
+            raise MissingStatsError(
+                f"{where}: dimension {bad} has q01 = {self.q01[bad].item():g} > q99 = {self.q99[bad].item():g}; "
+                "expected q01 <= q99 in every dimension (swapped quantiles, or statistics of another dataset?)"
+            )
+        bad = _first_dim(~torch.isfinite(self.q99 - self.q01))
+        if bad is not None:
+            raise MissingStatsError(f"{where}: dimension {bad} spans q01 = {self.q01[bad].item():g} to q99 = "
+                                    f"{self.q99[bad].item():g}, a range float32 cannot hold")
 
     @property
     def dim(self) -> int:
@@ -54,7 +77,7 @@ class QuantileNormalizer:
         return (self.q99 - self.q01).clamp_min(_MIN_RANGE)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw values (..., dim) → [-1, 1] (..., dim), clipped outside [q01, q99]."""
+        """Raw values (..., dim) → [-1, 1] (..., dim), clipped outside [q01, q99]; constant dimensions → 0."""
         self._check_dim(x)
         q01, rng = self.q01.to(x.device), self._range().to(x.device)
         y = 2.0 * (x - q01) / rng - 1.0
@@ -62,10 +85,13 @@ class QuantileNormalizer:
         return y.clamp(-1.0, 1.0)
 
     def unnormalize(self, y: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] values (..., dim) → raw units (..., dim)."""
+        """[-1, 1] values (..., dim) → raw units (..., dim), inside [q01, q99] (NaN stays NaN for the caller to refuse)."""
         self._check_dim(y)
-        q01, rng = self.q01.to(y.device), self._range().to(y.device)
-        return (y.clamp(-1.0, 1.0) + 1.0) / 2.0 * rng + q01
+        q01, q99, rng = self.q01.to(y.device), self.q99.to(y.device), self._range().to(y.device)
+        x = (y.clamp(-1.0, 1.0) + 1.0) / 2.0 * rng + q01
+        # Rounding can land an ulp past q99, and a constant dimension's minimum range past its constant; torch.maximum
+        # and minimum keep NaN, so a broken head is still refused downstream rather than clipped into range.
+        return torch.minimum(torch.maximum(x, q01), q99)
 
     def _check_dim(self, x: torch.Tensor) -> None:
         if x.shape[-1] != self.dim:
@@ -83,10 +109,30 @@ class QuantileNormalizer:
                 "a policy refuses to act without them"
             )
         entry = stats[feature]
-        missing = [k for k in ("q01", "q99") if k not in entry]
+        if not isinstance(entry, Mapping):
+            raise MissingStatsError(f"statistics for {feature!r} are a {type(entry).__name__}; expected a mapping "
+                                    "with q01 and q99 quantiles")
+        missing = [k for k in QUANTILE_KEYS if k not in entry]
         if missing:
             raise MissingStatsError(f"statistics for {feature!r} lack {missing}; expected q01 and q99 quantiles")
-        return cls(q01=torch.as_tensor(np.asarray(entry["q01"])), q99=torch.as_tensor(np.asarray(entry["q99"])))
+        q01, q99 = (_as_float_array(entry[k], f"statistics for {feature!r}: {k}") for k in QUANTILE_KEYS)
+        return cls(q01=torch.as_tensor(q01), q99=torch.as_tensor(q99), feature=feature)
+
+
+def _first_dim(mask: torch.Tensor) -> int | None:
+    """The first index where ``mask`` is true, or None."""
+    hits = mask.nonzero()
+    return int(hits[0, 0]) if len(hits) else None
+
+
+def _as_float_array(values: object, where: str) -> np.ndarray:
+    """``values`` as float64, or a MissingStatsError naming ``where`` (strings, None and ragged lists end up here)."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().numpy()
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise MissingStatsError(f"{where} is not a list of numbers ({err})") from None
 
 
 STATS_FILENAME = "normalization_stats.json"
@@ -107,12 +153,15 @@ def load_stats(directory: Path) -> dict[str, dict[str, list[float]]]:
         )
     try:
         stats = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise MissingStatsError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(stats, dict) or not all(isinstance(entry, dict) for entry in stats.values()):
+        raise MissingStatsError(f"{path}: expected an object {{feature: {{statistic: [values]}}}}")
     for feature, entry in stats.items():
         for key, values in entry.items():
-            if any(not math.isfinite(v) for v in np.asarray(values, dtype=np.float64).ravel()):
-                raise MissingStatsError(f"{path}: {feature}.{key} contains NaN or inf")
+            bad = np.flatnonzero(~np.isfinite(_as_float_array(values, f"{path}: {feature}.{key}")))
+            if len(bad):
+                raise MissingStatsError(f"{path}: {feature}.{key}[{bad[0]}] is NaN or inf; expected finite statistics")
     return stats
 
 

@@ -15,7 +15,14 @@ from transformers import BatchFeature, Qwen2_5_VLProcessor
 
 from vst_vla.constants import ACTION, OBS_STATE, TASK
 from vst_vla.vla.configuration import VLAConfig
-from vst_vla.vla.normalization import QuantileNormalizer, load_stats, save_stats
+from vst_vla.vla.errors import InvalidObservationError
+from vst_vla.vla.normalization import (
+    STATS_FILENAME,
+    MissingStatsError,
+    QuantileNormalizer,
+    load_stats,
+    save_stats,
+)
 from vst_vla.vla.state import STATE_TOKEN
 
 PROCESSOR_SUBDIR = "processor"
@@ -38,12 +45,13 @@ class VLAProcessor:
         self.action_normalizer = QuantileNormalizer.from_stats(stats, ACTION)
         self.state_normalizer = QuantileNormalizer.from_stats(stats, OBS_STATE) if config.use_state else None
         if self.state_normalizer is not None and config.state_dim and self.state_normalizer.dim != config.state_dim:
-            raise ValueError(
-                f"state statistics have {self.state_normalizer.dim} dimensions but policy.state_dim is {config.state_dim}"
+            raise MissingStatsError(
+                f"statistics for {OBS_STATE!r} have {self.state_normalizer.dim} dimensions but policy.state_dim is "
+                f"{config.state_dim}"
             )
         if config.action_dim and self.action_normalizer.dim != config.action_dim:
-            raise ValueError(
-                f"action statistics have {self.action_normalizer.dim} dimensions but policy.action_dim is "
+            raise MissingStatsError(
+                f"statistics for {ACTION!r} have {self.action_normalizer.dim} dimensions but policy.action_dim is "
                 f"{config.action_dim}"
             )
 
@@ -80,12 +88,41 @@ class VLAProcessor:
                 images.append(_to_uint8(batch[key][i]))
         return self.hf_processor(images=images, text=texts, padding=True, return_tensors="pt")
 
-    def check_batch(self, batch: dict) -> None:
-        """Refuse a batch that lacks a camera or a task, naming what is missing and what was expected."""
+    def check_batch(self, batch: dict) -> int:
+        """The batch size B of a batch the policy can act on; refuses any other, naming the key, what it holds and
+        what was expected.
+
+        The one check of an observation entering the policy: every camera a (B, 3, H, W) tensor of uint8 or
+        finite floats, ``task`` one string or B of them, and (with ``use_state``) a finite (B, state_dim) state.
+        A NaN image would otherwise become black pixels and a NaN state a NaN embedding, which the token head's
+        argmax turns into an ordinary-looking action.
+        """
         needed = (*self.config.image_keys, TASK, *((OBS_STATE,) if self.config.use_state else ()))
         missing = [k for k in needed if k not in batch]
         if missing:
             raise KeyError(f"batch is missing {missing}; this policy expects {list(needed)}")
+        tasks = batch[TASK]
+        if isinstance(tasks, str):
+            tasks = [tasks]
+        if not isinstance(tasks, (list, tuple)) or not tasks or not all(isinstance(t, str) for t in tasks):
+            raise InvalidObservationError(f"{TASK!r} is {tasks!r}; expected an instruction string or a non-empty "
+                                          "list of them (one per batch row)")
+        batch_size = len(tasks)
+        for key in self.config.image_keys:
+            image = _checked_tensor(batch[key], key, (batch_size, 3, None, None), "(B, 3, H, W) image", batch_size)
+            if image.dtype != torch.uint8 and not image.dtype.is_floating_point:
+                raise InvalidObservationError(f"{key!r} has dtype {image.dtype}; expected uint8 pixels or floats in "
+                                              "[0, 1]")
+            if image.dtype.is_floating_point and not torch.isfinite(image).all():
+                raise InvalidObservationError(f"{key!r} contains NaN or inf; refusing to act on it")
+        if self.config.use_state:
+            state = _checked_tensor(batch[OBS_STATE], OBS_STATE, (batch_size, self.config.state_dim),
+                                    f"(B, state_dim={self.config.state_dim}) state", batch_size)
+            if state.dtype == torch.bool or state.dtype.is_complex:
+                raise InvalidObservationError(f"{OBS_STATE!r} has dtype {state.dtype}; expected real numbers")
+            if not torch.isfinite(state).all():
+                raise InvalidObservationError(f"{OBS_STATE!r} contains NaN or inf; refusing to act on it")
+        return batch_size
 
     def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
         return self.action_normalizer.normalize(actions)
@@ -111,7 +148,21 @@ class VLAProcessor:
         """Rebuild from a checkpoint directory; refuses when the normalization stats are missing."""
         stats = load_stats(Path(directory))
         hf_processor = Qwen2_5_VLProcessor.from_pretrained(Path(directory) / PROCESSOR_SUBDIR, local_files_only=True)
-        return cls(hf_processor, config, stats)
+        try:
+            return cls(hf_processor, config, stats)
+        except MissingStatsError as err:
+            raise MissingStatsError(f"{Path(directory) / STATS_FILENAME}: {err}") from None
+
+
+def _checked_tensor(value: object, key: str, shape: tuple[int | None, ...], what: str, batch_size: int) -> torch.Tensor:
+    """``value`` if it is a tensor of ``shape`` (None: any size >= 1 there); else an InvalidObservationError."""
+    got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+    if not isinstance(value, torch.Tensor) or value.ndim != len(shape) or any(
+        (n < 1) if want is None else (n != want) for n, want in zip(value.shape, shape, strict=True)
+    ):
+        raise InvalidObservationError(f"{key!r} is {got}; expected a {what} tensor with B={batch_size} (the number "
+                                      "of task strings)")
+    return value
 
 
 def _to_uint8(image: torch.Tensor) -> torch.Tensor:
