@@ -22,10 +22,10 @@ from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything can import MuJoCo (inherited by the workers)
 
-import torch  # noqa: E402 - after MUJOCO_GL is set
+import torch
 
-from benchmarks.bench_train import default_policy  # noqa: E402
-from vst_vla.precision import PRECISIONS  # noqa: E402
+from benchmarks.bench_train import default_policy
+from vst_vla.precision import PRECISIONS
 
 
 def run(workers: tuple[int, ...] = (1, 2), episodes: int = 4, max_steps: int = 50, precision: str = "auto",

@@ -3,8 +3,8 @@
     python benchmarks/bench_heads.py [--backbones tiny small] [--chunk-size 8] [--repeats 20] [--out results.json]
 
 Each head predicts a chunk for one observation (batch 1, one 128 px camera, state on) under
-``torch.inference_mode`` at the hardware's precision (``--precision bf16|fp32`` to force). "actions/s" counts the actions a
-chunk yields per second of inference; "ms/step" is the inference cost per executed control step when the whole
+``torch.inference_mode`` at the hardware's precision (``--precision bf16|fp32`` to force). "actions/s" counts the
+actions a chunk yields per second of inference; "ms/step" is the inference cost per executed control step when the whole
 chunk is executed (tokens with chunk 1 is VST's one-step-per-inference setting). Ratios are against that row.
 """
 
@@ -105,11 +105,12 @@ def main() -> None:
     parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
     rows = run(tuple(args.backbones), args.chunk_size, args.repeats, args.precision)
-    print("| backbone | head | params (M) | ms / inference | ms / control step | actions / s | speed-up vs tokens chunk 1 |")
+    print("| backbone | head | params (M) | ms / inference | ms / control step | actions / s "
+          "| speed-up vs tokens chunk 1 |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['backbone']} | {r['head']} | {r['params_M']:.2f} | {r['ms_per_inference']:.1f} | {r['ms_per_step']:.1f} "
-              f"| {r['actions_per_s']:.1f} | {r['speedup_vs_tokens_chunk1']:.1f}x |")
+        print(f"| {r['backbone']} | {r['head']} | {r['params_M']:.2f} | {r['ms_per_inference']:.1f} "
+              f"| {r['ms_per_step']:.1f} | {r['actions_per_s']:.1f} | {r['speedup_vs_tokens_chunk1']:.1f}x |")
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"args": vars(args), "torch_threads": torch.get_num_threads(), "rows": rows}, f, indent=2)

@@ -135,7 +135,8 @@ def main() -> None:
                         help="auto: bf16 only on native-bf16 hardware (vst_vla.precision)")
     args = parser.parse_args()
     if not Path(args.data).exists():
-        raise SystemExit(f"{args.data} not found; generate it with python -m vst_vla.spatial.generate --out {args.data}")
+        raise SystemExit(f"{args.data} not found; generate it with "
+                         f"python -m vst_vla.spatial.generate --out {args.data}")
     torch.manual_seed(0)
     vlm = SpatialVLM.build(BackboneConfig())
     apply_precision(vlm, args.precision, vlm.device)
@@ -143,12 +144,14 @@ def main() -> None:
     examples = encode(vlm, samples, args.max_tokens)
     lengths = examples.lengths
     rows = compare(vlm, examples, args.steps, args.max_tokens, args.padded_batch)
-    print(f"{len(samples)} samples, length mean {statistics.mean(lengths):.0f} / median {statistics.median(lengths):.0f}"
-          f" / max {max(lengths)} tokens; {torch.get_num_threads()} torch threads")
+    print(f"{len(samples)} samples, length mean {statistics.mean(lengths):.0f}"
+          f" / median {statistics.median(lengths):.0f} / max {max(lengths)} tokens;"
+          f" {torch.get_num_threads()} torch threads")
     print("| batching | real tokens / s | padding share | speed-up |")
     print("| --- | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['batching']} | {r['real_tokens_per_s']:.0f} | {r['padding_share']:.0%} | {r['speedup_vs_padded']:.2f}x |")
+        print(f"| {r['batching']} | {r['real_tokens_per_s']:.0f} | {r['padding_share']:.0%} "
+              f"| {r['speedup_vs_padded']:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -75,8 +75,8 @@ def run(num_layers: int = 2, vision_depth: int = 2, workdir: str | None = None) 
         _, save_processor_s = _timed(lambda: policy.processor.save(Path(tmp) / "processor_again"))
         weights_bytes = (ckpt / WEIGHTS_FILENAME).stat().st_size
         hf_config = policy.backbone.config
-        del policy, backbone
-        gc.collect()  # one copy of the weights in memory at a time
+        policy = backbone = None  # one copy of the weights in memory at a time
+        gc.collect()
         logger.info("saved in %.1f s", save_s)
 
         loaded, load_s = _timed(lambda: VLAPolicy.from_pretrained(ckpt))
@@ -88,7 +88,7 @@ def run(num_layers: int = 2, vision_depth: int = 2, workdir: str | None = None) 
         processor, processor_load_s = _timed(lambda: VLAProcessor.load(ckpt, config))
         empty, construct_s = _timed(lambda: VLAPolicy(config, backbone_from_hf_config(hf_config), processor))
         _, load_weights_s = _timed(lambda: load_model(empty, str(weights_copy)))
-        del empty
+        empty = None
         gc.collect()
         logger.info("loaded in %.1f s", load_s)
 

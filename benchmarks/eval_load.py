@@ -200,7 +200,8 @@ def run(episodes: int = 200, workers: int = 2, max_steps: int = 5, image_size: i
         "no_worker_leak": load["workers_after"] == load["workers_before"] == 0
         and crash["workers_after"] == crash["workers_before"] == 0,
         "memory_flat": load["max_ratio"] is not None and load["max_ratio"] <= MEMORY_RATIO_LIMIT,
-        "crash_reported_with_seed": crash["reported_seeds"] == [crash_seed] and crash["exit_codes"] == [CRASH_EXIT_CODE],
+        "crash_reported_with_seed": crash["reported_seeds"] == [crash_seed]
+        and crash["exit_codes"] == [CRASH_EXIT_CODE],
         "finished_episodes_kept": not missing and crash_seed not in kept and not crash["summary_written"],
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))

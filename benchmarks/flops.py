@@ -82,5 +82,6 @@ def train_flops(shapes: VLMShapes, seq_lengths: Sequence[int], scored_positions:
     flops += 6 * shapes.vision_params * patches + 6 * shapes.merger_params * patches / shapes.merge_factor
     windowed = shapes.vision_layers - shapes.vision_full_blocks
     for p in image_patches:
-        flops += 12 * shapes.vision_width * p * (shapes.vision_full_blocks * p + windowed * min(p, shapes.window_patches))
+        attended = shapes.vision_full_blocks * p + windowed * min(p, shapes.window_patches)
+        flops += 12 * shapes.vision_width * p * attended
     return float(flops)

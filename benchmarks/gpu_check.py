@@ -35,16 +35,16 @@ from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # the spatial engine renders its scenes
 
-import torch  # noqa: E402
+import torch
 
-from benchmarks import bench_heads, bench_packing, bench_train  # noqa: E402
-from benchmarks.bench_matmul import matmul_gflops  # noqa: E402
-from benchmarks.flops import VLMShapes, train_flops  # noqa: E402
-from vst_vla.precision import PRECISIONS, autocast_context, resolve_precision  # noqa: E402
-from vst_vla.vla.configuration import VLAConfig  # noqa: E402
-from vst_vla.vla.modeling import VLAPolicy  # noqa: E402
-from vst_vla.vla.processor import VLAProcessor  # noqa: E402
-from vst_vla.vlm.backbone import BackboneConfig, build_backbone  # noqa: E402
+from benchmarks import bench_heads, bench_packing, bench_train
+from benchmarks.bench_matmul import matmul_gflops
+from benchmarks.flops import VLMShapes, train_flops
+from vst_vla.precision import PRECISIONS, autocast_context, resolve_precision
+from vst_vla.vla.configuration import VLAConfig
+from vst_vla.vla.modeling import VLAPolicy
+from vst_vla.vla.processor import VLAProcessor
+from vst_vla.vlm.backbone import BackboneConfig, build_backbone
 
 logger = logging.getLogger("gpu_check")
 
@@ -297,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         try:
             rows += RUNNERS[section](args, budget, device, dtype, peak)
-        except Exception as err:  # noqa: BLE001 - one shot on a lent GPU: keep the other sections, report this one
+        except Exception as err:  # one shot on a lent GPU: keep the other sections, report this one
             logger.exception("section %s failed", section)
             rows.append({"section": section, "what": f"failed: {type(err).__name__}: {err}"})
             failed.append(section)

@@ -11,6 +11,7 @@ import os
 import platform
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,7 +33,7 @@ def cpu_model_and_flags() -> tuple[str, set[str]]:
     except (OSError, subprocess.SubprocessError):
         pass
     if not flags and os.path.exists("/proc/cpuinfo"):
-        text = open("/proc/cpuinfo", encoding="utf-8").read()
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8")
         if m := re.search(r"^model name\s*:\s*(.+)$", text, re.M):
             model = m.group(1).strip()
         if m := re.search(r"^flags\s*:\s*(.+)$", text, re.M):

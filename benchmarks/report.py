@@ -29,11 +29,11 @@ from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything imports MuJoCo (inherited by worker processes)
 
-import torch  # noqa: E402
-from tqdm.auto import tqdm  # noqa: E402
+import torch
+from tqdm.auto import tqdm
 
-from benchmarks.machine import machine_info  # noqa: E402
-from vst_vla.precision import PRECISIONS, resolve_precision  # noqa: E402
+from benchmarks.machine import machine_info
+from vst_vla.precision import PRECISIONS, resolve_precision
 
 logger = logging.getLogger("report")
 
@@ -117,8 +117,9 @@ def section_heads(ctx: Context) -> dict:
 
 
 def section_env(ctx: Context) -> dict:
-    from benchmarks.bench_env_steps import time_in_process
     from vst_envs.config import env_config_from_dict
+
+    from benchmarks.bench_env_steps import time_in_process
 
     variants = (("agentview 128 px, default render", {"cameras": ["agentview"]}),
                 ("agentview 128 px, cheap render", {"cameras": ["agentview"], "cheap_render": True}),
@@ -237,8 +238,9 @@ def markdown(report: dict) -> str:
     flags = ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in m["cpu_flags"].items())
     lines = ["# vst-vla performance report", "",
              f"{m['cpu_model']}, {m['cpu_count']} cores; {flags}; torch CPU capability {m['torch_cpu_capability']}, "
-             f"{m['torch_threads']} torch threads, torch {m['torch_version']}. Load average {report['load_before']:.1f} "
-             f"before, {report['load_after']:.1f} after (numbers on a shared machine move with it).", "",
+             f"{m['torch_threads']} torch threads, torch {m['torch_version']}. "
+             f"Load average {report['load_before']:.1f} before, {report['load_after']:.1f} after "
+             f"(numbers on a shared machine move with it).", "",
              f"Precision `{report['precision_requested']}` resolves to **{report['precision']}** here: "
              f"{report['precision_reason']}. {'Quick sizes. ' if report['quick'] else ''}"
              f"{report['seconds']:.0f} s in all.", ""]

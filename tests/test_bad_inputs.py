@@ -61,9 +61,9 @@ class Case:
     marks: tuple = ()
 
 
-def case(id: str, cli: str, argv: list[str], *expect: str, code: int = 2, absent: tuple[str, ...] = (),
+def case(name: str, cli: str, argv: list[str], *expect: str, code: int = 2, absent: tuple[str, ...] = (),
          marks: tuple = ()) -> Case:
-    return Case(id, cli, tuple(argv), expect, code, absent, marks)
+    return Case(name, cli, tuple(argv), expect, code, absent, marks)
 
 
 RUN = "{tmp}/out/bad"  # the run directory every train row would create
@@ -469,7 +469,7 @@ def test_bad_input_as_a_real_process(row_id: str, inputs, tmp_path: Path) -> Non
     paths = {"tmp": str(tmp_path), **{name: str(inputs(name)) for name in names}}
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
     result = subprocess.run([sys.executable, "-m", MODULES[row.cli], *(a.format(**paths) for a in argv)],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+                            capture_output=True, text=True, cwd=tmp_path, env=env)
     assert result.returncode == row.code, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     for text in row.expect:

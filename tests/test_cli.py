@@ -93,6 +93,6 @@ def test_pyproject_scripts_point_to_importable_callables() -> None:
 def test_module_runs_as_a_script() -> None:
     # The same path as the installed console script, through a fresh interpreter.
     result = subprocess.run([sys.executable, "-m", "vst_vla.cli", "--help"], capture_output=True, text=True,
-                            timeout=60, check=False)
+                            check=False)
     assert result.returncode == 0, result.stderr
     assert "expert-success" in result.stdout

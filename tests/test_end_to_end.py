@@ -5,15 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_configs import _compose, _strip_hydra
 from vst_vla.config.schema import RolloutConfig
 from vst_vla.eval import EvalCommandConfig, run_eval
 from vst_vla.train import run
 
 
-def test_collect_train_resume_eval(tmp_path):
+def test_collect_train_resume_eval(tmp_path, compose_config):
     base = ["experiment=debug", f"dataset.root={tmp_path}/data", f"output_root={tmp_path}/runs"]
-    first = run(_strip_hydra(_compose("train", [*base, "eval.ablations=[blank]"])))
+    first = run(compose_config("train", [*base, "eval.ablations=[blank]"]))
     assert "collect" in first["phases_s"] and first["final_step"] == 4
     assert first["eval"]["n_episodes"] == 1 and "lift the red cube" in first["report"]
     run_dir = Path(first["run_dir"])
@@ -23,7 +22,7 @@ def test_collect_train_resume_eval(tmp_path):
     assert (run_dir / "eval_blank" / "summary.json").is_file() and "[images: blank]" in first["report"]
 
     # Rerunning with a longer schedule continues the same run from its last checkpoint.
-    second = run(_strip_hydra(_compose("train", [*base, "trainer.steps=6", "eval.n_episodes=0"])))
+    second = run(compose_config("train", [*base, "trainer.steps=6", "eval.n_episodes=0"]))
     assert "collect" not in second["phases_s"]
     assert (second["start_step"], second["final_step"]) == (4, 6)
     steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
@@ -37,9 +36,9 @@ def test_collect_train_resume_eval(tmp_path):
     assert record["seed"] == 3
 
 
-def test_missing_dataset_feature_is_refused_before_training(tmp_path, tiny_lift_dataset):
+def test_missing_dataset_feature_is_refused_before_training(tmp_path, tiny_lift_dataset, compose_config):
     overrides = ["experiment=debug", f"dataset.root={tiny_lift_dataset.root}", f"output_root={tmp_path}/runs",
                  "dataset.state_key=observation.joint_pos"]
     with pytest.raises(Exception, match="observation.joint_pos"):
-        run(_strip_hydra(_compose("train", overrides)))
+        run(compose_config("train", overrides))
     assert not (tmp_path / "runs" / "debug" / "checkpoints").exists()

@@ -5,7 +5,6 @@ import json
 import pytest
 import torch
 
-from tests.vla.conftest import make_batch, make_policy
 from vst_vla import precision as precision_mod
 from vst_vla.precision import apply_precision, resolve_precision
 from vst_vla.training.config import TrainerConfig, WandbConfig
@@ -49,7 +48,7 @@ def test_unknown_precision_is_refused():
         TrainerConfig(precision="fp16")
 
 
-def test_apply_sets_the_model_and_logs_once(monkeypatch, caplog):
+def test_apply_sets_the_model_and_logs_once(monkeypatch, caplog, make_policy):
     fake_cpu(monkeypatch, amx=True, avx512_bf16=False)
     monkeypatch.setattr(precision_mod, "_logged", set())
     policy = make_policy()
@@ -63,7 +62,7 @@ def test_apply_sets_the_model_and_logs_once(monkeypatch, caplog):
     assert policy.autocast_dtype is None
 
 
-def test_default_precision_trains_on_this_machine(tmp_path):
+def test_default_precision_trains_on_this_machine(tmp_path, make_policy, make_batch):
     """End to end with the default (auto), whatever CPU CI has: a few steps, and the choice in the run's record."""
     batch = make_batch(8, seed=3)
     dataset = [{k: v[i] for k, v in batch.items()} for i in range(8)]

@@ -53,7 +53,7 @@ def test_format_seeds() -> None:
 
 def test_overlap_is_refused_naming_both_ranges() -> None:
     with pytest.raises(ConfigError) as err:
-        check_eval_seeds(list(range(0, 10)), [0, 1, 2, 4], "dataset d")
+        check_eval_seeds(list(range(10)), [0, 1, 2, 4], "dataset d")
     message = str(err.value)
     assert "eval seeds 0..9 (10 seeds)" in message and "demonstration seeds 0..4 (4 seeds) of dataset d" in message
     assert "shared: 0, 1, 2, 4" in message and "eval.seed=5" in message
@@ -69,8 +69,7 @@ def test_disjoint_seeds_pass_and_unknown_seeds_only_warn(caplog: pytest.LogCaptu
     assert "dataset d: no demonstration seeds recorded" in caplog.text
 
 
-def test_eval_refuses_a_checkpoint_trained_on_its_seeds(tmp_path: Path) -> None:
-    from tests.vla.conftest import make_policy
+def test_eval_refuses_a_checkpoint_trained_on_its_seeds(tmp_path: Path, make_policy) -> None:
     from vst_vla.eval import run_eval
 
     policy = make_policy()

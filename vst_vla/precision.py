@@ -90,7 +90,8 @@ def apply_precision(model: AutocastModule, requested: str, device: torch.device 
     key = (choice.name, choice.requested, str(torch.device(device)))
     if key not in _logged:
         _logged.add(key)
-        logger.info("precision %s on %s (requested %s): %s", choice.name, torch.device(device), requested, choice.reason)
+        logger.info("precision %s on %s (requested %s): %s",
+                    choice.name, torch.device(device), requested, choice.reason)
     return choice
 
 

@@ -7,11 +7,8 @@ importing a config never pulls in torch models or simulators.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Generic, TypeVar
 
 from vst_vla.errors import UserError
-
-T = TypeVar("T")
 
 
 class UnknownTypeError(UserError, KeyError):
@@ -21,7 +18,7 @@ class UnknownTypeError(UserError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class Registry(Generic[T]):
+class Registry[T]:
     """Maps type names to registered objects (usually config dataclasses).
 
     ``@REGISTRY.register("lift")`` on a class records it; ``REGISTRY.get("lift")`` returns it and names the

@@ -20,7 +20,7 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 
-from lerobot_env_vst.configs import VSTEnvConfig  # noqa: E402
-from lerobot_env_vst.gym_env import GYM_ID, LeRobotEnvAdapter, make_vst_env  # noqa: E402
+from lerobot_env_vst.configs import VSTEnvConfig
+from lerobot_env_vst.gym_env import GYM_ID, LeRobotEnvAdapter, make_vst_env
 
 __all__ = ["GYM_ID", "LeRobotEnvAdapter", "VSTEnvConfig", "make_vst_env"]

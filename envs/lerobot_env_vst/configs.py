@@ -22,12 +22,10 @@ import gymnasium as gym
 from lerobot.configs import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig
 from lerobot.utils.constants import ACTION, OBS_IMAGES, OBS_STATE
-
 from vst_envs.layout import ACTION_DIM  # the layout every vst_envs task shares
 from vst_envs.layout import AGENT_POS_DIM as STATE_DIM
 
 from lerobot_env_vst.gym_env import GYM_ID, PACKAGE_NAME
-
 
 
 def _split(names: str | None, what: str) -> list[str]:

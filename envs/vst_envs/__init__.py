@@ -25,13 +25,13 @@ from collections.abc import Mapping
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("PYOPENGL_PLATFORM", os.environ["MUJOCO_GL"])
 
-from typing import TYPE_CHECKING, Any  # noqa: E402
+from typing import TYPE_CHECKING, Any
 
-import gymnasium  # noqa: E402
+import gymnasium
 
-from vst_envs.config import LiftEnvConfig, TabletopEnvConfig, env_config_from_dict  # noqa: E402
-from vst_envs.registry import ENVS, gym_id  # noqa: E402
-from vst_envs.tasks import configs as _task_configs  # noqa: E402, F401  (registers the vst_envs.tasks envs)
+from vst_envs.config import LiftEnvConfig, TabletopEnvConfig, env_config_from_dict
+from vst_envs.registry import ENVS, gym_id
+from vst_envs.tasks import configs as _task_configs  # noqa: F401  (registers the vst_envs.tasks envs)
 
 if TYPE_CHECKING:
     from vst_envs.experts import LiftExpert

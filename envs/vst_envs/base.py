@@ -81,6 +81,7 @@ def _import_robosuite() -> Any:
 
 
 robosuite = _import_robosuite()
+# E402: below the quiet import above, so that nothing here imports robosuite first, with its noise.
 import mujoco  # noqa: E402
 from robosuite import macros  # noqa: E402
 

@@ -12,11 +12,13 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import gymnasium
 import numpy as np
 from tqdm import tqdm
 
 from vst_envs import make_env, make_expert
 from vst_envs.config import RobosuiteEnvConfig
+from vst_envs.experts import LiftExpert
 from vst_envs.registry import ENVS
 
 
@@ -29,7 +31,7 @@ class EpisodeResult:
     steps: int
 
 
-def run_episode(env, expert, seed: int) -> EpisodeResult:  # noqa: ANN001 (any gymnasium env / expert)
+def run_episode(env: gymnasium.Env, expert: LiftExpert, seed: int) -> EpisodeResult:
     """Roll the expert out for one episode from ``env.reset(seed=seed)``."""
     env.reset(seed=seed)
     expert.reset()

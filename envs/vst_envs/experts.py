@@ -165,10 +165,9 @@ class LiftExpert:
         elif self.phase is LiftPhase.GRASP:
             if self._phase_steps >= self.grasp_steps:
                 self._set_phase(LiftPhase.LIFT)
-        elif self.phase is LiftPhase.LIFT:
+        elif self.phase is LiftPhase.LIFT and eef[2] - cube[2] > 0.05:
             # The cube stayed behind (missed or slipped): open and retry.
-            if eef[2] - cube[2] > 0.05:
-                self._set_phase(LiftPhase.APPROACH)
+            self._set_phase(LiftPhase.APPROACH)
 
     def _phase_target(self, state: dict[str, np.ndarray]) -> tuple[np.ndarray, float]:
         """Target gripper-site position and gripper command for the current phase."""

@@ -43,7 +43,8 @@ def write_report(results: dict[str, dict], out_dir: Path) -> None:
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2))
-    lines = ["| head | success | 95% CI | mean length | train s | eval s | final loss |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| head | success | 95% CI | mean length | train s | eval s | final loss |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for head, r in results.items():
         e = r["eval"]
         lines.append(f"| {head} | {e['success_rate']:.0%} ({e['successes']}/{e['n_episodes']}) | "

@@ -129,7 +129,9 @@ class VSTVLAConfig(PreTrainedConfig):
                 f"n_action_steps must be in [1, chunk_size={self.chunk_size}], got {self.n_action_steps}"
             )
         if self.temporal_ensemble_coeff is not None and not math.isfinite(self.temporal_ensemble_coeff):
-            raise ValueError(f"temporal_ensemble_coeff must be a finite number or None, got {self.temporal_ensemble_coeff}")
+            raise ValueError(
+                f"temporal_ensemble_coeff must be a finite number or None, got {self.temporal_ensemble_coeff}"
+            )
         if self.temporal_ensemble_coeff is not None and self.n_action_steps != 1:
             raise ValueError("temporal_ensemble_coeff needs n_action_steps=1 (an inference every step)")
         if self.precision not in PRECISIONS:
@@ -170,7 +172,8 @@ class VSTVLAConfig(PreTrainedConfig):
                 )
         if self.action_bounds_low is not None and len(self.action_bounds_low) != action.shape[0]:
             raise ValueError(
-                f"action_bounds have {len(self.action_bounds_low)} values but the action has {action.shape[0]} dimensions"
+                f"action_bounds have {len(self.action_bounds_low)} values "
+                f"but the action has {action.shape[0]} dimensions"
             )
 
     def get_optimizer_preset(self) -> AdamWConfig:

@@ -83,7 +83,9 @@ def lerobot_config_from_vla(config: VLAConfig, image_size: int, device: str = "c
     roundtrip = lerobot_config.to_vla_config()
     expected = dataclasses.replace(config, backbone=dataclasses.replace(config.backbone, pretrained_path=None))
     if roundtrip != expected:
-        raise ValueError(f"cannot express this VLA config as a LeRobot vst_vla config:\n{expected}\nbecame\n{roundtrip}")
+        raise ValueError(
+            f"cannot express this VLA config as a LeRobot vst_vla config:\n{expected}\nbecame\n{roundtrip}"
+        )
     return lerobot_config
 
 
@@ -147,7 +149,8 @@ def vla_policy_from_lerobot(source: str | Path) -> VLAPolicy:
     check_safetensors(source / WEIGHTS_FILENAME, CHECKPOINT_HINT)
     wrapped = VSTVLAPolicy.from_pretrained(source)
     inner: VLAPolicy = wrapped.model
-    inner.processor = VLAProcessor(inner.processor.hf_processor, inner.config, _stats_from_pipeline(source, inner.config))
+    stats = _stats_from_pipeline(source, inner.config)
+    inner.processor = VLAProcessor(inner.processor.hf_processor, inner.config, stats)
     inner.env_metadata = _env_metadata_for(source)
     return inner
 

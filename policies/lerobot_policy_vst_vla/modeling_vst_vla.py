@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Unpack
 
 import torch
-from torch import Tensor, nn
-
 from lerobot.policies.pretrained import ActionSelectKwargs, PreTrainedPolicy
 from lerobot.utils.constants import ACTION, OBS_STATE
+from torch import Tensor, nn
+
 from vst_vla.constants import TASK
 from vst_vla.precision import apply_precision
 from vst_vla.vla.configuration import VLAConfig

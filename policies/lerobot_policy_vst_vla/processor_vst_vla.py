@@ -7,8 +7,8 @@ Pre: rename → add batch dim → device → normalize (``QUANTILES``: q01/q99 �
 stay in [0, 1]). Post: :class:`VSTVLANormalizedActionProcessorStep` (refuse NaN/inf and a wrong action size, clip
 to [-1, 1]) → unnormalize → :class:`VSTVLAActionSafetyProcessorStep` (refuse NaN/inf, clip to the configured
 bounds, in env units) → cpu. The statistics given to :func:`make_vst_vla_pre_post_processors` are validated
-there (finite, q01 <= q99, named by key and dimension). Prompting, image resizing and tokenization are the policy's own (its
-Qwen2.5-VL processor), so no tokenizer step is needed here.
+there (finite, q01 <= q99, named by key and dimension). Prompting, image resizing and tokenization are the
+policy's own (its Qwen2.5-VL processor), so no tokenizer step is needed here.
 """
 
 import logging
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-
 from lerobot.configs import PipelineFeatureType, PolicyFeature
 from lerobot.processor import (
     EnvTransition,
@@ -29,6 +28,7 @@ from lerobot.processor import (
     make_policy_processor_pipelines,
 )
 from lerobot.utils.constants import ACTION, OBS_STATE
+
 from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.normalization import MissingStatsError, QuantileNormalizer
 

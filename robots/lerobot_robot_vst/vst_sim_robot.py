@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 from lerobot.robots.robot import Robot
-from vst_vla.io import write_json_atomic
 from vst_envs.layout import (
     ACTION_NAMES,
     AGENT_POS_NAMES,
@@ -34,6 +33,7 @@ from vst_envs.layout import (
 
 from lerobot_robot_vst.config_vst_sim_robot import VSTSimRobotConfig
 from lerobot_robot_vst.episode_tally import EpisodeResult, EpisodeTally
+from vst_vla.io import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class VSTSimRobot(Robot):
     @property
     def observation_features(self) -> dict[str, type | tuple]:
         size = self.config.image_size
-        return {**dict.fromkeys(STATE_KEYS, float), **{cam: (size, size, 3) for cam in self.config.camera_names}}
+        return {**dict.fromkeys(STATE_KEYS, float), **dict.fromkeys(self.config.camera_names, (size, size, 3))}
 
     @property
     def action_features(self) -> dict[str, type]:
@@ -157,7 +157,8 @@ class VSTSimRobot(Robot):
         missing, unknown = sorted(set(ACTION_KEYS) - keys), sorted(keys - set(ACTION_KEYS))
         if missing or unknown:
             raise InvalidCommandError(
-                f"vst_sim action must have exactly the keys {list(ACTION_KEYS)} (or a pose goal in {list(STATE_KEYS)}); "
+                f"vst_sim action must have exactly the keys {list(ACTION_KEYS)} "
+                f"(or a pose goal in {list(STATE_KEYS)}); "
                 f"missing {missing}, unknown {unknown}"
             )
         values = _numbers(action, "action")

@@ -36,7 +36,7 @@ SCRIPT = textwrap.dedent(
 
 
 def test_native_writes_vanish_inside_and_python_output_stays_visible() -> None:
-    result = subprocess.run([sys.executable, "-c", SCRIPT], check=False, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", SCRIPT], check=False, capture_output=True, text=True)
     err, out = result.stderr.splitlines(), result.stdout.splitlines()
     assert result.returncode == 1
     assert "native-err-inside" not in err and "native-out-inside" not in out
@@ -57,5 +57,5 @@ def test_only_the_chosen_descriptors_are_silenced() -> None:
             os.write(2, b"err-dropped\\n")
         """
     )
-    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True)
     assert (result.returncode, result.stdout, result.stderr) == (0, "out-kept\n", "")

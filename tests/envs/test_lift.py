@@ -168,7 +168,7 @@ def test_expert_lifts_the_cube(env) -> None:
     assert isinstance(expert, LiftExpert)
     env.reset(seed=1)
     expert.reset()
-    for step in range(100):
+    for step in range(100):  # noqa: B007 - read after the loop, in the failure message
         action = expert.act(env)
         assert action.dtype == np.float32 and action.shape == (7,)
         assert np.all(np.abs(action) <= 1.0)

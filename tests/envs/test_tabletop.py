@@ -127,7 +127,7 @@ def test_expert_picks_the_target(tabletop_env) -> None:
         tabletop_env.reset(seed=seed)
         expert.reset()
         target = tabletop_env.unwrapped.target_name
-        for step in range(120):
+        for step in range(120):  # noqa: B007 - read after the loop, in the failure message
             action = expert.act(tabletop_env)
             assert action.dtype == np.float32 and action.shape == (7,) and np.all(np.abs(action) <= 1.0)
             _, reward, terminated, truncated, info = tabletop_env.step(action)

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.test_configs import _compose, _strip_hydra
 from vst_vla.config.parse import dataclass_from_dict, dataclass_to_dict
 from vst_vla.config.schema import train_config_from_dict
 from vst_vla.hub.command import append_invocation
@@ -22,8 +21,17 @@ from vst_vla.spatial.report import write_skill_report
 from vst_vla.training.checkpoint import CHECKPOINTS_DIR, LAST_LINK, PRETRAINED_DIR
 from vst_vla.training.run_files import COMMANDS_FILE, LEROBOT_EXPORT_DIR, RUN_CONFIG, RUN_SUMMARY
 
-VLA_COMMAND = "python -m vst_vla.train experiment=debug eval.ablations=[blank] hub.push=true hub.repo_id=alice/vst_lift"
-SFT_COMMAND = "python -m vst_vla.train experiment=sft_debug hub.push=true hub.repo_id=alice/vst_sft"
+
+@pytest.fixture
+def vla_command() -> str:
+    """The command line ``vla_run_dir`` records as its invocation."""
+    return "python -m vst_vla.train experiment=debug eval.ablations=[blank] hub.push=true hub.repo_id=alice/vst_lift"
+
+
+@pytest.fixture
+def sft_command() -> str:
+    """The command line ``sft_run_dir`` records (twice: first with ``trainer.steps=2``, then resumed without)."""
+    return "python -m vst_vla.train experiment=sft_debug hub.push=true hub.repo_id=alice/vst_sft"
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -51,13 +59,13 @@ def _invocation(command: str, time: str) -> dict:
 
 
 @pytest.fixture
-def vla_run_dir(tmp_path: Path) -> Path:
+def vla_run_dir(tmp_path: Path, compose_config, vla_command) -> Path:
     """A finished ``stage=vla`` run: checkpoint, LeRobot export, config, commands, evaluation with a blank ablation
     (2/3 real, 0/3 blank) and a later ``python -m vst_vla.eval`` result beside the checkpoint."""
     run_dir = tmp_path / "runs" / "debug"
-    cfg = train_config_from_dict(_strip_hydra(_compose("train", [
+    cfg = train_config_from_dict(compose_config("train", [
         "experiment=debug", f"dataset.root={tmp_path}/no_dataset", f"output_root={tmp_path}/runs",
-        "eval.n_episodes=3", "eval.ablations=[blank]"])))
+        "eval.n_episodes=3", "eval.ablations=[blank]"]))
     policy = dataclass_to_dict(cfg.policy) | {"image_keys": ["observation.images.agentview"], "action_dim": 7,
                                               "state_dim": 9}
     _checkpoint(run_dir, 4, {"config.json": json.dumps(policy), "model.safetensors": "weights",
@@ -78,17 +86,17 @@ def vla_run_dir(tmp_path: Path) -> Path:
     _write_json(later / "eval_info.json", {"policy_path": "x", "seeds": [3, 4, 5, 6, 7], "image_ablation": "none",
                                            "precision": "fp32"})
     _write_json(later / "summary.json", _eval_summary([True] * 5).to_dict())
-    append_invocation(run_dir / COMMANDS_FILE, _invocation(VLA_COMMAND, "2025-01-01T00:00:00+00:00"))
+    append_invocation(run_dir / COMMANDS_FILE, _invocation(vla_command, "2025-01-01T00:00:00+00:00"))
     return run_dir
 
 
 @pytest.fixture
-def sft_run_dir(tmp_path: Path) -> Path:
+def sft_run_dir(tmp_path: Path, compose_config, sft_command) -> Path:
     """A finished ``stage=sft`` run: a Hugging Face checkpoint, config, two invocations (a resumed run) and the
     per-skill report written by the real report code."""
     run_dir = tmp_path / "runs" / "sft_debug"
-    cfg = dataclass_from_dict(VLMStageConfig, _strip_hydra(_compose("train", [
-        "experiment=sft_debug", f"output_root={tmp_path}/runs"])))
+    cfg = dataclass_from_dict(VLMStageConfig, compose_config("train", [
+        "experiment=sft_debug", f"output_root={tmp_path}/runs"]))
     _checkpoint(run_dir, 3, {"config.json": json.dumps({"model_type": "qwen2_5_vl", "architectures": ["Qwen"]}),
                              "model.safetensors": "weights", "tokenizer.json": "{}", "preprocessor_config.json": "{}"})
     _write_json(run_dir / RUN_CONFIG, dataclass_to_dict(cfg))
@@ -101,9 +109,9 @@ def sft_run_dir(tmp_path: Path) -> Path:
                "chance": {"left_right": 0.5}, "prior": {"left_right": 0.5}, "prior_fit": "the training split"}
     _write_json(run_dir / RUN_SUMMARY, summary)
     write_skill_report(summary, run_dir)
-    resumed = _invocation(SFT_COMMAND + " trainer.steps=2", "2025-01-01T00:00:00+00:00")
+    resumed = _invocation(sft_command + " trainer.steps=2", "2025-01-01T00:00:00+00:00")
     append_invocation(run_dir / COMMANDS_FILE, resumed)
-    append_invocation(run_dir / COMMANDS_FILE, _invocation(SFT_COMMAND, "2025-01-02T00:00:00+00:00"))
+    append_invocation(run_dir / COMMANDS_FILE, _invocation(sft_command, "2025-01-02T00:00:00+00:00"))
     return run_dir
 
 

@@ -7,7 +7,6 @@ import shutil
 
 import yaml
 
-from tests.hub.conftest import SFT_COMMAND, VLA_COMMAND
 from vst_vla.hub.cards import NO_COMMAND, NOT_EVALUATED, dataset_card, model_card
 from vst_vla.hub.config import HubConfig
 from vst_vla.hub.runs import base_model_of, inspect_dataset, inspect_run
@@ -25,7 +24,7 @@ def _front_matter(text: str) -> dict:
     return yaml.safe_load(text.split("---\n")[1])
 
 
-def test_vla_card_has_metadata_command_and_the_evaluation_with_wilson_intervals(vla_run_dir):
+def test_vla_card_has_metadata_command_and_the_evaluation_with_wilson_intervals(vla_run_dir, vla_command):
     run = inspect_run(vla_run_dir)
     assert run.stage == "vla" and run.layout == "lerobot" and run.checkpoint == vla_run_dir / LEROBOT_EXPORT_DIR
     text = str(model_card(run, "alice/vst_lift", HubConfig(license="mit")))
@@ -33,7 +32,7 @@ def test_vla_card_has_metadata_command_and_the_evaluation_with_wilson_intervals(
     assert meta["license"] == "mit" and meta["library_name"] == "lerobot" and meta["pipeline_tag"] == "robotics"
     assert {"robotics", "lerobot", "vst-vla", "tokens", "lift"} <= set(meta["tags"])
     assert "base_model" not in meta and "datasets" not in meta  # random-init backbone, local dataset
-    assert f"```bash\n{VLA_COMMAND}\n```" in text
+    assert f"```bash\n{vla_command}\n```" in text
     # 2/3 successes: Wilson 95% interval [20.8%, 93.9%] (hand-computed); 0/3 with blank images: [0.0%, 56.2%].
     rows = _rows(text)
     assert ["lift the red cube", "66.7% (2/3)", "[20.8%, 93.9%]", "3"] in rows
@@ -61,7 +60,7 @@ def test_vla_card_falls_back_to_the_own_layout_without_a_current_export(vla_run_
     assert _front_matter(str(model_card(run, "alice/x", HubConfig())))["library_name"] == "vst-vla"
 
 
-def test_sft_card_has_the_skill_table_and_every_command_of_a_resumed_run(sft_run_dir):
+def test_sft_card_has_the_skill_table_and_every_command_of_a_resumed_run(sft_run_dir, sft_command):
     run = inspect_run(sft_run_dir)
     assert run.stage == "sft" and run.layout == "transformers"
     text = str(model_card(run, "alice/vst_sft", HubConfig(base_model="Qwen/Qwen2.5-VL-3B-Instruct")))
@@ -73,7 +72,7 @@ def test_sft_card_has_the_skill_table_and_every_command_of_a_resumed_run(sft_run
     assert (sft_run_dir / "skills.md").read_text().strip() in text
     assert ["left_right", "choice", "8", "0.500", "0.875", "0.500", "0.375"] in _rows(text, 7)
     assert "[+0.125, +0.625]" in text
-    assert f"```bash\n{SFT_COMMAND}\n```" in text and f"`{SFT_COMMAND} trainer.steps=2`" in text
+    assert f"```bash\n{sft_command}\n```" in text and f"`{sft_command} trainer.steps=2`" in text
     assert "`outputs/spatial/debug_train.parquet` (120 used" in text
 
 

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
-from tests.test_configs import CONFIGS
+from vst_vla.config import HYDRA_CONFIG_DIR
 from vst_vla.hub.command import append_invocation, read_invocations, record_invocation
 
 
@@ -18,7 +18,7 @@ def hydra_app(monkeypatch: pytest.MonkeyPatch):
     eval.ablations=[blank]``."""
     overrides = ["experiment=debug", "eval.ablations=[blank]"]
     monkeypatch.setattr(sys, "argv", ["vst_vla/train.py", *overrides])
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+    with initialize_config_dir(config_dir=HYDRA_CONFIG_DIR, version_base="1.3"):
         HydraConfig.instance().set_config(compose("train", overrides, return_hydra_config=True))
         yield
     HydraConfig.instance().cfg = None

@@ -8,7 +8,6 @@ import os
 import pytest
 
 import vst_vla.hub.push as push
-from tests.hub.conftest import SFT_COMMAND, VLA_COMMAND
 from vst_vla.hub.command import DATASET_COMMANDS_FILE, append_invocation
 from vst_vla.hub.config import HubConfig
 from vst_vla.hub.payload import CARD_FILE, build_model_payload
@@ -53,21 +52,21 @@ def test_payload_refuses_to_replace_a_folder_it_did_not_write(vla_run_dir, tmp_p
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
 
 
-def test_push_run_uploads_the_payload_with_card_table_and_command(vla_run_dir, recorded_uploads):
+def test_push_run_uploads_the_payload_with_card_table_and_command(vla_run_dir, recorded_uploads, vla_command):
     assert push.push_run(vla_run_dir, HUB) == "https://huggingface.co/alice/vst_lift"
     (call,) = recorded_uploads
     assert call["private"] is True and call["payload"].repo_id == "alice/vst_lift"
     assert "README.md" in call["files"] and "model.safetensors" in call["files"]
-    assert VLA_COMMAND in call["card"] and "[20.8%, 93.9%]" in call["card"] and "license: apache-2.0" in call["card"]
+    assert vla_command in call["card"] and "[20.8%, 93.9%]" in call["card"] and "license: apache-2.0" in call["card"]
 
 
-def test_push_run_of_an_sft_run(sft_run_dir, recorded_uploads):
+def test_push_run_of_an_sft_run(sft_run_dir, recorded_uploads, sft_command):
     push.push_run(sft_run_dir, HubConfig(push=True, repo_id="alice/vst_sft", private=False))
     (call,) = recorded_uploads
     assert call["private"] is False
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "results/skills.md",
             "results/skills.png", "results/run_summary.json"} <= set(call["files"])
-    assert SFT_COMMAND in call["card"] and "| left_right | choice | 8 |" in call["card"]
+    assert sft_command in call["card"] and "| left_right | choice | 8 |" in call["card"]
 
 
 def test_a_failed_upload_says_how_to_retry(vla_run_dir, monkeypatch):
@@ -146,12 +145,11 @@ def test_dataset_push_goes_through_lerobots_push_to_hub(tiny_lift_dataset, tmp_p
 
 
 @pytest.mark.slow
-def test_sft_debug_stage_pushes_its_checkpoint_at_the_end(tmp_path, recorded_uploads, monkeypatch):
+def test_sft_debug_stage_pushes_its_checkpoint_at_the_end(tmp_path, recorded_uploads, monkeypatch, compose_config):
     """A real run with hub.push=true: the Hub check passes (stubbed), training runs, the payload reaches upload."""
     import huggingface_hub
 
     import vst_vla.hub.reachability as reachability
-    from tests.test_configs import _compose, _strip_hydra
     from vst_vla.train import run
 
     monkeypatch.setattr(reachability, "offline_reason", lambda: None)
@@ -159,7 +157,7 @@ def test_sft_debug_stage_pushes_its_checkpoint_at_the_end(tmp_path, recorded_upl
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_test")
     overrides = ["experiment=sft_debug", f"output_root={tmp_path}/runs", f"data.train_path={tmp_path}/train.parquet",
                  f"data.eval_path={tmp_path}/eval.parquet", "hub.push=true", "hub.repo_id=alice/vst_sft"]
-    summary = run(_strip_hydra(_compose("train", overrides)))
+    summary = run(compose_config("train", overrides))
     assert summary["hub_url"] == "https://huggingface.co/alice/vst_sft"
     (call,) = recorded_uploads
     assert {"config.json", "model.safetensors", "README.md", "results/skills.md", "results/run_config.json"} <= set(

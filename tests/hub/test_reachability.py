@@ -11,8 +11,8 @@ import yaml
 from huggingface_hub import constants
 
 import vst_vla.hub.reachability as reachability
-from tests.test_configs import CONFIGS, _compose, _parse, _strip_hydra
 from vst_vla.collect import run_collect
+from vst_vla.config import HYDRA_CONFIG_DIR
 from vst_vla.errors import ConfigError, UserError
 from vst_vla.hub.config import HubConfig
 from vst_vla.hub.reachability import HubUnavailableError, check_can_push
@@ -60,29 +60,30 @@ def test_push_off_checks_nothing(monkeypatch):
     check_can_push(HubConfig())
 
 
-def test_push_needs_a_repo_id_and_ids_are_checked():
+def test_push_needs_a_repo_id_and_ids_are_checked(compose_config, parse_stage_config):
     with pytest.raises(ValueError, match=r"hub.push=true needs hub.repo_id=<owner>/<name>"):
         HubConfig(push=True)
     with pytest.raises(ValueError, match="hub.repo_id must read <owner>/<name>"):
         HubConfig(repo_id="no-owner")
     with pytest.raises(ConfigError, match="hub.push=true needs hub.repo_id"):
-        _parse(_strip_hydra(_compose("train", ["stage=sft", "hub.push=true"])))
+        parse_stage_config(compose_config("train", ["stage=sft", "hub.push=true"]))
 
 
 def test_the_yaml_group_holds_the_dataclass_defaults():
-    assert yaml.safe_load((CONFIGS / "hub" / "default.yaml").read_text()) == dataclasses.asdict(HubConfig())
+    defaults = yaml.safe_load((Path(HYDRA_CONFIG_DIR) / "hub" / "default.yaml").read_text())
+    assert defaults == dataclasses.asdict(HubConfig())
 
 
 @pytest.mark.parametrize("stage", ["vla", "sft", "cot", "rl"])
-def test_every_stage_parses_hub_options(stage):
-    cfg = _parse(_strip_hydra(_compose("train", [f"stage={stage}", "hub.push=true", "hub.repo_id=alice/x",
-                                                 "hub.private=false"])))
+def test_every_stage_parses_hub_options(stage, compose_config, parse_stage_config):
+    cfg = parse_stage_config(compose_config("train", [f"stage={stage}", "hub.push=true", "hub.repo_id=alice/x",
+                                                      "hub.private=false"]))
     assert cfg.hub == HubConfig(push=True, repo_id="alice/x", private=False)
-    assert _parse(_strip_hydra(_compose("train", [f"stage={stage}"]))).hub == HubConfig()
+    assert parse_stage_config(compose_config("train", [f"stage={stage}"])).hub == HubConfig()
 
 
 @pytest.mark.parametrize("experiment", ["debug", "sft_debug", "rl_debug"])
-def test_training_is_refused_before_any_work_when_offline(experiment, tmp_path, monkeypatch):
+def test_training_is_refused_before_any_work_when_offline(experiment, tmp_path, monkeypatch, compose_config):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     overrides = [f"experiment={experiment}", f"output_root={tmp_path}/runs", f"dataset.root={tmp_path}/data",
                  f"data.train_path={tmp_path}/train.parquet", f"data.eval_path={tmp_path}/eval.parquet",
@@ -90,13 +91,13 @@ def test_training_is_refused_before_any_work_when_offline(experiment, tmp_path, 
     overrides = [o for o in overrides if experiment == "debug" or not o.startswith("dataset.")]
     overrides = [o for o in overrides if experiment != "debug" or not o.startswith("data.")]
     with pytest.raises(HubUnavailableError, match="HF_HUB_OFFLINE=1"):
-        run(_strip_hydra(_compose("train", overrides)))
+        run(compose_config("train", overrides))
     assert list(Path(tmp_path).iterdir()) == []  # nothing collected, generated or written
 
 
-def test_collection_is_refused_before_any_episode_when_offline(tmp_path, monkeypatch):
+def test_collection_is_refused_before_any_episode_when_offline(tmp_path, monkeypatch, compose_config):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    cfg = _strip_hydra(_compose("collect", [f"collect.root={tmp_path}/lift", "hub.push=true", "hub.repo_id=a/b"]))
+    cfg = compose_config("collect", [f"collect.root={tmp_path}/lift", "hub.push=true", "hub.repo_id=a/b"])
     with pytest.raises(HubUnavailableError, match=r"hub.push=true .*HF_HUB_OFFLINE=1.*set hub.push=false"):
         run_collect(cfg)
     assert not (tmp_path / "lift").exists()

@@ -19,21 +19,21 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from lerobot.configs import PreTrainedConfig  # noqa: E402
-from lerobot.policies.factory import make_policy, make_pre_post_processors  # noqa: E402
-from lerobot.policies.utils import prepare_observation_for_inference  # noqa: E402
-from lerobot_env_vst.configs import VSTEnvConfig  # noqa: E402
-
-from lerobot_policy_vst_vla.conversion import (  # noqa: E402
+from lerobot.configs import PreTrainedConfig
+from lerobot.policies.factory import make_policy, make_pre_post_processors
+from lerobot.policies.utils import prepare_observation_for_inference
+from lerobot_env_vst.configs import VSTEnvConfig
+from lerobot_policy_vst_vla.conversion import (
     export_to_lerobot,
     import_from_lerobot,
     is_lerobot_checkpoint,
     vla_policy_from_lerobot,
 )
-from vst_vla.rollout.observation import gym_obs_to_batch  # noqa: E402
-from vst_vla.vla.configuration import HEADS, VLAConfig  # noqa: E402
-from vst_vla.vla.loading import load_vla_policy  # noqa: E402
-from vst_vla.vla.modeling import VLAPolicy  # noqa: E402
+
+from vst_vla.rollout.observation import gym_obs_to_batch
+from vst_vla.vla.configuration import HEADS, VLAConfig
+from vst_vla.vla.loading import load_vla_policy
+from vst_vla.vla.modeling import VLAPolicy
 
 CAMERA = "agentview"
 TASK = "lift the red cube"
@@ -148,5 +148,5 @@ def test_convert_cli_refuses_an_existing_destination(tmp_path: Path) -> None:
     saved_vla_policy(tmp_path / "vst", "tokens")
     (tmp_path / "taken").mkdir()
     result = subprocess.run([sys.executable, "-m", "vst_vla.convert", str(tmp_path / "vst"), str(tmp_path / "taken")],
-                            capture_output=True, text=True, timeout=120)
+                            capture_output=True, text=True)
     assert result.returncode != 0 and "already exists" in result.stderr

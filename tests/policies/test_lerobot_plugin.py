@@ -21,16 +21,16 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from lerobot.configs import FeatureType, NormalizationMode, PolicyFeature, PreTrainedConfig  # noqa: E402
-from lerobot.datasets import LeRobotDataset, resolve_delta_timestamps  # noqa: E402
-from lerobot.policies.factory import get_policy_class, make_policy, make_pre_post_processors  # noqa: E402
-from lerobot.processor import NormalizerProcessorStep, UnnormalizerProcessorStep  # noqa: E402
-from lerobot.utils.import_utils import register_third_party_plugins  # noqa: E402
+import lerobot_policy_vst_vla  # noqa: F401  (registers the plugin; see test_plugin_is_discovered_by_lerobot)
+from lerobot.configs import FeatureType, NormalizationMode, PolicyFeature, PreTrainedConfig
+from lerobot.datasets import LeRobotDataset, resolve_delta_timestamps
+from lerobot.policies.factory import get_policy_class, make_policy, make_pre_post_processors
+from lerobot.processor import NormalizerProcessorStep, UnnormalizerProcessorStep
+from lerobot.utils.import_utils import register_third_party_plugins
+from lerobot_policy_vst_vla.configuration_vst_vla import VST_PROMPT, VLMBackboneConfig, VSTVLAConfig
+from lerobot_policy_vst_vla.modeling_vst_vla import VSTVLAPolicy
 
-import lerobot_policy_vst_vla  # noqa: E402,F401  (registers the plugin; see test_plugin_is_discovered_by_lerobot)
-from lerobot_policy_vst_vla.configuration_vst_vla import VST_PROMPT, VLMBackboneConfig, VSTVLAConfig  # noqa: E402
-from lerobot_policy_vst_vla.modeling_vst_vla import VSTVLAPolicy  # noqa: E402
-from vst_vla.vla.errors import UnsafeActionError  # noqa: E402
+from vst_vla.vla.errors import UnsafeActionError
 
 REPO_ID = "local/so101_smoke"
 FPS = 30
@@ -44,7 +44,7 @@ def so101_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two 12-frame episodes of an SO-101-like arm: joint positions in degrees, gripper in [0, 100]."""
     root = tmp_path_factory.mktemp("datasets") / "so101"
     image = {"dtype": "image", "shape": (64, 64, 3), "names": ["height", "width", "channels"]}
-    features = {cam: image for cam in CAMERAS}
+    features = dict.fromkeys(CAMERAS, image)
     features["observation.state"] = {"dtype": "float32", "shape": (6,), "names": JOINTS}
     features["action"] = {"dtype": "float32", "shape": (6,), "names": JOINTS}
     dataset = LeRobotDataset.create(REPO_ID, fps=FPS, features=features, root=root, robot_type="so101_follower",
@@ -93,7 +93,8 @@ def build(root: Path, **overrides):
 
 def train_steps(cfg, dataset, policy, pre, steps: int = 2) -> list[float]:
     """``steps`` optimizer steps on batches of 4 through the LeRobot pre-processor, with the config's AdamW preset."""
-    loader = torch.utils.data.DataLoader(dataset, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0))
+    loader = torch.utils.data.DataLoader(dataset, batch_size=4, shuffle=True,
+                                         generator=torch.Generator().manual_seed(0))
     optimizer = cfg.get_optimizer_preset().build(policy.get_optim_params())
     policy.train()
     losses = []
@@ -302,7 +303,7 @@ def test_lerobot_train_cli(so101_root: Path, tmp_path: Path) -> None:
         f"--output_dir={out}",
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "step:3" in result.stdout + result.stderr
     checkpoint = out / "checkpoints" / "000003" / "pretrained_model"

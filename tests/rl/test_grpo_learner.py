@@ -4,7 +4,6 @@ import json
 
 import torch
 
-from tests.sft.test_sft import make_samples
 from vst_vla.rl.learner import GRPOConfig, GRPOLearner, PromptDataset
 from vst_vla.rl.rewards import REWARDS
 from vst_vla.sft.model import SpatialVLM
@@ -20,11 +19,11 @@ def lowercase_fraction(answer: str, ground_truth) -> float:
     return sum("a" <= c <= "z" for c in answer) / max(len(answer), 1)
 
 
-def test_mean_reward_rises(tmp_path):
+def test_mean_reward_rises(tmp_path, make_spatial_samples):
     torch.manual_seed(0)
     vlm = SpatialVLM.build(BackboneConfig(image_max_tokens=16))
     samples = []
-    for s in make_samples(4):
+    for s in make_spatial_samples(4):
         samples.append(type(s)(s.id, s.data_source, s.type, s.images, s.conversations,
                                {**s.meta_info, "reward": "lowercase_fraction"}))
     learner = GRPOLearner(vlm, GRPOConfig(group_size=8, max_new_tokens=4, format_weight=0.0, updates_per_rollout=2),
@@ -34,7 +33,8 @@ def test_mean_reward_rises(tmp_path):
     Trainer(cfg, tmp_path).fit(learner, PromptDataset(samples))
     log = [json.loads(line) for line in (tmp_path / TRAIN_LOG).read_text().splitlines()]
     rewards = [r["reward_mean"] for r in log]
-    assert {"reward_std", "groups_kept_frac", "clip_frac", "entropy", "kl", "response_length", "format_rate"} <= set(log[0])
+    logged = {"reward_std", "groups_kept_frac", "clip_frac", "entropy", "kl", "response_length", "format_rate"}
+    assert logged <= set(log[0])
     first, last = sum(rewards[:6]) / 6, sum(rewards[-6:]) / 6
     assert last > first + 0.1, [round(r, 2) for r in rewards]
     assert (tmp_path / "checkpoints" / "last" / "pretrained_model" / "config.json").is_file()

@@ -10,7 +10,6 @@ import pytest
 from lerobot.robots.config import RobotConfig
 from lerobot.robots.utils import make_robot_from_config
 from lerobot.utils.import_utils import register_third_party_plugins
-
 from lerobot_robot_vst import VSTSimRobot, VSTSimRobotConfig
 from lerobot_robot_vst.vst_sim_robot import ACTION_KEYS, STATE_KEYS
 
@@ -97,7 +96,9 @@ def test_pose_goal_returns_the_arm_to_its_start(tmp_path: Path) -> None:
         robot.send_action(start)
     back = robot.get_observation()
     assert distance(back) < 0.01
-    assert abs((back["finger_left.pos"] - back["finger_right.pos"]) - (start["finger_left.pos"] - start["finger_right.pos"])) < 0.005
+    opening_before = start["finger_left.pos"] - start["finger_right.pos"]
+    opening_after = back["finger_left.pos"] - back["finger_right.pos"]
+    assert abs(opening_after - opening_before) < 0.005
     assert robot.tally.policy_steps == 8  # pose goals are not policy steps
     robot.disconnect()
 

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from vst_envs import LiftEnvConfig, TabletopEnvConfig, make_env
 
-from tests.vla.conftest import make_policy
 from vst_vla.config.schema import RolloutConfig
 from vst_vla.eval import EvalCommandConfig, run_eval
 from vst_vla.precision import resolve_precision
@@ -18,7 +17,7 @@ TASKS = {"lift": LiftEnvConfig(**COMMON), "tabletop_pick": TabletopEnvConfig(**C
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def checkpoint(tmp_path_factory: pytest.TempPathFactory, make_policy) -> Path:
     policy = make_policy()
     policy.env_metadata = {"version": 2, "env": TASKS["lift"].to_dict(),
                            "tasks": {name: {"env": cfg.to_dict()} for name, cfg in TASKS.items()}}

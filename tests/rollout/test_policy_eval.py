@@ -3,7 +3,6 @@
 
 import pytest
 
-from tests.vla.conftest import STATS
 from vst_vla.rollout.policy_eval import PolicyEnvMismatchError, check_policy_fits_env
 from vst_vla.vla.configuration import VLAConfig
 from vst_vla.vla.modeling import VLAPolicy
@@ -20,7 +19,8 @@ def lift_env():
 
 
 def _policy(action_dim: int, cameras: tuple[str, ...]) -> VLAPolicy:
-    stats = dict(STATS, action={"q01": [-1.0] * action_dim, "q99": [1.0] * action_dim})
+    stats = {"action": {"q01": [-1.0] * action_dim, "q99": [1.0] * action_dim},
+             "observation.state": {"q01": [-1.0] * 9, "q99": [1.0] * 9}}
     cfg = VLAConfig(image_keys=cameras, action_dim=action_dim, state_dim=9)
     return VLAPolicy.build(cfg, stats)
 
@@ -36,4 +36,5 @@ def test_action_dimension_mismatch_is_refused(lift_env):
 
 def test_missing_camera_is_refused(lift_env):
     with pytest.raises(PolicyEnvMismatchError, match=r"missing \['robot0_eye_in_hand'\]"):
-        check_policy_fits_env(_policy(7, ("observation.images.agentview", "observation.images.robot0_eye_in_hand")), lift_env)
+        cameras = ("observation.images.agentview", "observation.images.robot0_eye_in_hand")
+        check_policy_fits_env(_policy(7, cameras), lift_env)

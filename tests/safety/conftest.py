@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from tests.safety.shapes import ACTION_DIM, CAMERA, LEROBOT_CAMERA, LEROBOT_DIM, STATE_DIM
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-CAMERA = "observation.images.agentview"
-ACTION_DIM, STATE_DIM = 7, 9
 # The stats the tiny vst_vla policy is built with; the statistics fuzz replaces them per example.
 STATS = {
     "action": {"q01": [-1.0] * ACTION_DIM, "q99": [1.0] * ACTION_DIM},
@@ -52,10 +52,6 @@ def vla_policy():
 def vla_checkpoint(vla_policy, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``vla_policy`` saved once; tests overwrite its statistics file to load fuzzed ones."""
     return vla_policy.save_pretrained(tmp_path_factory.mktemp("safety") / "vla")
-
-
-LEROBOT_CAMERA = "observation.images.front"
-LEROBOT_DIM = 6
 
 
 def _lerobot_config(**overrides):

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from tests.safety.conftest import (
+from tests.safety.shapes import (
     ACTION_DIM,
     CAMERA,
     LEROBOT_CAMERA,
@@ -120,10 +120,13 @@ def vla_observation(batch_size: int, seed: int = 0) -> dict:
             "task": ["lift the red cube"] * batch_size}
 
 
-def assert_safe_action(action: object, batch_size: int, low: torch.Tensor, high: torch.Tensor, atol: float = 0.0) -> None:
+def assert_safe_action(
+    action: object, batch_size: int, low: torch.Tensor, high: torch.Tensor, atol: float = 0.0
+) -> None:
     """A float32 (B, A) tensor, finite, inside [low, high] (per dimension; ``atol`` for LeRobot's epsilon)."""
     assert isinstance(action, torch.Tensor), type(action)
-    assert tuple(action.shape) == (batch_size, low.numel()) and action.dtype == torch.float32, (action.shape, action.dtype)
+    assert tuple(action.shape) == (batch_size, low.numel()), action.shape
+    assert action.dtype == torch.float32, action.dtype
     assert torch.isfinite(action).all(), action
     assert (action >= low - atol).all() and (action <= high + atol).all(), (action, low, high)
 
@@ -401,7 +404,8 @@ def make_pipelines(lerobot_config, stats: dict, bounds):
         make_vst_vla_pre_post_processors,
     )
 
-    cfg = lerobot_config(**({} if bounds is None else {"action_bounds_low": bounds[0], "action_bounds_high": bounds[1]}))
+    bounds_fields = {} if bounds is None else {"action_bounds_low": bounds[0], "action_bounds_high": bounds[1]}
+    cfg = lerobot_config(**bounds_fields)
     return make_vst_vla_pre_post_processors(cfg, dataset_stats=stats)
 
 

@@ -4,15 +4,14 @@ import json
 
 import pytest
 
-from tests.test_configs import _compose, _strip_hydra
 from vst_vla.train import run
 
 
 @pytest.mark.slow
-def test_sft_debug_stage(tmp_path):
+def test_sft_debug_stage(tmp_path, compose_config):
     overrides = ["experiment=sft_debug", f"output_root={tmp_path}/runs",
                  f"data.train_path={tmp_path}/train.parquet", f"data.eval_path={tmp_path}/eval.parquet"]
-    summary = run(_strip_hydra(_compose("train", overrides)))
+    summary = run(compose_config("train", overrides))
     assert summary["final_step"] == 3 and summary["after"]
     assert (tmp_path / "runs" / "sft_debug" / "skills.png").is_file()
     saved = json.loads((tmp_path / "runs" / "sft_debug" / "run_summary.json").read_text())
@@ -23,10 +22,10 @@ def test_sft_debug_stage(tmp_path):
 
 
 @pytest.mark.slow
-def test_rl_debug_stage(tmp_path):
+def test_rl_debug_stage(tmp_path, compose_config):
     overrides = ["experiment=rl_debug", f"output_root={tmp_path}/runs",
                  f"data.train_path={tmp_path}/train.parquet", f"data.eval_path={tmp_path}/eval.parquet"]
-    summary = run(_strip_hydra(_compose("train", overrides)))
+    summary = run(compose_config("train", overrides))
     assert summary["final_step"] == 2 and summary["after"]
     change = summary["reward_change"]
     assert set(change) == {"accuracy", "format"} and change["accuracy"]["n"] == 6

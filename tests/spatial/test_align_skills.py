@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from vst_envs.scene import CameraInfo
 
 from vst_vla.spatial.engine import default_skill_names, iter_scene_samples
 from vst_vla.spatial.engine.align import ALIGN_SKILLS, GRID, grid_cell
 from vst_vla.spatial.engine.geometry import depth, pixel
-
-import numpy as np
 
 
 @pytest.fixture(scope="module")

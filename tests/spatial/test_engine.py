@@ -20,7 +20,7 @@ from PIL import Image
 from vst_vla.rl.rewards import format_reward, overall_reward
 from vst_vla.sft.cot import to_cot_sample
 from vst_vla.spatial.boxes import Box3D
-from vst_vla.spatial.engine import SKILLS, default_skill_names, generate_dataset, iter_scene_samples
+from vst_vla.spatial.engine import default_skill_names, generate_dataset, iter_scene_samples
 from vst_vla.spatial.engine.video import SWEEP_FRAMES
 from vst_vla.spatial.formats import read_parquet, write_parquet
 from vst_vla.spatial.generate import parse_args, run
@@ -141,10 +141,8 @@ def _approach_direction(gt, q):
     nearest = min((o for o in gt.objects if o.name != q["objects"][0]),
                   key=lambda o: np.linalg.norm(o.position_world[:2] - target))
     dx, dy = nearest.position_world[:2] - target
-    if abs(dx) > abs(dy):
-        side = "far" if dx > 0 else "near"  # +x points away from the robot
-    else:
-        side = "left" if dy > 0 else "right"  # the robot faces +x, so its left is +y
+    # +x points away from the robot; the robot faces +x, so its left is +y.
+    side = ("far" if dx > 0 else "near") if abs(dx) > abs(dy) else ("left" if dy > 0 else "right")
     return {"far": "near", "near": "far", "left": "right", "right": "left"}[side]
 
 

@@ -7,8 +7,8 @@ import math
 import pytest
 from PIL import Image
 
-from vst_vla.spatial.fov import CANONICAL_FOCAL_PX, focal_from_fov, unify_fov
 from vst_vla.spatial.formats import read_llava_json, read_parquet, read_samples, write_parquet
+from vst_vla.spatial.fov import CANONICAL_FOCAL_PX, focal_from_fov, unify_fov
 from vst_vla.spatial.metrics import average_precision, evaluate_predictions, mean_relative_accuracy
 from vst_vla.spatial.schema import SampleError, SpatialSample, Turn
 
@@ -66,7 +66,8 @@ def test_fov_unification_hand_computed():
     assert u.hfov_deg == pytest.approx(90.0)
     assert u.vfov_deg == pytest.approx(math.degrees(2 * math.atan(240 / 320)))  # 73.74°
     assert u.scale == pytest.approx(CANONICAL_FOCAL_PX / 320)
-    assert (u.width_px, u.height_px) == (round(640 * u.scale), round(480 * u.scale)) == (1393, 1044)  # 640 * 696.32 / 320 = 1392.64
+    # 640 * 696.32 / 320 = 1392.64
+    assert (u.width_px, u.height_px) == (round(640 * u.scale), round(480 * u.scale)) == (1393, 1044)
     assert "90.00 degrees" in u.prompt() and "1393x1044" in u.prompt()
     # An image already at the canonical FoV and width keeps its size.
     assert unify_fov(960, 540, CANONICAL_FOCAL_PX).width_px == 960

@@ -6,7 +6,6 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
-from tests.vla.conftest import make_batch, make_policy
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.config import TrainerConfig, WandbConfig
 from vst_vla.training.sampler import ResumableBatchSampler
@@ -15,10 +14,10 @@ from vst_vla.vla.modeling import VLAPolicy
 
 
 class FrameDataset(Dataset):
-    """Sixteen fixed training items in the VLATrainingDataset layout."""
+    """Sixteen fixed training items in the VLATrainingDataset layout, from a batch of 16."""
 
-    def __init__(self) -> None:
-        self.batch = make_batch(16, seed=1)
+    def __init__(self, batch: dict) -> None:
+        self.batch = batch
 
     def __len__(self) -> int:
         return 16
@@ -32,7 +31,7 @@ def trainer_cfg(steps: int, save_every: int) -> TrainerConfig:
                          save_every=save_every, precision="fp32", wandb=WandbConfig(mode="disabled"))
 
 
-def test_vision_tower_gets_its_own_learning_rate():
+def test_vision_tower_gets_its_own_learning_rate(make_policy):
     policy = make_policy()
     optimizer = build_optimizer(policy, trainer_cfg(4, 4))
     lrs = {g["name"]: g["lr"] for g in optimizer.param_groups}
@@ -57,8 +56,8 @@ def test_sampler_resumes_mid_epoch():
     assert sorted(sum(expected[:3], [])) == sorted(set(sum(expected[:3], [])))  # no repeats within an epoch
 
 
-def test_resume_continues_exactly(tmp_path):
-    data = FrameDataset()
+def test_resume_continues_exactly(tmp_path, make_policy, make_batch):
+    data = FrameDataset(make_batch(16, seed=1))
     straight = make_policy()
     Trainer(trainer_cfg(4, 4), tmp_path / "straight").fit(straight, data)
 

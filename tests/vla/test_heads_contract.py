@@ -3,15 +3,14 @@
 import pytest
 import torch
 
-from tests.vla.conftest import head_configs, make_batch, make_policy
+from vst_vla.vla.configuration import HEADS
 from vst_vla.vla.modeling import VLAPolicy
 
-HEADS = head_configs()
 
-
-@pytest.fixture(params=HEADS, ids=[h.type for h in HEADS])
+@pytest.fixture(params=HEADS.names())
 def head(request):
-    return request.param
+    """One default config per registered head type."""
+    return HEADS.get(request.param)()
 
 
 def _predict(policy, batch, seed=0):
@@ -19,7 +18,7 @@ def _predict(policy, batch, seed=0):
     return policy.predict_action_chunk(batch)
 
 
-def test_forward_backward_learns(head):
+def test_forward_backward_learns(head, make_policy, make_batch):
     policy = make_policy(chunk_size=3, n_action_steps=2, head=head)
     batch = make_batch(4, chunk_size=3)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=2e-3)
@@ -35,7 +34,7 @@ def test_forward_backward_learns(head):
     assert policy.state_injector.proj[0].weight.grad is not None, "the state projection must be trained"
 
 
-def test_chunk_shape_range_and_queue(head):
+def test_chunk_shape_range_and_queue(head, make_policy, make_batch):
     policy = make_policy(chunk_size=3, n_action_steps=2, head=head)
     batch = make_batch(2, chunk_size=3)
     chunk = _predict(policy, batch)
@@ -49,7 +48,7 @@ def test_chunk_shape_range_and_queue(head):
     assert torch.allclose(actions[0][0], expected[0]) and torch.allclose(actions[1][0], expected[1])
 
 
-def test_save_load_identical_actions(head, tmp_path):
+def test_save_load_identical_actions(head, tmp_path, make_policy, make_batch):
     policy = make_policy(chunk_size=2, head=head)
     batch = make_batch(2, seed=4)
     before = _predict(policy, batch)
@@ -58,7 +57,7 @@ def test_save_load_identical_actions(head, tmp_path):
     assert torch.equal(before, _predict(loaded, batch))
 
 
-def test_padded_steps_do_not_count(head):
+def test_padded_steps_do_not_count(head, make_policy, make_batch):
     policy = make_policy(chunk_size=2, head=head)
     batch = make_batch(2, chunk_size=2)
     batch["action_is_pad"] = torch.tensor([[False, True], [False, True]])
@@ -71,7 +70,7 @@ def test_padded_steps_do_not_count(head):
     assert torch.allclose(a, b)
 
 
-def test_state_enters_the_token_stream():
+def test_state_enters_the_token_stream(make_policy, make_batch):
     policy = make_policy(chunk_size=2)
     batch = make_batch(2)
     inputs = policy.processor.encode(batch)
@@ -97,11 +96,9 @@ def test_temporal_ensembling_averages_overlapping_chunks():
     assert ens.update(second).item() == pytest.approx(5.5)
 
 
-def test_several_cameras_share_one_prompt(tmp_path):
-    from tests.vla.conftest import CAMERA
-
+def test_several_cameras_share_one_prompt(tmp_path, make_policy, make_batch):
     wrist = "observation.images.robot0_eye_in_hand"
-    policy = make_policy(chunk_size=2, image_keys=(CAMERA, wrist))
+    policy = make_policy(chunk_size=2, image_keys=("observation.images.agentview", wrist))
     batch = make_batch(2)
     batch[wrist] = torch.rand(2, 3, 64, 64)
     inputs = policy.processor.encode(batch)

@@ -5,13 +5,12 @@ import json
 import pytest
 import torch
 
-from tests.vla.conftest import CAMERA, make_batch, make_policy
 from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.modeling import VLAPolicy
 from vst_vla.vla.normalization import STATS_FILENAME, MissingStatsError
 
 
-def test_forward_backward_reduces_loss(tiny_policy):
+def test_forward_backward_reduces_loss(tiny_policy, make_batch):
     batch = make_batch(4)
     optimizer = torch.optim.AdamW(tiny_policy.parameters(), lr=3e-3)
     first, _ = tiny_policy(batch)
@@ -26,7 +25,7 @@ def test_forward_backward_reduces_loss(tiny_policy):
     assert any(g is not None and g.abs().sum() > 0 for g in grads), "the vision tower must receive gradients"
 
 
-def test_loss_only_counts_action_tokens_and_masks_padding(tiny_policy):
+def test_loss_only_counts_action_tokens_and_masks_padding(tiny_policy, make_batch):
     batch = make_batch(2)
     loss_full, _ = tiny_policy(batch)
     # Changing a padded step's target must not change the loss; changing a real step's target must.
@@ -40,7 +39,7 @@ def test_loss_only_counts_action_tokens_and_masks_padding(tiny_policy):
     assert torch.isfinite(loss_full)
 
 
-def test_predicts_chunk_in_range_and_queues(tiny_policy):
+def test_predicts_chunk_in_range_and_queues(tiny_policy, make_batch):
     batch = make_batch(3)
     chunk = tiny_policy.predict_action_chunk(batch)
     assert chunk.shape == (3, 2, 7)
@@ -54,11 +53,12 @@ def test_predicts_chunk_in_range_and_queues(tiny_policy):
     assert torch.equal(first[0], expected[0]) and torch.equal(second[0], expected[1])
 
 
-def test_save_load_gives_identical_actions(tiny_policy, tmp_path):
+def test_save_load_gives_identical_actions(tiny_policy, tmp_path, make_batch):
     batch = make_batch(2, seed=3)
     before = tiny_policy.predict_action_chunk(batch)
     path = tiny_policy.save_pretrained(tmp_path / "ckpt")
-    assert {"config.json", "model.safetensors", STATS_FILENAME, "env.json", "processor"} <= {p.name for p in path.iterdir()}
+    written = {p.name for p in path.iterdir()}
+    assert {"config.json", "model.safetensors", STATS_FILENAME, "env.json", "processor"} <= written
     assert not list(tmp_path.glob(".ckpt.*")), "no temporary directory may be left behind"
     loaded = VLAPolicy.from_pretrained(path)
     assert torch.equal(before, loaded.predict_action_chunk(batch))
@@ -81,16 +81,16 @@ def test_checkpoint_with_wrong_action_dim_stats_is_refused(tiny_policy, tmp_path
         VLAPolicy.from_pretrained(path)
 
 
-def test_refuses_nan_actions(tiny_policy):
+def test_refuses_nan_actions(tiny_policy, make_batch):
     with torch.no_grad():
         tiny_policy.backbone.lm_head.weight.fill_(float("nan"))
     with pytest.raises(UnsafeActionError):
         tiny_policy.predict_action_chunk(make_batch(1))
 
 
-def test_missing_camera_is_named():
+def test_missing_camera_is_named(make_policy, make_batch):
     policy = make_policy()
     batch = make_batch(1)
-    del batch[CAMERA]
+    del batch["observation.images.agentview"]
     with pytest.raises(KeyError, match="observation.images.agentview"):
         policy.predict_action_chunk(batch)

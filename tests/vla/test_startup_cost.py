@@ -11,7 +11,6 @@ from collections import Counter
 import pytest
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
-from tests.vla.conftest import make_policy
 from vst_vla.vla.action_tokenizer import ActionTokenizer
 from vst_vla.vla.configuration import L1ChunkHeadConfig
 from vst_vla.vla.modeling import VLAPolicy
@@ -51,7 +50,7 @@ def test_action_tokenizer_build_does_not_scan_the_vocabulary_per_token(vocab_cal
 
 @pytest.mark.parametrize("head", [None, L1ChunkHeadConfig()], ids=["tokens", "l1_chunk"])
 def test_policy_build_and_load_make_a_constant_number_of_vocabulary_scans(vocab_calls: Counter, tmp_path,
-                                                                           head) -> None:
+                                                                           head, make_policy) -> None:
     counts = []
     for chunk in (1, 8):
         vocab_calls.clear()
@@ -67,19 +66,18 @@ def test_policy_build_and_load_make_a_constant_number_of_vocabulary_scans(vocab_
 
 
 @pytest.mark.slow
-def test_real_size_preset_policy_fits_the_spare_rows_and_round_trips(tmp_path) -> None:
+def test_real_size_preset_policy_fits_the_spare_rows_and_round_trips(tmp_path, tiny_stats, make_batch) -> None:
     """The 3B preset (cut to one block each) at the real vocabulary: the action and state tokens take spare
     embedding rows (no resize), and a save/load gives the same actions."""
     import torch
 
-    from tests.vla.conftest import STATS, make_batch
     from vst_vla.vla.configuration import VLAConfig
     from vst_vla.vlm.backbone import BackboneConfig
 
     torch.manual_seed(0)
     backbone = BackboneConfig(preset="qwen2_5_vl_3b", preset_num_layers=1, preset_vision_depth=1)
     cfg = VLAConfig(backbone=backbone, image_keys=("observation.images.agentview",), action_dim=7, state_dim=9)
-    policy = VLAPolicy.build(cfg, STATS).eval()
+    policy = VLAPolicy.build(cfg, tiny_stats).eval()
     start, end = policy.head.action_tokenizer.token_id_range
     assert (start, end) == (151665, 151921) and len(policy.processor.tokenizer) == 151922
     assert policy.backbone.get_input_embeddings().weight.shape[0] == 151936

@@ -16,7 +16,8 @@ def test_qwen2_5_vl_3b_preset_has_the_published_shapes() -> None:
     assert text.rope_parameters["rope_theta"] == 1e6 and text.rope_parameters["mrope_section"] == [16, 24, 24]
     assert (vision.depth, vision.hidden_size, vision.intermediate_size, vision.num_heads) == (32, 1280, 3420, 16)
     assert vision.out_hidden_size == 2048 and vision.fullatt_block_indexes == [7, 15, 23, 31]
-    assert (vision.window_size, vision.patch_size, vision.spatial_merge_size, vision.temporal_patch_size) == (112, 14, 2, 2)
+    assert (vision.window_size, vision.patch_size) == (112, 14)
+    assert (vision.spatial_merge_size, vision.temporal_patch_size) == (2, 2)
     assert (cfg.image_token_id, cfg.video_token_id, cfg.vision_start_token_id, cfg.vision_end_token_id) == (
         151655, 151656, 151652, 151653)
     assert (text.bos_token_id, text.eos_token_id) == (151643, 151645)

@@ -10,13 +10,11 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from typing import Any, TypeVar
+from typing import Any
 
 from vst_vla.errors import ConfigError
 
 __all__ = ["ConfigError", "container_from_hydra", "dataclass_from_dict", "dataclass_to_dict"]
-
-T = TypeVar("T")
 
 
 def container_from_hydra(cfg: Any) -> dict[str, Any]:
@@ -39,7 +37,7 @@ def container_from_hydra(cfg: Any) -> dict[str, Any]:
         raise ConfigError(f"cannot resolve the config: {err}") from None
 
 
-def dataclass_from_dict(cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:
+def dataclass_from_dict[T](cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:
     """Build ``cls`` from ``data``, recursing into dataclass-typed fields and converting lists to tuples.
 
     Every value is checked against its field's type hint first (ints for ``int``, numbers for ``float``, true /
@@ -79,7 +77,7 @@ def _with_path(message: str, where: str, class_name: str) -> str:
         return message
     if message.startswith(f"{class_name}."):  # "CollectConfig.num_episodes ..." -> "collect.num_episodes ..."
         return f"{where}.{message[len(class_name) + 1:]}"
-    if message.startswith(f"{where}.") or message.startswith(f"{where.rsplit('.', 1)[-1]}."):
+    if message.startswith((f"{where}.", f"{where.rsplit('.', 1)[-1]}.")):
         return message
     return f"{where}: {message}"
 

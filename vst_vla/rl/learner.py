@@ -43,7 +43,9 @@ class GRPOConfig:
 
     def __post_init__(self) -> None:
         if self.group_size < 2:
-            raise ValueError(f"rl.group_size must be >= 2 (advantages compare rollouts of a prompt), got {self.group_size}")
+            raise ValueError(
+                f"rl.group_size must be >= 2 (advantages compare rollouts of a prompt), got {self.group_size}"
+            )
         if self.temperature <= 0 or self.max_new_tokens < 1 or self.updates_per_rollout < 1:
             raise ValueError("rl.temperature must be > 0 and rl.max_new_tokens, rl.updates_per_rollout >= 1")
         if not 0 <= self.clip_low < 1 or self.clip_high < 0:
@@ -89,7 +91,9 @@ class GRPOLearner(AutocastModule):
         reference: frozen copy for the KL term (only when ``cfg.kl_coef > 0``).
     """
 
-    def __init__(self, vlm: SpatialVLM, cfg: GRPOConfig, system_prompt: str, reference: SpatialVLM | None = None) -> None:
+    def __init__(
+        self, vlm: SpatialVLM, cfg: GRPOConfig, system_prompt: str, reference: SpatialVLM | None = None
+    ) -> None:
         super().__init__()
         self.vlm = vlm
         self.cfg = cfg
@@ -135,7 +139,8 @@ class GRPOLearner(AutocastModule):
         # Tokens up to and including the first end-of-turn count; what generate padded after it does not.
         ended = (response == end_id).int().cumsum(-1)
         response_mask = (ended == 0) | ((ended == 1) & (response == end_id))
-        texts = tokenizer.batch_decode(torch.where(response_mask, response, tokenizer.pad_token_id), skip_special_tokens=True)
+        texts = tokenizer.batch_decode(torch.where(response_mask, response, tokenizer.pad_token_id),
+                                       skip_special_tokens=True)
         scores = [overall_reward(t, s.meta_info, self.cfg.format_weight) for t, s in
                   zip(texts, [s for s in samples for _ in range(n)])]
         rewards = torch.tensor([sc["reward"] for sc in scores], dtype=torch.float32)
@@ -147,7 +152,9 @@ class GRPOLearner(AutocastModule):
         if "mm_token_type_ids" in inputs:
             inputs["mm_token_type_ids"] = torch.cat([prompt["mm_token_type_ids"], torch.zeros_like(response)], dim=1)
         logp_old, _ = self._token_logp(backbone, inputs, response.shape[1])
-        ref_logp = self._token_logp(self.reference[0].backbone, inputs, response.shape[1])[0] if self.reference else None
+        ref_logp = None
+        if self.reference:
+            ref_logp = self._token_logp(self.reference[0].backbone, inputs, response.shape[1])[0]
         logs = {"reward_mean": float(rewards.mean()), "reward_std": float(rewards.std()),
                 "accuracy": sum(s["accuracy"] for s in scores) / len(scores),
                 "format_rate": sum(s["format"] for s in scores) / len(scores),

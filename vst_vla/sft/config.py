@@ -11,7 +11,6 @@ from vst_vla.spatial.ablation import IMAGE_ABLATIONS, check_ablations
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vlm.backbone import BackboneConfig
 
-
 VLM_STAGES = ("align", "sft", "cot")
 
 

@@ -114,7 +114,8 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     check_writable_destination(run_dir, "output_root/run_name")
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     train = load_or_generate(cfg.data.train_path, cfg.data.generate_train_scenes, cfg.data.generate_seed, cfg.data)
-    held_out = load_or_generate(cfg.data.eval_path, cfg.data.generate_eval_scenes, cfg.data.generate_eval_seed, cfg.data)
+    held_out = load_or_generate(cfg.data.eval_path, cfg.data.generate_eval_scenes, cfg.data.generate_eval_seed,
+                                cfg.data)
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     if resume_from is not None:
         vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.sft.freeze)

@@ -67,7 +67,8 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     if not dataset_root.exists():
         with timer.time("collect"):
             report = collect_demos(cfg.env, _collect_config(cfg))
-        logger.info("collected %d demos (%d dropped) into %s", report.episodes_kept, report.episodes_dropped, dataset_root)
+        logger.info("collected %d demos (%d dropped) into %s",
+                    report.episodes_kept, report.episodes_dropped, dataset_root)
     with timer.time("load_dataset"):
         dataset = VLATrainingDataset.from_config(cfg.dataset, chunk_size=cfg.policy.chunk_size)
     env_metadata = load_env_metadata(dataset_root)

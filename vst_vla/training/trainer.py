@@ -79,7 +79,8 @@ def build_optimizer(policy: torch.nn.Module, cfg: TrainerConfig) -> torch.optim.
             groups.setdefault((name in vision, param.ndim >= 2), []).append(param)
     param_groups = [
         {"params": params, "lr": cfg.vision_lr if is_vision else cfg.lr,
-         "weight_decay": cfg.weight_decay if decays else 0.0, "name": f"{'vision' if is_vision else 'main'}_{'decay' if decays else 'no_decay'}"}
+         "weight_decay": cfg.weight_decay if decays else 0.0,
+         "name": f"{'vision' if is_vision else 'main'}_{'decay' if decays else 'no_decay'}"}
         for (is_vision, decays), params in sorted(groups.items())
     ]
     return torch.optim.AdamW(param_groups, betas=cfg.betas)
@@ -139,7 +140,8 @@ class Trainer:
             # Datasets whose items are not plain tensors (e.g. packed SFT examples) bring their own collation.
             collate_fn=getattr(dataset, "collate_fn", None),
         )
-        run_log = _RunLogger(self.run_dir, cfg, {**self.run_config, **precision.as_dict()}, resume=resume_from is not None)
+        run_log = _RunLogger(self.run_dir, cfg, {**self.run_config, **precision.as_dict()},
+                             resume=resume_from is not None)
         try:
             last_ckpt, last_loss = self._loop(policy, loader, optimizer, scheduler, run_log, step, resume_from)
         finally:
@@ -157,7 +159,9 @@ class Trainer:
             while step < cfg.steps:
                 loss, logs = policy(next(batches))
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss is {float(loss)} at step {step}; lower trainer.lr or check the data")
+                    raise FloatingPointError(
+                        f"loss is {float(loss)} at step {step}; lower trainer.lr or check the data"
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)

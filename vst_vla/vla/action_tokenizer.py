@@ -36,7 +36,9 @@ class ActionTokenizer:
         ids = tokenizer.convert_tokens_to_ids(tokens)
         # Contiguous ids let decoding constrain logits with one slice instead of a gather.
         if ids != list(range(ids[0], ids[0] + n_bins)):
-            raise ValueError("action tokens must have contiguous ids; the tokenizer already holds some of them out of order")
+            raise ValueError(
+                "action tokens must have contiguous ids; the tokenizer already holds some of them out of order"
+            )
         self.first_token_id = ids[0]
 
     @property
@@ -52,7 +54,9 @@ class ActionTokenizer:
     def from_bins(self, bins: torch.Tensor) -> torch.Tensor:
         """Bin indices → bin centres in [-1, 1] (float32)."""
         if (bins < 0).any() or (bins >= self.n_bins).any():
-            raise ValueError(f"bin indices must lie in [0, {self.n_bins}), got min {int(bins.min())} max {int(bins.max())}")
+            raise ValueError(
+                f"bin indices must lie in [0, {self.n_bins}), got min {int(bins.min())} max {int(bins.max())}"
+            )
         return (bins.float() + 0.5) / self.n_bins * 2.0 - 1.0
 
     def to_token_ids(self, actions: torch.Tensor) -> torch.Tensor:

@@ -60,7 +60,9 @@ class VLAPolicy(AutocastModule):
                  env_metadata: dict | None = None) -> None:
         super().__init__()
         if not config.image_keys or config.action_dim <= 0:
-            raise ValueError("VLAConfig.image_keys and action_dim must be set (the trainer fills them from the dataset)")
+            raise ValueError(
+                "VLAConfig.image_keys and action_dim must be set (the trainer fills them from the dataset)"
+            )
         self.config = config
         self.backbone = backbone
         self.processor = processor
@@ -129,10 +131,13 @@ class VLAPolicy(AutocastModule):
             )
         return actions
 
-    def _loss(self, batch: dict, normalized: torch.Tensor, state_normalized: bool) -> tuple[torch.Tensor, dict[str, float]]:
+    def _loss(
+        self, batch: dict, normalized: torch.Tensor, state_normalized: bool
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         inputs = self.processor.encode(batch, self.head.train_suffixes(normalized)).to(self.device)
+        is_pad = _to(batch.get(ACTION_IS_PAD), self.device)
         with self.autocast(), self._state_context(batch, state_normalized):
-            loss = self.head.loss(self.backbone, inputs, normalized.to(self.device), _to(batch.get(ACTION_IS_PAD), self.device))
+            loss = self.head.loss(self.backbone, inputs, normalized.to(self.device), is_pad)
         return loss, {"loss": float(loss.detach())}
 
     @torch.inference_mode()
@@ -161,8 +166,8 @@ class VLAPolicy(AutocastModule):
             normalized = self.head.predict(self.backbone, inputs)
         expected = (batch_size, self.config.chunk_size, self.config.action_dim)
         if tuple(normalized.shape) != expected:
-            raise UnsafeActionError(f"the action head returned shape {tuple(normalized.shape)}, expected (B, chunk_size, "
-                                    f"action_dim) = {expected}; refusing to act")
+            raise UnsafeActionError(f"the action head returned shape {tuple(normalized.shape)}, "
+                                    f"expected (B, chunk_size, action_dim) = {expected}; refusing to act")
         if not torch.isfinite(normalized).all():
             raise UnsafeActionError("the action head produced NaN or inf; refusing to act")
         return normalized

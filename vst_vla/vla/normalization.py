@@ -50,7 +50,9 @@ class QuantileNormalizer:
         self.q99 = torch.as_tensor(self.q99, dtype=torch.float32).flatten()
         where = f"normalization statistics for {self.feature!r}"
         if self.q01.shape != self.q99.shape:
-            raise MissingStatsError(f"{where}: q01 has shape {tuple(self.q01.shape)} but q99 has {tuple(self.q99.shape)}")
+            raise MissingStatsError(
+                f"{where}: q01 has shape {tuple(self.q01.shape)} but q99 has {tuple(self.q99.shape)}"
+            )
         if self.q01.numel() == 0:
             raise MissingStatsError(f"{where}: q01 and q99 are empty; expected one value per dimension")
         for key, values in (("q01", self.q01), ("q99", self.q99)):
@@ -85,7 +87,10 @@ class QuantileNormalizer:
         return y.clamp(-1.0, 1.0)
 
     def unnormalize(self, y: torch.Tensor) -> torch.Tensor:
-        """[-1, 1] values (..., dim) → raw units (..., dim), inside [q01, q99] (NaN stays NaN for the caller to refuse)."""
+        """[-1, 1] values (..., dim) → raw units (..., dim), inside [q01, q99].
+
+        NaN stays NaN, for the caller to refuse.
+        """
         self._check_dim(y)
         q01, q99, rng = self.q01.to(y.device), self.q99.to(y.device), self._range().to(y.device)
         x = (y.clamp(-1.0, 1.0) + 1.0) / 2.0 * rng + q01
@@ -95,7 +100,9 @@ class QuantileNormalizer:
 
     def _check_dim(self, x: torch.Tensor) -> None:
         if x.shape[-1] != self.dim:
-            raise ValueError(f"expected a last dimension of {self.dim} (the statistics' size), got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"expected a last dimension of {self.dim} (the statistics' size), got shape {tuple(x.shape)}"
+            )
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"q01": self.q01.tolist(), "q99": self.q99.tolist()}

@@ -85,11 +85,15 @@ class BackboneConfig:
         if not self.rope_theta > 1.0:
             raise ValueError(f"backbone.rope_theta must be > 1 (the M-RoPE frequency base), got {self.rope_theta}")
         if self.hidden_size % self.num_heads:
-            raise ValueError(f"backbone.hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})")
+            raise ValueError(
+                f"backbone.hidden_size ({self.hidden_size}) must be divisible by num_heads ({self.num_heads})"
+            )
         if (self.hidden_size // self.num_heads) % 4:
             raise ValueError("backbone.hidden_size / num_heads must be a multiple of 4 (Qwen's 3-axis M-RoPE)")
         if self.num_heads % self.num_kv_heads:
-            raise ValueError(f"backbone.num_heads ({self.num_heads}) must be divisible by num_kv_heads ({self.num_kv_heads})")
+            raise ValueError(
+                f"backbone.num_heads ({self.num_heads}) must be divisible by num_kv_heads ({self.num_kv_heads})"
+            )
         if self.vision_hidden_size % self.vision_num_heads:
             raise ValueError("backbone.vision_hidden_size must be divisible by vision_num_heads")
         if self.image_min_tokens > self.image_max_tokens:

@@ -27,7 +27,8 @@ from transformers import PreTrainedTokenizerBase, Qwen2Tokenizer
 
 # Qwen2's pre-tokenizer split (from transformers' tokenization_qwen2.py).
 _PRETOKENIZE_REGEX = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}"""
+    r"""| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 )
 
 # Qwen2.5-VL's special tokens, in the order of the released tokenizer.

@@ -71,7 +71,8 @@ class TokenActionHead(ActionHead):
         start, end = self.action_tokenizer.token_id_range
         targets = ids[:, -n - 1 : -1]
         if ((targets < start) | (targets >= end)).any():
-            raise RuntimeError("action tokens are not where the prompt layout puts them; was the batch encoded with train_suffixes?")
+            raise RuntimeError("action tokens are not where the prompt layout puts them; "
+                               "was the batch encoded with train_suffixes?")
         hidden = backbone.model(**inputs).last_hidden_state
         # Position p predicts token p + 1: hidden states L-N-2 .. L-3 score the N action tokens.
         logits = backbone.lm_head(hidden[:, -n - 2 : -2])[..., start:end].float()
