@@ -128,7 +128,10 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     check_eval_seeds(cfg.eval.seeds, demo_seeds(env_metadata), f"the training data of {cfg.policy_path}")
     summaries = evaluate_tasks(policy, env_cfgs, cfg.eval, out_dir, policy_factory=factory)
     # How the numbers were produced, beside them: which checkpoint, precision (and why) and image ablation.
-    write_json_atomic(out_dir / EVAL_INFO, {"policy_path": cfg.policy_path, "seeds": cfg.eval.seeds,
+    # checkpoint_step (the step directory's name, "last" resolved) lets a Hub card find the evaluations of its step.
+    write_json_atomic(out_dir / EVAL_INFO, {"policy_path": cfg.policy_path,
+                                            "checkpoint_step": Path(cfg.policy_path).resolve().parent.name,
+                                            "seeds": cfg.eval.seeds,
                                             "image_ablation": cfg.eval.image_ablation, **precision.as_dict()})
     if cfg.eval.image_ablation != "none":
         print(f"image ablation: {cfg.eval.image_ablation} (the policy did not see the real camera images)")

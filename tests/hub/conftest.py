@@ -82,10 +82,16 @@ def vla_run_dir(tmp_path: Path, compose_config, vla_command) -> Path:
         "run_dir": str(run_dir), "phases_s": {"train": 3.0}, "start_step": 0, "final_step": 4, "final_loss": 2.25,
         "precision": "fp32", "checkpoint": str(run_dir / CHECKPOINTS_DIR / "000004"),
         "lerobot_policy": str(export), "eval": real.to_dict(), "eval_ablations": {"blank": blank.to_dict()}})
-    later = run_dir / CHECKPOINTS_DIR / "000004" / "eval_seed3_n5"
-    _write_json(later / "eval_info.json", {"policy_path": "x", "seeds": [3, 4, 5, 6, 7], "image_ablation": "none",
-                                           "precision": "fp32"})
+    # Where `python -m vst_vla.eval` writes by default: beside the step directories, naming its step.
+    later = run_dir / CHECKPOINTS_DIR / "eval_seed3_n5"
+    _write_json(later / "eval_info.json", {"policy_path": "x", "checkpoint_step": "000004", "seeds": [3, 4, 5, 6, 7],
+                                           "image_ablation": "none", "precision": "fp32"})
     _write_json(later / "summary.json", _eval_summary([True] * 5).to_dict())
+    # An evaluation of an earlier step in the same directory stays off this checkpoint's card.
+    other_step = run_dir / CHECKPOINTS_DIR / "eval_seed8_n2"
+    _write_json(other_step / "eval_info.json", {"policy_path": "x", "checkpoint_step": "000002", "seeds": [8, 9],
+                                                "image_ablation": "none", "precision": "fp32"})
+    _write_json(other_step / "summary.json", _eval_summary([False] * 2).to_dict())
     append_invocation(run_dir / COMMANDS_FILE, _invocation(vla_command, "2025-01-01T00:00:00+00:00"))
     return run_dir
 

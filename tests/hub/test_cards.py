@@ -40,6 +40,7 @@ def test_vla_card_has_metadata_command_and_the_evaluation_with_wilson_intervals(
     assert "seeds 0-2" in text
     # The later `python -m vst_vla.eval` of the same checkpoint, on its own seeds: 5/5 -> [56.6%, 100.0%].
     assert ["eval_seed3_n5 [seeds 3-7]", "100.0% (5/5)", "[56.6%, 100.0%]", "5"] in rows
+    assert not any("eval_seed8_n2" in cell for row in rows for cell in row)  # another step's evaluation
     assert "| cameras | `observation.images.agentview` |" in text and "| state / action dims | 9 / 7 |" in text
     assert "Released under the `mit` licence." in text and NOT_EVALUATED not in text
 
@@ -48,7 +49,7 @@ def test_vla_card_without_evaluation_or_command_says_so(vla_run_dir):
     summary = json.loads((vla_run_dir / RUN_SUMMARY).read_text())
     (vla_run_dir / RUN_SUMMARY).write_text(json.dumps({**summary, "eval": None, "eval_ablations": {}}))
     (vla_run_dir / COMMANDS_FILE).unlink()
-    shutil.rmtree(vla_run_dir / "checkpoints" / "000004" / "eval_seed3_n5")
+    shutil.rmtree(vla_run_dir / "checkpoints" / "eval_seed3_n5")
     text = str(model_card(inspect_run(vla_run_dir), "alice/vst_lift", HubConfig()))
     assert NOT_EVALUATED in text and NO_COMMAND in text and "Wilson" not in text
 

@@ -33,6 +33,7 @@ def test_every_task_of_the_checkpoint_is_evaluated(checkpoint: Path, tmp_path: P
     assert (tmp_path / PLOT_FILE).is_file() and (tmp_path / "tabletop_pick" / "summary.json").is_file()
     info = json.loads((tmp_path / "eval_info.json").read_text())
     assert info["precision"] == "fp32" and info["precision_requested"] == "fp32" and info["seeds"] == [0]
+    assert info["checkpoint_step"] == checkpoint.resolve().parent.name  # what a Hub card matches its step by
     out = capsys.readouterr().out
     assert "| lift " in out and "| tabletop_pick " in out and "average (2 tasks)" in out
 

@@ -146,14 +146,18 @@ def _stage_evaluations(summary: dict | None, run_config: dict | None) -> list[Ev
 
 
 def _later_evaluations(checkpoint_step_dir: Path) -> list[EvalRow]:
-    """``python -m vst_vla.eval`` results in their default place beside the checkpoint (``<step>/eval_*/``)."""
+    """``python -m vst_vla.eval`` results in their default place, ``<run>/checkpoints/eval_*/`` (docs/vla.md), that
+    evaluated this step: their ``eval_info.json`` names it as ``checkpoint_step``."""
     from vst_vla.eval import EVAL_INFO
     from vst_vla.rollout.multitask import SUMMARY_BY_TASK_FILE
     from vst_vla.rollout.runner import SUMMARY_FILE
 
+    step = checkpoint_step_dir.resolve().name
     rows = []
-    for out_dir in sorted(p for p in checkpoint_step_dir.glob("eval_*") if (p / EVAL_INFO).is_file()):
+    for out_dir in sorted(p for p in checkpoint_step_dir.parent.glob("eval_*") if (p / EVAL_INFO).is_file()):
         info = read_json(out_dir / EVAL_INFO) or {}
+        if info.get("checkpoint_step") != step:
+            continue  # another step's evaluation (they share the directory), or one older than checkpoint_step
         seeds = info.get("seeds") or []
         where = f"seeds {seeds[0]}-{seeds[-1]}" if seeds else out_dir.name
         ablation = info.get("image_ablation", "none")
