@@ -59,3 +59,21 @@ def test_every_caption_agrees_with_the_scene(scenes) -> None:
             assert meta["answer_kind"] == "text" and meta["ground_truth"] == s.answer
             seen.add(skill)
     assert seen == set(ALIGN_SKILLS)
+
+
+def test_a_narrower_free_fovy_zooms_the_free_cameras_and_captions_stay_exact() -> None:
+    """``--fovy``: the skills' free cameras render with it (focal length (H/2)/tan(fovy/2)), agentview keeps its
+    own, and the captions still agree with the scene."""
+    [(scene, samples)] = list(iter_scene_samples(1, 7, image_size=96, skills=["object_location"], max_per_scene=8,
+                                                 free_fovy_deg=25.0))
+    focal = {s.meta_info["query"]["camera"]["name"]: s.meta_info["query"]["camera"]["intrinsics"][1][1]
+             for s in samples}
+    free = [name for name in focal if name != "agentview"]
+    assert free, "expected at least one free-camera view among 8 questions"
+    for name in free:
+        assert focal[name] == pytest.approx(48.0 / np.tan(np.radians(12.5)), rel=1e-3)
+    for s in samples:
+        camera, [name] = _camera(s.meta_info["query"]), s.meta_info["query"]["objects"]
+        assert s.answer == _cell(scene.gt, name, camera)
+    with pytest.raises(ValueError, match="free_fovy_deg"):
+        iter_scene_samples(1, 7, free_fovy_deg=0.0)

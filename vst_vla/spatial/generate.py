@@ -22,6 +22,7 @@ from vst_vla.errors import ConfigError, exit_on_user_error
 from vst_vla.io import check_writable_destination
 from vst_vla.spatial.engine import SKILLS, default_skill_names, iter_scene_samples
 from vst_vla.spatial.engine.generator import close_shared_envs
+from vst_vla.spatial.engine.scene import FREE_FOVY_DEG
 from vst_vla.spatial.formats import write_parquet
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                              f"by name only: {' '.join(sorted(set(SKILLS.names()) - set(default_skill_names())))}")
     parser.add_argument("--max-per-scene", type=int, default=None, metavar="N",
                         help="questions per skill and scene, overriding each skill's own cap (default: keep them)")
+    parser.add_argument("--fovy", type=float, default=FREE_FOVY_DEG, metavar="DEG",
+                        help=f"vertical field of view of the skills' free cameras (default {FREE_FOVY_DEG:g}); a "
+                             "narrower one zooms in, so objects cover more image tokens")
     return parser.parse_args(argv)
 
 
@@ -56,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     try:
         scenes = iter_scene_samples(args.num_scenes, args.seed, args.env_type, args.image_size, args.skills,
-                                    args.max_per_scene)
+                                    args.max_per_scene, args.fovy)
     except (KeyError, ValueError) as err:  # bad arguments: unknown skill or env type, out-of-range sizes
         print(f"error: {err}", file=sys.stderr)
         return 2

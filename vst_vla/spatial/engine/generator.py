@@ -24,7 +24,7 @@ from vst_envs import env_config_from_dict, make_env
 from vst_envs.scene import box_object_info
 
 from vst_vla.spatial.engine.base import SKILLS, AnswerBalancer, default_skill_names
-from vst_vla.spatial.engine.scene import SceneBundle
+from vst_vla.spatial.engine.scene import FREE_FOVY_DEG, SceneBundle
 from vst_vla.spatial.schema import SpatialSample
 
 logger = logging.getLogger(__name__)
@@ -129,27 +129,32 @@ def iter_scene_samples(
     image_size: int = 128,
     skills: Sequence[str] | None = None,
     max_per_scene: int | None = None,
+    free_fovy_deg: float = FREE_FOVY_DEG,
 ) -> Iterator[tuple[SceneBundle, list[SpatialSample]]]:
     """``(scene, samples)`` per scene; a scene is released (no more renders) once the loop moves on.
 
     ``max_per_scene`` overrides every skill's own cap on questions per scene (more questions per render is the
     cheap way to a large single-skill set). Arguments are checked (and the env built) when this is called, not at
-    the first iteration, so a bad skill name raises here.
+    the first iteration, so a bad skill name raises here. ``free_fovy_deg`` is the vertical field of view of the
+    skills' free cameras (a narrower one makes the objects larger in the image; questions state each image's fov).
     """
     names = _check_args(num_scenes, seed, image_size, skills, max_per_scene)
+    if not 5.0 <= free_fovy_deg <= 120.0:
+        raise ValueError(f"free_fovy_deg must be in [5, 120] degrees, got {free_fovy_deg}")
     env = shared_env(env_type)
-    return _scenes(env, names, num_scenes, seed, env_type, image_size, max_per_scene)
+    return _scenes(env, names, num_scenes, seed, env_type, image_size, max_per_scene, free_fovy_deg)
 
 
 def _scenes(env: Any, names: list[str], num_scenes: int, seed: int, env_type: str, image_size: int,
-            max_per_scene: int | None) -> Iterator[tuple[SceneBundle, list[SpatialSample]]]:
+            max_per_scene: int | None, free_fovy_deg: float = FREE_FOVY_DEG,
+            ) -> Iterator[tuple[SceneBundle, list[SpatialSample]]]:
     table, table_geoms = _table(env)
     balancer = AnswerBalancer()
     for index in range(num_scenes):
         scene_seed = seed + index
         prepare_scene(env, scene_seed)
         scene = SceneBundle(env.unwrapped.scene_ground_truth(), env, image_size, seed, index, scene_seed,
-                            env_type, balancer, table, table_geoms)
+                            env_type, balancer, table, table_geoms, free_fovy_deg)
         samples: list[SpatialSample] = []
         for name in names:
             produced = SKILLS.get(name).generate(scene, skill_rng(seed, index, name), max_per_scene)
@@ -169,6 +174,7 @@ def generate_dataset(
     image_size: int = 128,
     skills: Sequence[str] | None = None,
     max_per_scene: int | None = None,
+    free_fovy_deg: float = FREE_FOVY_DEG,
 ) -> list[SpatialSample]:
     """VST-style spatial QA samples about ``num_scenes`` scenes (``env.reset(seed=seed + i)``).
 
@@ -179,9 +185,10 @@ def generate_dataset(
         image_size: square render size in pixels (at most 480).
         skills: skill names to run (default: every skill of the default mix, see :func:`default_skill_names`).
         max_per_scene: questions per skill and scene, overriding each skill's own cap (default: keep them).
+        free_fovy_deg: vertical field of view of the skills' free cameras (narrower: objects larger in the image).
 
     Returns:
         The samples, scene by scene and, within a scene, skill by skill.
     """
-    scenes = iter_scene_samples(num_scenes, seed, env_type, image_size, skills, max_per_scene)
+    scenes = iter_scene_samples(num_scenes, seed, env_type, image_size, skills, max_per_scene, free_fovy_deg)
     return [s for _, samples in scenes for s in samples]

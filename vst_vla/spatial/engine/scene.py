@@ -111,8 +111,10 @@ class SceneBundle:
         balancer: AnswerBalancer,
         table: ObjectInfo,
         table_geom_ids: Sequence[int],
+        free_fovy_deg: float = FREE_FOVY_DEG,
     ) -> None:
         self.gt = gt
+        self.free_fovy_deg = free_fovy_deg
         self._env = env
         self.image_size = image_size
         self.dataset_seed = dataset_seed
@@ -130,7 +132,13 @@ class SceneBundle:
     # --- renders ---------------------------------------------------------------------------------------------
 
     def _spec(self, view: ViewSpec | str) -> ViewSpec:
-        return SINGLE_VIEWS[view] if isinstance(view, str) else view
+        spec = SINGLE_VIEWS[view] if isinstance(view, str) else view
+        # The skills design their free cameras at FREE_FOVY_DEG; a scene made with another free fovy (a zoom that
+        # makes objects larger in the image) renders them with it. Cameras with a fovy of their own (the video
+        # sweep's, agentview's) keep it. Skills read the fovy from the rendered camera, so questions stay exact.
+        if spec.camera is None and spec.fovy_deg == FREE_FOVY_DEG and self.free_fovy_deg != FREE_FOVY_DEG:
+            spec = dataclasses.replace(spec, fovy_deg=self.free_fovy_deg)
+        return spec
 
     def _live_env(self) -> Any:
         if self._env is None:
