@@ -8,9 +8,12 @@ which is atomic on POSIX and Windows when both names are on the same filesystem.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import struct
 import tempfile
 import uuid
@@ -20,7 +23,66 @@ from typing import Any
 
 from vst_vla.errors import CorruptFileError, MissingInputError, UserError
 
-__all__ = ["atomic_directory", "atomic_path", "check_safetensors", "check_writable_destination", "write_json_atomic"]
+__all__ = [
+    "atomic_directory",
+    "atomic_path",
+    "check_safetensors",
+    "check_writable_destination",
+    "remove_dead_temporaries",
+    "temporary_sibling",
+    "write_json_atomic",
+]
+
+# Temporary names carry the writing process (pid and host), so a later writer can tell the leftovers of a process
+# that was killed (SIGKILL, power loss: no ``except`` ran to delete them) from the temporaries of one still writing.
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)@(?P<host>[0-9a-f]{8})\.[0-9a-f]{12}\.(?:tmp|old)$")
+
+
+def temporary_sibling(path: str | os.PathLike[str], kind: str = "tmp") -> Path:
+    """A fresh hidden name next to ``path``: ``.<name>.<pid>@<host>.<uuid>.<kind>`` (kind ``tmp`` or ``old``).
+
+    Hidden (leading dot) so globbing for results never picks it up; :func:`remove_dead_temporaries` recognises it.
+    """
+    if kind not in ("tmp", "old"):
+        raise ValueError(f"kind must be 'tmp' or 'old', got {kind!r}")
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}@{_HOST}.{uuid.uuid4().hex[:12]}.{kind}")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_dead_temporaries(directory: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporaries (:func:`temporary_sibling` names) in ``directory`` whose writer no longer runs.
+
+    Only names made on this host by a process that is gone are removed: a live writer's temporary, another
+    host's (a shared filesystem) and anything not named by :func:`temporary_sibling` are left alone. Returns
+    what was removed.
+    """
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if match is None or match["host"] != _HOST or _process_alive(int(match["pid"])):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 @contextlib.contextmanager
@@ -29,13 +91,14 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
 
     The temporary path does not exist yet when yielded; the caller creates it. It lives in the same directory (so
     ``os.replace`` does not cross filesystems) and is hidden (leading dot) so globbing for results never picks it
-    up. The parent directory is created if needed.
+    up. The parent directory is created if needed, and temporaries left there by killed writers are removed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_temporaries(path.parent)
     # A fresh unique name rather than ``tempfile.mkstemp``: mkstemp creates the file with mode 0600, which the
     # rename would carry over, leaving results unreadable to other users; the writer creates it with the umask.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
+    tmp = temporary_sibling(path)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -59,15 +122,24 @@ def write_json_atomic(path: str | os.PathLike[str], data: Any) -> Path:
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield an empty temporary directory next to ``path``; on a clean exit it replaces ``path``, on an error it
-    is deleted. Checkpoints are written this way, so resuming never finds a half-written one."""
+    is deleted. Checkpoints are written this way, so resuming never finds a half-written one. Temporaries left
+    beside ``path`` by killed writers are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    remove_dead_temporaries(path.parent)
+    tmp = temporary_sibling(path)
+    tmp.mkdir()
     try:
         yield tmp
         if path.exists():
-            shutil.rmtree(path)
-        tmp.replace(path)
+            # Moved aside, then deleted: a kill between the two renames leaves the old copy under a name the next
+            # writer removes, never a half-deleted one at ``path``.
+            old = temporary_sibling(path, "old")
+            path.replace(old)
+            tmp.replace(path)
+            shutil.rmtree(old)
+        else:
+            tmp.replace(path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

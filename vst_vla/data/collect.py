@@ -27,7 +27,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ from vst_vla.data.episode_sources import EpisodeSource, make_episode_source
 from vst_vla.data.multitask import check_same_layout, check_same_spaces
 from vst_vla.data.writer import DatasetWriter
 from vst_vla.errors import ConfigError, OutputExistsError
-from vst_vla.io import check_writable_destination, write_json_atomic
+from vst_vla.io import check_writable_destination, remove_dead_temporaries, temporary_sibling, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +162,10 @@ def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectRep
     _check_can_write(root, collect_cfg.overwrite)
     check_writable_destination(root, "collect.root")
     root.parent.mkdir(parents=True, exist_ok=True)
+    # A collection killed outright (SIGKILL, power loss) ran no cleanup: its hidden temp dataset goes now.
+    remove_dead_temporaries(root.parent)
     # Same directory as root so the final os.rename is atomic (same filesystem) and leaves no partial dataset.
-    tmp_root = root.parent / f".{root.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp_root = temporary_sibling(root)
     start = time.perf_counter()
     try:
         runs = _record(env_cfgs, collect_cfg, tmp_root)
@@ -363,7 +364,7 @@ def _move_into_place(tmp_root: Path, root: Path, overwrite: bool) -> None:
         return
     # Directories cannot be swapped atomically; move the old one aside first so either the old or the new
     # dataset is at root at every moment, and put it back if the second rename fails.
-    trash = root.parent / f".{root.name}.old-{uuid.uuid4().hex[:8]}"
+    trash = temporary_sibling(root, "old")
     os.rename(root, trash)
     try:
         os.rename(tmp_root, root)

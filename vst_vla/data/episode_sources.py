@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from vst_envs import make_env, make_expert
 
 from vst_vla.data.recording import EpisodeRecording, record_episode
+from vst_vla.workers import exit_with_parent
 
 __all__ = ["EpisodeSource", "InProcessEpisodes", "WorkerEpisodes", "make_episode_source"]
 
@@ -79,7 +80,8 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(threads: int) -> None:
-    """Cap the worker's render threads before its first env creates a GL context."""
+    """Cap the worker's render threads before its first env creates a GL context; exit if the collector dies."""
+    exit_with_parent()
     os.environ.setdefault(RENDER_THREADS_VAR, str(threads))
     # Close the env (and free its GL context) when the worker exits; atexit does not run in pool workers.
     multiprocessing.util.Finalize(None, _close_worker_env, exitpriority=10)

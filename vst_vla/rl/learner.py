@@ -105,6 +105,35 @@ class GRPOLearner(AutocastModule):
     def vision_parameter_names(self) -> set[str]:
         return {f"vlm.{name}" for name in self.vlm.vision_parameter_names()}
 
+    def resume_state(self) -> dict[str, torch.Tensor]:
+        """The rollout batch still being reused and its use count, as named tensors (empty when there is none).
+
+        Saved with each checkpoint (:mod:`vst_vla.training.checkpoint`): with ``updates_per_rollout > 1`` a run
+        resumed mid-cycle must reuse these rollouts, sampled by weights that no longer exist, to stay on course.
+        """
+        r = self._rollouts
+        if r is None:
+            return {}
+        state = {"uses": torch.tensor(self._uses), "response_mask": r.response_mask, "logp_old": r.logp_old,
+                 "advantages": r.advantages, **{f"inputs.{k}": v for k, v in r.inputs.items()},
+                 **{f"logs.{k}": torch.tensor(v, dtype=torch.float64) for k, v in r.logs.items()}}
+        if r.ref_logp is not None:
+            state["ref_logp"] = r.ref_logp
+        return {k: v.detach().contiguous() for k, v in state.items()}
+
+    def load_resume_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore what :meth:`resume_state` returned (an empty dict: no rollouts yet)."""
+        if not state:
+            self._rollouts, self._uses = None, 0
+            return
+        state = {k: v.to(self.device) for k, v in state.items()}
+        self._uses = int(state["uses"])
+        self._rollouts = Rollouts(
+            inputs={k.removeprefix("inputs."): v for k, v in state.items() if k.startswith("inputs.")},
+            response_mask=state["response_mask"], logp_old=state["logp_old"], ref_logp=state.get("ref_logp"),
+            advantages=state["advantages"],
+            logs={k.removeprefix("logs."): float(v) for k, v in state.items() if k.startswith("logs.")})
+
     def save_pretrained(self, directory):
         return self.vlm.save_pretrained(directory)
 

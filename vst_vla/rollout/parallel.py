@@ -47,6 +47,7 @@ from vst_vla.rollout.runner import (
     run_episode,
 )
 from vst_vla.rollout.stats import EvalSummary
+from vst_vla.workers import exit_with_parent
 
 __all__ = ["ExpertPolicyFactory", "PolicyFactory", "PretrainedPolicyFactory", "WorkerCrashedError", "evaluate_parallel"]
 
@@ -130,6 +131,7 @@ def _init_worker(env_cfg: dict[str, Any], factory: PolicyFactory, max_steps: int
     ProcessPoolExecutor marks the whole pool broken when an initializer raises and reports only that, so the
     real exception (e.g. a policy/env mismatch) would be lost.
     """
+    exit_with_parent()  # a killed evaluation leaves no worker waiting for seeds
     import torch
 
     # Every worker using all cores would oversubscribe the machine num_workers times over.

@@ -7,13 +7,14 @@ evaluates per skill before and after, and writes a plain Hugging Face checkpoint
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
+
+import torch
 
 from vst_vla.errors import ConfigError
 from vst_vla.hub.push import push_run
 from vst_vla.hub.reachability import check_can_push
-from vst_vla.io import check_writable_destination
+from vst_vla.io import atomic_path, check_writable_destination, write_json_atomic
 from vst_vla.precision import apply_precision
 from vst_vla.rl.config import RULE_CHECKABLE_KINDS, RLStageConfig
 from vst_vla.rl.evaluation import format_reward_change, paired_bootstrap, reward_scores
@@ -22,7 +23,7 @@ from vst_vla.sft.model import SpatialVLM
 from vst_vla.spatial.image_gain import score_with_ablations
 from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
-from vst_vla.stages.sft import answer_held_out, load_or_generate, write_run_record
+from vst_vla.stages.sft import answer_held_out, evaluation_before_training, load_or_generate, write_run_record
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.run_files import REWARD_CHANGE, RUN_SUMMARY
 from vst_vla.training.trainer import Trainer, resolve_device
@@ -43,11 +44,18 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
         raise ConfigError(f"{data.train_path} has no rule-checkable questions (answer kinds {RULE_CHECKABLE_KINDS})")
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     source = resume_from / PRETRAINED_DIR if resume_from else None
-    vlm = SpatialVLM.from_pretrained(source, cfg.freeze) if source else SpatialVLM.build(cfg.model, cfg.freeze)
+    if source:
+        vlm = SpatialVLM.from_pretrained(source, cfg.freeze)
+    else:
+        # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
+        torch.manual_seed(cfg.trainer.seed)
+        vlm = SpatialVLM.build(cfg.model, cfg.freeze)
     apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
     evaluate = lambda: answer_held_out(vlm, held_out, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
                                        cfg.eval_max_samples)
-    answered_before = evaluate() if resume_from is None else None
+    # The starting model's answers; a resumed run reads them back (its starting weights are gone).
+    answers_before = evaluation_before_training(run_dir, resume_from is None, lambda: evaluate()[1])
+    answered_before = (held_out[: cfg.eval_max_samples], answers_before) if answers_before is not None else None
     reference = copy.deepcopy(vlm).eval().requires_grad_(False) if cfg.rl.kl_coef > 0 else None
     learner = GRPOLearner(vlm, cfg.rl, cfg.system_prompt, reference)
     write_run_record(run_dir, cfg)
@@ -66,11 +74,12 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
                "reward_change": None}
     if answered_before is not None:
         summary["reward_change"] = _reward_change(answered_before, answered_after)
-    (run_dir / RUN_SUMMARY).write_text(json.dumps(summary, indent=2))
+    write_json_atomic(run_dir / RUN_SUMMARY, summary)
     summary["report"] = write_skill_report(summary, run_dir)
     if summary["reward_change"]:
         table = format_reward_change(summary["reward_change"])
-        (run_dir / REWARD_CHANGE).write_text(table)
+        with atomic_path(run_dir / REWARD_CHANGE) as tmp:
+            tmp.write_text(table)
         summary["report"] += "\n" + table
     summary["hub_url"] = push_run(run_dir, cfg.hub)  # None unless hub.push; reads the files written above
     return summary

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+import torch
 
 from vst_vla.config.parse import dataclass_to_dict
 from vst_vla.errors import ConfigError
 from vst_vla.hub.command import record_invocation
 from vst_vla.hub.push import push_run
 from vst_vla.hub.reachability import check_can_push
-from vst_vla.io import check_writable_destination
+from vst_vla.io import check_writable_destination, write_json_atomic
 from vst_vla.precision import apply_precision
 from vst_vla.sft.config import SpatialDataConfig, VLMStageConfig
 from vst_vla.sft.cot import to_cot_sample
@@ -35,7 +38,7 @@ from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
 from vst_vla.spatial.schema import SpatialSample
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
-from vst_vla.training.run_files import COMMANDS_FILE, RUN_CONFIG, RUN_SUMMARY
+from vst_vla.training.run_files import COMMANDS_FILE, EVAL_BEFORE, RUN_CONFIG, RUN_SUMMARY
 from vst_vla.training.trainer import Trainer, resolve_device
 
 logger = logging.getLogger(__name__)
@@ -99,10 +102,21 @@ def _evaluate(vlm: SpatialVLM, samples: list[SpatialSample], cfg: VLMStageConfig
     return evaluate_vlm(vlm, samples, cfg.system_prompt, cfg.sft.eval_max_new_tokens, cfg.sft.eval_max_samples)
 
 
+def evaluation_before_training(run_dir: Path, fresh: bool, evaluate: Callable[[], Any]) -> Any:
+    """The starting model's evaluation (JSON-able): run by a fresh run and kept in ``<run>/eval_before.json``; read
+    back by a resumed one, whose starting weights are gone. None when a resumed run has no such file."""
+    path = run_dir / EVAL_BEFORE
+    if fresh:
+        result = evaluate()
+        write_json_atomic(path, result)
+        return result
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def write_run_record(run_dir: Path, cfg: object) -> None:
     """The stage's resolved config and the command that ran it, beside its checkpoints (its card quotes them)."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RUN_CONFIG).write_text(json.dumps(dataclass_to_dict(cfg), indent=2))
+    write_json_atomic(run_dir / RUN_CONFIG, dataclass_to_dict(cfg))
     record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")
 
 
@@ -120,9 +134,11 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     if resume_from is not None:
         vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.sft.freeze)
     else:
+        # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
+        torch.manual_seed(cfg.trainer.seed)
         vlm = SpatialVLM.build(cfg.model, cfg.sft.freeze)
     apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
-    before = _evaluate(vlm, held_out, cfg) if resume_from is None else None
+    before = evaluation_before_training(run_dir, resume_from is None, lambda: _evaluate(vlm, held_out, cfg))
     examples = SFTDataset(train, vlm.processor, cfg.system_prompt, cfg.sft.max_tokens)
     dataset = PackedDataset(examples, cfg.sft.max_tokens, packing=cfg.sft.packing, seed=cfg.trainer.seed)
     logger.info("%d samples in %d rows (packing=%s)", len(examples), len(dataset), cfg.sft.packing)
@@ -135,7 +151,7 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
                "before": before, **scored, "chance": chance_by_skill(held_out),
                "prior": blind_prior_by_skill(train, held_out), "prior_fit": "the training split"}
-    (run_dir / RUN_SUMMARY).write_text(json.dumps(summary, indent=2))
+    write_json_atomic(run_dir / RUN_SUMMARY, summary)
     summary["report"] = write_skill_report(summary, run_dir)
     summary["hub_url"] = push_run(run_dir, cfg.hub)  # None unless hub.push; reads the files written above
     return summary

@@ -13,6 +13,8 @@ import logging
 import time
 from pathlib import Path
 
+import torch
+
 from vst_vla.config.schema import TrainConfig
 from vst_vla.constants import ACTION, OBS_STATE
 from vst_vla.data.collect import collect_demos
@@ -22,7 +24,7 @@ from vst_vla.errors import ConfigError, CorruptFileError, OutputExistsError
 from vst_vla.hub.command import record_invocation
 from vst_vla.hub.push import push_run
 from vst_vla.hub.reachability import check_can_push
-from vst_vla.io import check_writable_destination
+from vst_vla.io import check_writable_destination, write_json_atomic
 from vst_vla.rollout.parallel import PretrainedPolicyFactory
 from vst_vla.rollout.policy_eval import env_task_label, evaluate_image_ablations, evaluate_policy
 from vst_vla.rollout.stats import format_summary_table
@@ -81,9 +83,11 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
             policy = VLAPolicy.from_pretrained(resume_from / PRETRAINED_DIR)
         else:
             stats = to_json_stats(dataset.stats(exact_quantiles=True), [ACTION, OBS_STATE])
+            # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
+            torch.manual_seed(cfg.trainer.seed)
             policy = VLAPolicy.build(policy_cfg, stats, env_metadata or {"env": cfg.env.to_dict()})
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / RUN_CONFIG).write_text(json.dumps(cfg.to_dict(), indent=2))
+    write_json_atomic(run_dir / RUN_CONFIG, cfg.to_dict())
     record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")  # the exact command, for the card
     with timer.time("train"):
         result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict()).fit(policy, dataset, resume_from)
@@ -107,7 +111,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
            "lerobot_policy": str(lerobot_dir) if lerobot_dir else None,
            "eval": summary.to_dict() if summary else None,
            "eval_ablations": {name: s.to_dict() for name, s in ablated.items()}}
-    (run_dir / RUN_SUMMARY).write_text(json.dumps(out, indent=2))
+    write_json_atomic(run_dir / RUN_SUMMARY, out)
     if summary is not None:
         label = env_task_label(cfg.env)
         rows = {f"{label} [images: {s.image_ablation}]" if s.image_ablation != "none" else label: s

@@ -4,11 +4,15 @@ Layout (LeRobot's): ``<run>/checkpoints/<step:06d>/pretrained_model/`` holds wha
 ``.../training_state/`` holds what resuming needs. ``<run>/checkpoints/last`` is a symlink to the newest one.
 Each step directory is written under a temporary name and renamed into place, so a crash never leaves a
 half-written checkpoint that resume would pick up. State files use LeRobot's own safetensors/JSON savers.
+A trainable object with state of its own that resuming needs (the RL learner's rollouts in reuse) exposes it as
+``resume_state() -> {name: tensor}`` and ``load_resume_state(tensors)``; it is kept in
+``training_state/learner_state.safetensors``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -17,15 +21,19 @@ from lerobot.optim.optimizers import load_optimizer_state, save_optimizer_state
 from lerobot.optim.schedulers import load_scheduler_state, save_scheduler_state
 from lerobot.utils.constants import OPTIMIZER_STATE, RNG_STATE
 from lerobot.utils.random_utils import load_rng_state, save_rng_state
+from safetensors.torch import load_file, save_file
 
 from vst_vla.errors import CorruptFileError, MissingInputError
-from vst_vla.io import atomic_directory, check_safetensors
+from vst_vla.io import atomic_directory, check_safetensors, remove_dead_temporaries, temporary_sibling
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINTS_DIR = "checkpoints"
 LAST_LINK = "last"
 PRETRAINED_DIR = "pretrained_model"
 TRAINING_STATE_DIR = "training_state"
 STEP_FILENAME = "training_step.json"
+LEARNER_STATE = "learner_state.safetensors"
 
 
 def checkpoint_dir(run_dir: Path, step: int) -> Path:
@@ -43,6 +51,8 @@ def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Opt
         save_optimizer_state(optimizer, state_dir)
         save_scheduler_state(scheduler, state_dir)
         save_rng_state(state_dir)
+        if hasattr(policy, "resume_state"):
+            save_file(policy.resume_state(), str(state_dir / LEARNER_STATE))
         (state_dir / STEP_FILENAME).write_text(json.dumps({"step": step}))
     _point_last_at(final)
     return final
@@ -50,11 +60,14 @@ def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Opt
 
 def _point_last_at(target: Path) -> None:
     link = target.parent / LAST_LINK
-    tmp_link = target.parent / f".{LAST_LINK}.tmp"
-    if tmp_link.is_symlink() or tmp_link.exists():
-        tmp_link.unlink()
+    tmp_link = temporary_sibling(link)  # a killed writer's leftover link is removed by the next atomic write here
     tmp_link.symlink_to(target.name)
     os.replace(tmp_link, link)
+
+
+def remove_checkpoint_temporaries(run_dir: Path) -> None:
+    """Delete what killed runs left half-written under ``<run>/checkpoints`` (never a complete checkpoint)."""
+    remove_dead_temporaries(Path(run_dir) / CHECKPOINTS_DIR)
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:
@@ -80,14 +93,22 @@ def check_training_state(checkpoint: Path) -> str:
 
 
 def load_training_state(checkpoint: Path, optimizer: torch.optim.Optimizer,
-                        scheduler: torch.optim.lr_scheduler.LRScheduler) -> int:
-    """Restore optimizer, scheduler and RNG state in place; returns the step the checkpoint was taken at."""
+                        scheduler: torch.optim.lr_scheduler.LRScheduler, policy: object | None = None) -> int:
+    """Restore optimizer, scheduler and RNG state (and ``policy``'s resume state, when it has one) in place;
+    returns the step the checkpoint was taken at."""
     state_dir = Path(checkpoint) / TRAINING_STATE_DIR
     hint = check_training_state(checkpoint)
     try:
         load_optimizer_state(optimizer, state_dir)
         load_scheduler_state(scheduler, state_dir)
         load_rng_state(state_dir)
+        if hasattr(policy, "load_resume_state"):
+            learner_state = state_dir / LEARNER_STATE
+            if learner_state.is_file():
+                check_safetensors(learner_state, hint)
+                policy.load_resume_state(load_file(str(learner_state)))
+            else:  # written before the learner's state was saved: resumes, though not exactly
+                logger.warning("%s has no %s; the learner resumes without its state", checkpoint, LEARNER_STATE)
         return int(json.loads((state_dir / STEP_FILENAME).read_text())["step"])
     except (OSError, ValueError, KeyError) as err:
         raise CorruptFileError(f"the training state in {state_dir} cannot be restored ({err}); {hint}") from err

@@ -7,6 +7,7 @@ tools that only read a run (e.g. :mod:`vst_vla.hub`) name its files without impo
 
 RUN_CONFIG = "run_config.json"  # the stage's resolved config (dataclass as JSON)
 RUN_SUMMARY = "run_summary.json"  # the stage's returned summary: steps, losses, evaluation results
+EVAL_BEFORE = "eval_before.json"  # VLM stages: the starting model's evaluation, kept for a resumed run's summary
 COMMANDS_FILE = "commands.jsonl"  # one line per invocation: the exact command (vst_vla.hub.command)
 LEROBOT_EXPORT_DIR = "lerobot_policy"  # VLA stage: the final checkpoint in the LeRobot plugin's layout
 EVAL_DIR = "eval"  # VLA stage: the final evaluation; image ablations in eval_<ablation>/

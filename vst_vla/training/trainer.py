@@ -21,8 +21,9 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from vst_vla.errors import ConfigError
+from vst_vla.io import atomic_path
 from vst_vla.precision import Precision, apply_precision
-from vst_vla.training.checkpoint import load_training_state, save_checkpoint
+from vst_vla.training.checkpoint import load_training_state, remove_checkpoint_temporaries, save_checkpoint
 from vst_vla.training.config import TrainerConfig
 from vst_vla.training.sampler import ResumableBatchSampler
 
@@ -120,13 +121,14 @@ class Trainer:
         """
         cfg = self.cfg
         device = resolve_device(cfg.device)
+        remove_checkpoint_temporaries(self.run_dir)
         policy.to(device).train()
         precision = apply_precision(policy, cfg.precision, device)
         optimizer = build_optimizer(policy, cfg)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg))
         step = 0
         if resume_from is not None:
-            step = load_training_state(resume_from, optimizer, scheduler)
+            step = load_training_state(resume_from, optimizer, scheduler, policy)
             logger.info("resumed from %s at step %d", resume_from, step)
         else:
             torch.manual_seed(cfg.seed)
@@ -139,11 +141,17 @@ class Trainer:
             persistent_workers=cfg.num_workers > 0,
             # Datasets whose items are not plain tensors (e.g. packed SFT examples) bring their own collation.
             collate_fn=getattr(dataset, "collate_fn", None),
+            # Starting an iterator draws the workers' base seed from this generator; from the global one it would
+            # shift every later random draw (sampling, dropout, flow noise) by one on resume, as the checkpoint's
+            # RNG state is taken after the first run's draw.
+            generator=torch.Generator().manual_seed(cfg.seed),
         )
         run_log = _RunLogger(self.run_dir, cfg, {**self.run_config, **precision.as_dict()},
-                             resume=resume_from is not None)
+                             resume=resume_from is not None, start_step=step)
         try:
             last_ckpt, last_loss = self._loop(policy, loader, optimizer, scheduler, run_log, step, resume_from)
+            if math.isnan(last_loss):  # resumed at the final step: nothing left to train
+                last_loss = run_log.last_loss
         finally:
             run_log.close()
         return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt, precision)
@@ -183,10 +191,16 @@ class Trainer:
 
 
 class _RunLogger:
-    """Appends metrics to ``train_log.jsonl`` and, unless disabled, to a wandb run (offline by default)."""
+    """Appends metrics to ``train_log.jsonl`` and, unless disabled, to a wandb run (offline by default).
 
-    def __init__(self, run_dir: Path, cfg: TrainerConfig, run_config: dict, resume: bool) -> None:
+    The log is first cut back to the steps up to ``start_step``: a run killed after its last checkpoint logged
+    steps that its resumption trains again, and each step must appear once, as in an uninterrupted run.
+    """
+
+    def __init__(self, run_dir: Path, cfg: TrainerConfig, run_config: dict, resume: bool, start_step: int = 0) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
+        kept = _truncate_log(run_dir / TRAIN_LOG, start_step)
+        self.last_loss = float(kept[-1].get("loss", float("nan"))) if kept else float("nan")
         self._file = open(run_dir / TRAIN_LOG, "a")  # noqa: SIM115 - kept open for the whole run
         self._wandb = None
         if cfg.wandb.mode != "disabled":
@@ -211,3 +225,26 @@ class _RunLogger:
         self._file.close()
         if self._wandb is not None:
             self._wandb.finish()
+
+
+def _truncate_log(path: Path, last_step: int) -> list[dict]:
+    """Keep the records of ``path`` logged at steps <= ``last_step`` (atomically rewritten); returns them.
+
+    A line cut short by a kill mid-write is dropped with the records after it.
+    """
+    if not path.is_file():
+        return []
+    kept: list[dict] = []
+    lines = path.read_text().splitlines(keepends=True)
+    for line in lines:
+        try:
+            record = json.loads(line) if line.endswith("\n") else None
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or record.get("step", last_step + 1) > last_step:
+            break
+        kept.append(record)
+    if len(kept) < len(lines):
+        with atomic_path(path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    return kept
