@@ -42,3 +42,22 @@ CHOICE="depth_order_points closer_object left_right relative_direction gripper_a
 NUMERIC="point_depth object_distance object_size gripper_height count_objects video_count"
 python -m vst_vla.spatial.evaluate --model outputs/train/sft_theta2/checkpoints/last/pretrained_model --data "$EVAL" \
   --prior-data "$TRAIN" --skills $CHOICE $NUMERIC --max-samples 100000 --out "$RES/sft_theta2_eval"
+# 4. Object size: the engine's cubes are small in the image (4 cm at ~0.95 m: ~7 px at 128 px, ~12 px at 224 px,
+#    where a merged image token is 28 px). The left/right probe with smaller squares, then the alignment stage at
+#    224 px with the free cameras at 45 degrees (the default) and zoomed to 25 degrees (cubes ~25 px), each scored
+#    on object_location with real, blank and shuffled images (locate_error.py).
+probe lr_t2_sq11 --probe left_right --rope-theta 2 --square 11
+probe lr_t2_sq8 --probe left_right --rope-theta 2 --square 8
+for FOV in 45 25; do
+  A_TRAIN=outputs/spatial/align224fov${FOV}_train.parquet
+  A_EVAL=outputs/spatial/align224fov${FOV}_eval40.parquet
+  ALIGN="--image-size 224 --fovy $FOV --skills object_location scene_layout depth_ranking"
+  [ -f "$A_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 40 --seed 100000 $ALIGN --out "$A_EVAL"
+  [ -f "$A_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 800 --seed 0 $ALIGN --out "$A_TRAIN"
+  python -m vst_vla.train stage=align run_name=align224fov$FOV data.image_size=224 data.train_path=$A_TRAIN \
+    data.eval_path=$A_EVAL trainer.steps=1000 trainer.save_every=250 sft.eval_max_samples=60
+  for STEP in 000250 000500 000750 001000; do
+    python experiments/perception/locate_error.py --data "$A_EVAL" --max-questions 100 \
+      --model outputs/train/align224fov$FOV/checkpoints/$STEP/pretrained_model --out "$OUT/locate_fov${FOV}_$STEP"
+  done
+done
