@@ -27,7 +27,6 @@ import argparse
 import dataclasses
 import json
 import os
-import platform
 import shutil
 import threading
 import time
@@ -35,6 +34,8 @@ from pathlib import Path
 from typing import Any, Self
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything can import MuJoCo (inherited by the workers)
+
+from benchmarks.machine import cpu_model_and_flags
 
 # The exit status of an injected crash: any non-zero code a real crash (segfault -11, OOM kill -9) would leave.
 CRASH_EXIT_CODE = 3
@@ -208,16 +209,6 @@ def run(episodes: int = 200, workers: int = 2, max_steps: int = 5, image_size: i
     return report
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--episodes", type=int, default=200)
@@ -234,7 +225,7 @@ def main() -> None:
     report = run(args.episodes, args.workers, args.max_steps, args.image_size, args.policy, args.warmup,
                  args.sample_s, args.out, args.precision)
     load, crash = report["load"], report["crash"]
-    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(f"machine: {cpu_model_and_flags()[0]}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     print(f"load run: {report['episodes']} episodes x {report['max_steps']} steps, {report['workers']} workers, "
           f"{report['policy']} policy, precision {report['precision']}, {load['seconds']:.1f} s")
     print(f"  spawned workers before/after: {load['workers_before']}/{load['workers_after']}")
