@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image, ImageDraw
+
+from vst_vla.io import atomic_path
 
 FRAMES = 4
 SCALE = 2  # the eval videos are small (the policy's camera size); nearest-neighbour upscaling keeps them sharp
@@ -57,11 +57,8 @@ def main() -> None:
     draw.text((4, tile_h + caption + 2), f"{videos[0].stem}; success {summary['successes']}/{summary['n_episodes']}"
               f" = {100 * summary['success_rate']:.0f}%, Wilson 95% CI [{100 * summary['ci_low']:.0f}%, "
               f"{100 * summary['ci_high']:.0f}%]", fill="black")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=args.out.parent, suffix=".png.tmp")  # write, then rename: no half-written PNG
-    os.close(fd)
-    canvas.save(tmp, format="PNG")
-    os.replace(tmp, args.out)
+    with atomic_path(args.out) as tmp:  # written, then renamed: never a half-written PNG
+        canvas.save(tmp, format="PNG")
     print(f"wrote {args.out}")
 
 

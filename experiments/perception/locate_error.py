@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vst_vla.io import write_json_atomic
 from vst_vla.precision import apply_precision
 from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT
 from vst_vla.sft.generation import generate_answers
@@ -86,9 +87,7 @@ def main() -> None:
     for twin in ("blank", "shuffle"):
         result[f"column_gain_vs_{twin}"] = bootstrap_gap(errors["real"][:, 0], errors[twin][:, 0])
         result[f"row_gain_vs_{twin}"] = bootstrap_gap(errors["real"][:, 1], errors[twin][:, 1])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "locate.json").write_text(json.dumps(result, indent=2))
+    write_json_atomic(Path(args.out) / "locate.json", result)
     print(json.dumps({k: v for k, v in result.items() if k not in ("model", "data")}, indent=2))
 
 
