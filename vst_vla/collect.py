@@ -18,6 +18,10 @@ Hydra composes ``configs/collect.yaml`` (env group default: ``configs/env/lift.y
 the result into dataclasses and hands them to :func:`vst_vla.data.collect.collect_demos` (or
 :func:`~vst_vla.data.collect.collect_multitask_demos`). Hydra keeps the working directory (no ``chdir``), so
 relative paths are relative to where you run the command; its own logs go to ``outputs/hydra/collect/<time>``.
+
+A collection that was killed or interrupted keeps its finished episodes in the hidden ``.<name>.collecting`` beside
+``collect.root``; the same command run again resumes it, collecting only the missing episodes (other settings are
+refused, naming the field; ``collect.overwrite=true`` discards them).
 """
 
 from __future__ import annotations
@@ -108,9 +112,10 @@ def main(cfg: DictConfig) -> None:
         report = run_collect(container_from_hydra(cfg), _command_line_env_overrides())
     tasks = dict.fromkeys(report.episode_tasks)
     per_task = ", ".join(f"{t}: {report.episode_tasks.count(t)}" for t in tasks) if len(tasks) > 1 else ""
+    resumed = f", {report.episodes_resumed} of them resumed from an interrupted run" if report.episodes_resumed else ""
     print(
         f"collected {report.episodes_kept} episodes ({report.frames} frames, "
-        f"{report.episodes_dropped} failed episodes dropped) in {report.seconds:.1f}s"
+        f"{report.episodes_dropped} failed episodes dropped{resumed}) in {report.seconds:.1f}s"
         + (f"\ntasks: {per_task}" if per_task else "")
         + f"\ndataset: {report.root}\n"
         f"train on it with dataset.root={report.root}"

@@ -36,6 +36,21 @@ def test_parquet_round_trip_embeds_images(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+def test_parquet_write_is_atomic(tmp_path):
+    """A write that fails midway leaves the previous file whole and no temporary beside it."""
+    path = tmp_path / "qa.parquet"
+    write_parquet([_sample(0)], path)
+
+    def failing():
+        yield _sample(1)
+        raise RuntimeError("the generator failed")
+
+    with pytest.raises(RuntimeError, match="the generator failed"):
+        write_parquet(failing(), path, rows_per_group=1)
+    assert list(read_parquet(path)) == [_sample(0)]
+    assert [p.name for p in tmp_path.iterdir()] == ["qa.parquet"]
+
+
 def test_llava_json_reader(tmp_path):
     (tmp_path / "imgs").mkdir()
     (tmp_path / "imgs" / "a.png").write_bytes(_png())

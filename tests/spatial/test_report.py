@@ -47,7 +47,9 @@ def test_report_table_has_ablation_prior_gain_and_p_columns(tmp_path: Path) -> N
     assert ("| object_distance | number | 2 |  | 0.900 | 0.700 | 0.800 |  | 0.800 | +0.100 | [-0.050, +0.200] "
             "|  |") in table
     assert "Blind prior fitted on: the training split (train.parquet)." in table
-    assert (tmp_path / "skills.md").read_text() == table and (tmp_path / "skills.png").is_file()
+    assert (tmp_path / "skills.md").read_text() == table
+    assert (tmp_path / "skills.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"  # a PNG, though written under a temp name
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["skills.md", "skills.png"]  # no temporary left
 
 
 def test_report_without_ablations_says_so(tmp_path: Path) -> None:

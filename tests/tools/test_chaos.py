@@ -4,15 +4,19 @@ Whatever moment the kill lands on (it depends on the machine's speed), the check
 and its outputs equal an uninterrupted run's; so neither test depends on how fast the machine is.
 """
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from vst_vla.tools.chaos import format_table, kill_plans, main, run_matrix
-from vst_vla.tools.kill_checks import check_files, compare_values
+from vst_vla.tools.kill_checks import check_files, compare_values, episode_digests
 from vst_vla.tools.kill_commands import (
     COMMANDS,
+    FINISHED_BEFORE_KILL,
     OUT,
+    RERUN_LOG,
     KillCommand,
     check_files_after_kill,
     check_training_run,
@@ -66,6 +70,29 @@ def test_compare_values_ignores_timing_and_applies_the_tolerance():
     problems = compare_values({"loss": 1.1, "seconds": 3.0, "eval": {"success_rate": 0.5, "n": 5}}, want, "s",
                               rtol=1e-6, atol=0.0)
     assert problems == ["s.eval.n: 5 != reference 4", "s.loss: 1.1 != reference 1.0"]
+
+
+def test_collection_check_wants_finished_episodes_kept_unchanged(tmp_path, tiny_lift_dataset):
+    """The final check of a killed collection: the episodes finished before the kill are in the rerun's dataset with
+    the same frames, and the rerun resumed (kept) the staged ones instead of collecting them again."""
+    ref, trial = tmp_path / "ref", tmp_path / "trial"
+    for d in (ref, trial):
+        shutil.copytree(tiny_lift_dataset.root, d / OUT / "dataset")
+    digests = episode_digests(trial / OUT / "dataset")
+    assert len(set(digests)) == 2  # the two episodes differ, so equal digests below are not a coincidence
+    first = f"lift/{tiny_lift_dataset.report.seeds[0]}"
+    check = COMMANDS["collect"].check_final
+
+    def final(staged: dict, rerun_log: str) -> list[str]:
+        (trial / FINISHED_BEFORE_KILL).write_text(json.dumps({"staged": staged, "dataset": {}}))
+        (trial / RERUN_LOG).write_text(rerun_log)
+        return check(trial, ref, None)
+
+    resumed = "[INFO] resumed 1 finished episodes of the interrupted collection in /x/.dataset.collecting\n"
+    assert final({first: digests[0]}, resumed) == []
+    assert any("collected again" in p for p in final({first: digests[0]}, "wrote 2 episodes\n"))
+    assert any("has other frames after the rerun" in p for p in final({first: digests[1]}, resumed))
+    assert any("is missing after the rerun" in p for p in final({"lift/7": digests[0]}, resumed))
 
 
 def test_cli_refuses_zero_kills(capsys):

@@ -16,13 +16,17 @@ back, in seed order, to this process, which alone writes the dataset: the same s
 are dropped before they reach LeRobot, and the video encoder's native console banner is silenced
 (:mod:`vst_vla.native_output`).
 
-The dataset is written into a hidden sibling directory and renamed into place only once it is complete, so a
-crash or Ctrl-C never leaves a half-written dataset at ``root``.
+Every kept episode is first written as its own one-episode LeRobot dataset into the hidden staging directory
+``.<name>.collecting`` beside ``root`` (:mod:`vst_vla.data.staging`), renamed there only once complete; when all
+are there, LeRobot's ``aggregate_datasets`` merges them in episode order into a hidden sibling of ``root``
+(:mod:`vst_vla.data.writer`), which is renamed into place. So a crash, kill or Ctrl-C never leaves a half-written
+dataset at ``root``, and a rerun with the same settings keeps every finished episode and collects only the missing
+ones, on the seeds an uninterrupted run would use: the dataset is the same as if it had never stopped.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -40,8 +44,9 @@ from vst_vla.constants import ACTION, OBS_STATE, image_key
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
 from vst_vla.data.episode_sources import EpisodeSource, make_episode_source
 from vst_vla.data.multitask import check_same_layout, check_same_spaces
-from vst_vla.data.writer import DatasetWriter
-from vst_vla.errors import ConfigError, OutputExistsError
+from vst_vla.data.staging import CollectionStaging, StagedEpisode
+from vst_vla.data.writer import merge_episode_datasets, write_episode_dataset
+from vst_vla.errors import ConfigError, OutputExistsError, UserError
 from vst_vla.io import check_writable_destination, remove_dead_temporaries, temporary_sibling, write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -63,6 +68,7 @@ class CollectReport:
         successes: episodes in the dataset in which the expert succeeded.
         seeds: env seed of each kept episode, in episode-index order.
         episode_tasks: task name of each kept episode, in episode-index order.
+        episodes_resumed: episodes an interrupted run had finished, kept rather than collected again.
     """
 
     root: Path
@@ -73,23 +79,21 @@ class CollectReport:
     successes: int = 0
     seeds: tuple[int, ...] = field(default_factory=tuple)
     episode_tasks: tuple[str, ...] = field(default_factory=tuple)
+    episodes_resumed: int = 0
+
+
+class NotEnoughEpisodesError(RuntimeError):
+    """The expert succeeded on fewer seeds than requested within the attempt limit."""
 
 
 _Shapes = tuple[tuple[int, ...], tuple[int, ...]]
 
 
 @dataclass
-class _EpisodeResult:
-    seed: int
-    success: bool
-    length: int
-
-
-@dataclass
 class _TaskRun:
     """What collection produced for one task."""
 
-    episodes: list[_EpisodeResult]
+    episodes: list[StagedEpisode]  # kept, in seed order
     dropped: list[int]
     expert: str
     shapes: _Shapes  # the env's (agent_pos shape, action shape)
@@ -127,9 +131,14 @@ def collect_demos(env_cfg: Any, collect_cfg: CollectConfig) -> CollectReport:
     Returns:
         A :class:`CollectReport`.
 
+    An interrupted collection into the same ``root`` with the same settings is resumed: its finished episodes
+    are kept and only the missing ones collected (``CollectReport.episodes_resumed`` counts them).
+
     Raises:
-        FileExistsError: ``root`` exists and ``overwrite`` is false (or it is not a dataset we may replace).
-        RuntimeError: fewer than ``num_episodes`` episodes succeeded within ``max_attempts``; nothing is written.
+        FileExistsError: ``root`` exists and ``overwrite`` is false (or it is not a dataset we may replace), or
+            an interrupted collection into ``root`` with other settings waits there and ``overwrite`` is false.
+        NotEnoughEpisodesError: (a RuntimeError) fewer than ``num_episodes`` episodes succeeded within
+            ``max_attempts``; nothing is written.
     """
     if not env_cfg.cameras:
         raise ConfigError("env.cameras is empty: a demonstration dataset needs at least one camera to record")
@@ -157,40 +166,60 @@ def collect_multitask_demos(env_cfgs: Mapping[str, Any], collect_cfg: CollectCon
 
 
 def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectReport:
-    """Collect every task into a hidden temp directory, then move the finished dataset into place."""
+    """Collect every task's missing episodes into the staging directory, merge them, move the dataset into place."""
     root = Path(collect_cfg.root).expanduser().absolute()
     _check_can_write(root, collect_cfg.overwrite)
     check_writable_destination(root, "collect.root")
     root.parent.mkdir(parents=True, exist_ok=True)
     # A collection killed outright (SIGKILL, power loss) ran no cleanup: its hidden temp dataset goes now.
     remove_dead_temporaries(root.parent)
-    # Same directory as root so the final os.rename is atomic (same filesystem) and leaves no partial dataset.
-    tmp_root = temporary_sibling(root)
+    staging = CollectionStaging.open(root, _manifest(env_cfgs, collect_cfg), collect_cfg.overwrite)
+    resumed = len(staging.episodes())
+    if resumed:
+        logger.info("resumed %d finished episodes of the interrupted collection in %s; collecting the rest",
+                    resumed, staging.directory)
     start = time.perf_counter()
     try:
-        runs = _record(env_cfgs, collect_cfg, tmp_root)
+        runs = _record(env_cfgs, collect_cfg, staging)
+    except (UserError, NotEnoughEpisodesError):
+        # A rerun would end the same way (the episodes depend only on the settings): nothing to resume.
+        staging.discard()
+        raise
+    except BaseException:
+        kept = len(staging.episodes())
+        if kept:
+            logger.warning("collection stopped; its %d finished episodes are kept in %s: rerun the same command to "
+                           "resume it", kept, staging.directory)
+        raise
+    # Same directory as root so the final os.rename is atomic (same filesystem) and leaves no partial dataset.
+    tmp_root = temporary_sibling(root)
+    try:
+        episodes = [ep for run in runs.values() for ep in run.episodes]
+        merge_episode_datasets([ep.path for ep in episodes], collect_cfg.repo_id, tmp_root)
         write_json_atomic(tmp_root / ENV_METADATA_FILE, _env_metadata(env_cfgs, collect_cfg, runs))
         _move_into_place(tmp_root, root, collect_cfg.overwrite)
     except BaseException:
         # BaseException: a Ctrl-C must not leave the hidden temp directory behind either.
         shutil.rmtree(tmp_root, ignore_errors=True)
         raise
-    episodes = [(name, ep) for name, run in runs.items() for ep in run.episodes]
+    staging.discard()
     report = CollectReport(
         root=root,
         episodes_kept=len(episodes),
         episodes_dropped=sum(len(run.dropped) for run in runs.values()),
-        frames=sum(ep.length for _, ep in episodes),
+        frames=sum(ep.length for ep in episodes),
         seconds=time.perf_counter() - start,
-        successes=sum(ep.success for _, ep in episodes),
-        seeds=tuple(ep.seed for _, ep in episodes),
-        episode_tasks=tuple(name for name, _ in episodes),
+        successes=sum(ep.success for ep in episodes),
+        seeds=tuple(ep.seed for ep in episodes),
+        episode_tasks=tuple(ep.task for ep in episodes),
+        episodes_resumed=resumed,
     )
     logger.info(
-        "wrote %d episodes (%d frames, %d tasks) to %s in %.1fs; dropped %d failed episodes",
+        "wrote %d episodes (%d frames, %d tasks; %d resumed) to %s in %.1fs; dropped %d failed episodes",
         report.episodes_kept,
         report.frames,
         len(runs),
+        resumed,
         root,
         report.seconds,
         report.episodes_dropped,
@@ -198,68 +227,84 @@ def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectRep
     return report
 
 
-def _record(env_cfgs: dict[str, Any], collect_cfg: CollectConfig, tmp_root: Path) -> dict[str, _TaskRun]:
-    """Run expert episodes of every task into one new LeRobot dataset at ``tmp_root``.
+def _manifest(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> dict[str, Any]:
+    """What determines the dataset, as the staging directory records it (grouped and named as the config is)."""
+    c = collect_cfg
+    env = {name: cfg.to_dict() for name, cfg in env_cfgs.items()}
+    return {
+        "collect": {"num_episodes": c.num_episodes, "seed": c.seed, "keep_failed": c.keep_failed,
+                    "max_attempts": c.max_attempts, "repo_id": c.repo_id},
+        "tasks": list(env_cfgs),
+        "env": next(iter(env.values())) if len(env) == 1 else env,
+    }
+
+
+def _record(env_cfgs: dict[str, Any], collect_cfg: CollectConfig, staging: CollectionStaging) -> dict[str, _TaskRun]:
+    """Run every task's missing expert episodes, each kept one into ``staging`` as a one-episode dataset.
 
     Episodes are rolled out by ``collect_cfg.num_workers`` processes (this one when 1) and written here, in seed
-    order. The dataset's features come from the first task; each later task's state / action shapes are
-    checked against it before its first episode is written. Returns each task's kept episodes, dropped seeds
-    and expert name.
+    order. Each later task's state / action shapes are checked against the first task's before its first episode
+    is written. Returns each task's kept episodes (those staged before included), dropped seeds and shapes.
     """
-    writer = DatasetWriter(collect_cfg.repo_id, tmp_root)
+    staged = staging.episodes()
     runs: dict[str, _TaskRun] = {}
-    # More workers than episodes per task would only start processes that get no seed.
+    # More workers than episodes per task would only start processes that get no seed. Workers start on the
+    # first seed submitted, so a collection with nothing left to roll out starts none.
     source = make_episode_source(min(collect_cfg.num_workers, collect_cfg.num_episodes))
     try:
-        for name, env_cfg in env_cfgs.items():
+        for index, (name, env_cfg) in enumerate(env_cfgs.items()):
             first = next(iter(runs.items()), None)
             first_task = (first[0], first[1].shapes) if first is not None else None
-            runs[name] = _run_episodes(source, writer, env_cfg, collect_cfg, name, first_task)
+            done = [ep for ep in staged if ep.task_index == index]
+            runs[name] = _run_episodes(source, staging, env_cfg, collect_cfg, (index, name), done, first_task)
         source.close()
-        writer.finalize()
-        _remove_empty_dirs(tmp_root / "images")  # LeRobot's PNG staging area, empty once videos are encoded
         return runs
     except BaseException:
-        # Do not wait for episodes under way after an error (or Ctrl-C); on an error the writer releases its
-        # parquet files before the temp directory is removed, and must not mask the original exception.
+        # Do not wait for episodes under way after an error (or Ctrl-C).
         source.close(wait_for_workers=False)
-        with contextlib.suppress(Exception):
-            writer.finalize()
         raise
 
 
 def _run_episodes(
     source: EpisodeSource,
-    writer: DatasetWriter,
+    staging: CollectionStaging,
     env_cfg: Any,
     collect_cfg: CollectConfig,
-    task_name: str,
+    task: tuple[int, str],
+    done: list[StagedEpisode],
     first_task: tuple[str, _Shapes] | None,
 ) -> _TaskRun:
     """The attempt loop: keep successes (or everything with keep_failed), drop failures, stop when done.
 
-    The first task's first episode creates the dataset (its features follow that task's spaces); a later
-    task's first episode is checked against ``first_task`` (name, shapes) before anything of it is written.
+    Starts after ``done``, the task's episodes finished by an interrupted run: attempt ``i`` is always seed
+    ``collect_cfg.seed + i`` and episodes come in seed order, so the seeds before the last finished one that are
+    not among ``done`` were dropped, and the rest of the run is the one an uninterrupted collection makes. A later
+    task's spaces are checked against ``first_task`` (name, shapes) before anything of it is written.
     """
-    target, limit = collect_cfg.num_episodes, collect_cfg.attempt_limit
-    kept: list[_EpisodeResult] = []
-    dropped: list[int] = []
-    shapes: _Shapes = ((), ())
-    expert = ""
-    seeds = range(collect_cfg.seed, collect_cfg.seed + limit)
-    bar = tqdm(total=target, desc=f"collect {task_name}".strip(), unit="ep", dynamic_ncols=True)
+    task_index, task_name = task
+    target, limit, first_seed = collect_cfg.num_episodes, collect_cfg.attempt_limit, collect_cfg.seed
+    kept = list(done)
+    next_seed = kept[-1].seed + 1 if kept else first_seed
+    dropped = sorted(set(range(first_seed, next_seed)) - {ep.seed for ep in kept})
+    shapes: _Shapes = (kept[0].state_shape, kept[0].action_shape) if kept else ((), ())
+    expert = kept[0].expert if kept else ""
+    if kept and first_task is not None:
+        check_same_spaces(task_name, *shapes, *first_task)
+    bar = tqdm(total=target, initial=len(kept), desc=f"collect {task_name}".strip(), unit="ep", dynamic_ncols=True)
+    seeds = range(next_seed, first_seed + limit) if len(kept) < target else range(0)
     episodes = source.episodes(task_name, env_cfg, seeds, wanted=lambda: target - len(kept))
     try:
-        for attempt, episode in enumerate(episodes):
-            if attempt == 0:
+        for episode in episodes:
+            attempt = episode.seed - first_seed
+            if not expert:
                 shapes, expert = (episode.state_shape, episode.action_shape), episode.expert
                 if first_task is not None:
                     check_same_spaces(task_name, *shapes, *first_task)
-                else:
-                    writer.create(env_cfg.control_freq, dataset_features(env_cfg, *(int(np.prod(s)) for s in shapes)))
             if episode.success or collect_cfg.keep_failed:
-                writer.write(episode)
-                kept.append(_EpisodeResult(seed=episode.seed, success=episode.success, length=episode.length))
+                features = dataset_features(env_cfg, *(int(np.prod(s)) for s in shapes))
+                write = functools.partial(write_episode_dataset, episode, repo_id=collect_cfg.repo_id,
+                                          fps=env_cfg.control_freq, features=features)
+                kept.append(staging.add(task_index, task_name, episode, write))
                 bar.update(1)
             else:
                 # A failed episode never reaches the dataset: its frames were only held in memory.
@@ -277,9 +322,9 @@ def _run_episodes(
         logger.warning("dropped %d failed episodes (seeds %s)", len(dropped), dropped)
     if len(kept) < target:
         where = f"{task_name}: " if task_name else ""
-        raise RuntimeError(
+        raise NotEnoughEpisodesError(
             f"{where}only {len(kept)} of the {target} requested episodes succeeded after {len(kept) + len(dropped)} "
-            f"attempts (seeds {collect_cfg.seed}..{collect_cfg.seed + len(kept) + len(dropped) - 1}; the expert "
+            f"attempts (seeds {first_seed}..{first_seed + len(kept) + len(dropped) - 1}; the expert "
             f"failed on seeds {dropped}); nothing was written. Raise collect.max_attempts, raise "
             f"env.max_episode_steps (now {env_cfg.max_episode_steps}), or set collect.keep_failed=true"
         )
@@ -324,12 +369,6 @@ def _env_metadata(env_cfgs: dict[str, Any], collect_cfg: CollectConfig, runs: di
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     }
-
-
-def _remove_empty_dirs(path: Path) -> None:
-    """Delete ``path`` if it holds no files (only, possibly, empty directories)."""
-    if path.is_dir() and not any(p.is_file() for p in path.rglob("*")):
-        shutil.rmtree(path)
 
 
 def _is_replaceable(root: Path) -> bool:

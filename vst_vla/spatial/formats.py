@@ -9,8 +9,6 @@ image paths relative to an image folder; the images are read and embedded on loa
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vst_vla.errors import CorruptFileError, MissingInputError, UserError
+from vst_vla.io import atomic_path
 from vst_vla.spatial.schema import SampleError, SpatialSample
 
 SCHEMA = pa.schema([
@@ -31,16 +30,16 @@ SCHEMA = pa.schema([
 
 
 def write_parquet(samples: Iterable[SpatialSample], path: str | Path, rows_per_group: int = 256) -> int:
-    """Write samples to ``path`` atomically (temp file, then rename); returns the number written."""
+    """Write samples to ``path`` atomically (:func:`vst_vla.io.atomic_path`); returns the number written."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot write {path}: cannot create its directory ({err.strerror or err})") from None
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     count = 0
     try:
-        with pq.ParquetWriter(tmp, SCHEMA) as writer:
+        # The writer closes (footer written) before atomic_path moves the file into place.
+        with atomic_path(path) as tmp, pq.ParquetWriter(tmp, SCHEMA) as writer:
             batch: list[dict] = []
             for sample in samples:
                 batch.append(sample.to_record())
@@ -50,11 +49,8 @@ def write_parquet(samples: Iterable[SpatialSample], path: str | Path, rows_per_g
             if batch:
                 writer.write_table(pa.Table.from_pylist(batch, schema=SCHEMA))
                 count += len(batch)
-        os.replace(tmp, path)
     except OSError as err:  # named by the user's path, not the hidden temporary one
         raise UserError(f"cannot write {path}: {err.strerror or err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return count
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vst_vla.io import atomic_path
 from vst_vla.spatial.prior import blind_prior_by_skill
 from vst_vla.spatial.schema import SpatialSample
 
@@ -90,7 +91,8 @@ def write_skill_report(summary: dict, out_dir: Path) -> str:
         notes.append("Image ablations were not run.")
     table = "\n".join(lines) + "\n\n" + "\n".join(notes) + "\n"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / SKILL_REPORT_FILE).write_text(table)
+    with atomic_path(out_dir / SKILL_REPORT_FILE) as tmp:
+        tmp.write_text(table)
     _plot(before, after, ablations, chance, out_dir / SKILL_PLOT_FILE)
     return table
 
@@ -118,7 +120,10 @@ def _plot(before: dict, after: dict, ablations: dict, chance: dict, path: Path) 
     ax.set_ylim(0, 1)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    # Atomically: a reader (the Hub upload, a person) never sees half a PNG; the format is named, since the
+    # temporary name does not end in .png.
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
 
 

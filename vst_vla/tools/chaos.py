@@ -9,10 +9,11 @@ episode, video and result writes all go through hidden temporaries), with k draw
 
 A trial survives when the rerun exits 0, every result file reads (safetensors, JSON, JSONL, parquet, mp4), no
 temporary is left, no worker process outlives the killed command, and the outputs equal the reference's: per-step
-training logs and final weights within ``--rtol`` / ``--atol``, the same dataset episodes once each, the same
-evaluation episodes. Prints a table of kills survived per command and writes ``<out>/chaos_result.json``; the
-reference runs are kept in ``<out>/references`` and reused (delete them after changing a command), failed trials in
-``<out>/trials``. Exit code 1 when a trial failed.
+training logs and final weights within ``--rtol`` / ``--atol``, the same dataset episodes once each with the same
+frames (those finished before the kill kept unchanged, not collected again), the same evaluation episodes. Prints a
+table of kills survived per command and writes ``<out>/chaos_result.json``; the reference runs are kept in
+``<out>/references`` and reused (delete them after changing a command), failed trials in ``<out>/trials``. Exit code
+1 when a trial failed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from vst_vla.tools.kill_checks import check_files, max_deviation, read_jsonl
-from vst_vla.tools.kill_commands import COMMANDS, OUT, KillCommand, Tolerance
+from vst_vla.tools.kill_commands import COMMANDS, KILLED_LOG, OUT, RERUN_LOG, KillCommand, Tolerance
 from vst_vla.tools.kill_runner import KillPlan, RunOutcome, run_command
 
 REFERENCE_FILE = "reference.json"
@@ -100,11 +101,11 @@ class Matrix:
         argv = self._argv(command, trial)
         ref_seconds = json.loads((ref / REFERENCE_FILE).read_text())["seconds"]
         timeout = 600 + 10 * ref_seconds
-        first = run_command(argv, Path.cwd(), trial / "killed.log", trial / OUT, plan, timeout, _env())
+        first = run_command(argv, Path.cwd(), trial / KILLED_LOG, trial / OUT, plan, timeout, _env())
         problems = _outcome_problems("killed run", first, expect_zero=not first.killed)
         if first.killed:
             problems += [f"after the kill: {p}" for p in command.check_after_kill(trial, ref)]
-        rerun = run_command(argv, Path.cwd(), trial / "rerun.log", trial / OUT, None, timeout, _env())
+        rerun = run_command(argv, Path.cwd(), trial / RERUN_LOG, trial / OUT, None, timeout, _env())
         problems += _outcome_problems("rerun", rerun, expect_zero=True)
         if rerun.returncode == 0:
             try:

@@ -155,3 +155,49 @@ def compare_checkpoints(run_dir: Path, ref_dir: Path, rtol: float, atol: float) 
                 problems += (compare_tensors(got, want, rtol, atol, keys) if got.is_file()
                              else [f"{got} is missing"])
     return problems
+
+
+# Columns of a LeRobot data file that place a frame in its dataset rather than describe it.
+_POSITION_COLUMNS = frozenset({"episode_index", "index", "task_index"})
+
+
+def episode_digests(dataset: Path) -> list[str]:
+    """One SHA-256 per episode of the LeRobot (v3) dataset at ``dataset``, in episode-index order, over what its
+    frames hold: every data column but the positional ones (episode, global and task index), the task string, and
+    the decoded pixels of each video. Equal digests mean the same frames, wherever the episode is stored (a
+    one-episode dataset or a merged one), so a kept episode can be compared with the same episode later."""
+    import hashlib
+
+    import av
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def table(pattern: str) -> pa.Table:
+        return pa.concat_tables([pq.read_table(p) for p in sorted(dataset.glob(pattern))])
+
+    info = json.loads((dataset / "meta" / "info.json").read_text())
+    fps = info["fps"]
+    video_keys = [k for k, f in info["features"].items() if f["dtype"] == "video"]
+    task_table = pq.read_table(dataset / "meta" / "tasks.parquet", columns=["task_index", "task"]).to_pydict()
+    tasks = dict(zip(task_table["task_index"], task_table["task"], strict=True))
+    episodes = table("meta/episodes/*/*.parquet").to_pylist()
+    data = table("data/*/*.parquet").to_pydict()
+    decoded: dict[Path, np.ndarray] = {}  # each video file decoded once
+    digests = []
+    for ep in sorted(episodes, key=lambda e: e["episode_index"]):
+        rows = [i for i, e in enumerate(data["episode_index"]) if e == ep["episode_index"]]
+        digest = hashlib.sha256()
+        for column in sorted(set(data) - _POSITION_COLUMNS):
+            digest.update(column.encode() + np.asarray([data[column][i] for i in rows]).tobytes())
+        digest.update("\n".join(tasks[data["task_index"][i]] for i in rows).encode())
+        for key in video_keys:
+            path = dataset / info["video_path"].format(video_key=key, chunk_index=ep[f"videos/{key}/chunk_index"],
+                                                       file_index=ep[f"videos/{key}/file_index"])
+            if path not in decoded:
+                with av.open(str(path)) as container:
+                    decoded[path] = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+            first = round(ep[f"videos/{key}/from_timestamp"] * fps)
+            digest.update(key.encode() + decoded[path][first : first + len(rows)].tobytes())
+        digests.append(digest.hexdigest())
+    return digests

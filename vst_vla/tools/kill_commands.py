@@ -8,19 +8,23 @@ produced against an uninterrupted reference run (:mod:`vst_vla.tools.kill_checks
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vst_vla.data.staging import EPISODE_INFO_FILE, EPISODES_DIR, staging_dir
 from vst_vla.tools.kill_checks import (
     check_files,
     compare_checkpoints,
     compare_train_logs,
     compare_values,
+    episode_digests,
     read_jsonl,
 )
 
 OUT = "out"  # every trial's outputs, under its own directory; the kill watches it for new temporaries
+KILLED_LOG, RERUN_LOG = "killed.log", "rerun.log"  # the killed run's and the rerun's output, in the trial directory
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,11 @@ def _rl_args(trial: Path, shared: Path, refs: dict[str, Path]) -> list[str]:
 
 # ---- collection ----------------------------------------------------------------------------------------------------
 
+# Written by the after-kill check into the trial directory: the episodes finished when the kill landed (task/seed ->
+# digest), those staged for a resume and those of a dataset already complete, for the final check after the rerun.
+FINISHED_BEFORE_KILL = "finished_before_kill.json"
+_RESUMED = re.compile(r"resumed (\d+) finished episodes")
+
 
 def _collect_args(trial: Path, shared: Path, refs: dict[str, Path]) -> list[str]:
     # overwrite=true: the rerun of a collection killed after its dataset was complete replaces it.
@@ -120,38 +129,94 @@ def _collect_args(trial: Path, shared: Path, refs: dict[str, Path]) -> list[str]
             *_hydra(trial)]
 
 
-def _episodes_of(dataset: Path) -> dict:
-    """What identifies a dataset's episodes: seeds in index order, frame counts per episode index."""
-    import pyarrow.parquet as pq
+def _dataset_episodes(dataset: Path) -> dict[str, str]:
+    """``task/seed`` -> frame digest of every episode of a collected dataset, in episode-index order."""
+    collection = json.loads((dataset / "meta" / "vst_env.json").read_text())["collection"]
+    keys = [f"{task}/{seed}" for task, seed in zip(collection["episode_tasks"], collection["episode_seeds"],
+                                                    strict=True)]
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"{dataset} holds an episode twice ({keys})")
+    return dict(zip(keys, episode_digests(dataset), strict=True))
 
-    meta = json.loads((dataset / "meta" / "vst_env.json").read_text())
-    info = json.loads((dataset / "meta" / "info.json").read_text())
-    frames: dict[int, int] = {}
-    for part in sorted((dataset / "data").rglob("*.parquet")):
-        for index in pq.read_table(part, columns=["episode_index"]).column("episode_index").to_pylist():
-            frames[index] = frames.get(index, 0) + 1
-    return {"seeds": meta["collection"]["episode_seeds"], "total_episodes": info["total_episodes"],
-            "total_frames": info["total_frames"], "frames_per_episode": frames}
+
+def _staged_episodes(dataset: Path) -> tuple[dict[str, str], list[str]]:
+    """The finished episodes an interrupted collection into ``dataset`` keeps for its resume (``task/seed`` ->
+    digest), and the problems found: each must be a complete, readable one-episode dataset (a half-written one
+    may only exist under a hidden temporary name)."""
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    episodes = staging_dir(dataset) / EPISODES_DIR
+    for entry in sorted(episodes.iterdir()) if episodes.is_dir() else []:
+        if entry.name.startswith("."):
+            continue
+        unreadable = check_files(entry, skip_hidden=False)
+        if unreadable or not (entry / EPISODE_INFO_FILE).is_file():
+            problems.append(f"{entry} is named as finished but is half-written: {unreadable[:2] or 'no episode file'}")
+            continue
+        info = json.loads((entry / EPISODE_INFO_FILE).read_text())
+        digests = episode_digests(entry)
+        if len(digests) != 1:
+            problems.append(f"{entry} holds {len(digests)} episodes instead of one")
+            continue
+        found[f"{info['task']}/{info['seed']}"] = digests[0]
+    return found, problems
 
 
 def _collect_compare(trial: Path, ref: Path) -> list[str]:
-    dataset = trial / OUT / "dataset"
-    got, want = _episodes_of(dataset), _episodes_of(ref / OUT / "dataset")
-    if len(set(got["seeds"])) != len(got["seeds"]):
-        return [f"{dataset} holds an episode twice (seeds {got['seeds']})"]
-    return [f"{dataset}: {key} {got[key]} != reference {want[key]}" for key in want if got[key] != want[key]]
+    """The dataset equals the reference's: the same episodes (task, seed), each once, in order, with the same
+    frames (data and decoded video), and the same totals."""
+    dataset, ref_dataset = trial / OUT / "dataset", ref / OUT / "dataset"
+    try:
+        got = _dataset_episodes(dataset)
+    except ValueError as err:
+        return [str(err)]
+    want = _dataset_episodes(ref_dataset)
+    if list(got) != list(want):
+        return [f"{dataset} holds episodes {list(got)}, the reference {list(want)}"]
+    problems = [f"{dataset}: episode {key} has other frames than the reference's" for key in want
+                if got[key] != want[key]]
+    info, ref_info = (json.loads((d / "meta" / "info.json").read_text()) for d in (dataset, ref_dataset))
+    return problems + [f"{dataset}: {key} {info[key]} != reference {ref_info[key]}"
+                       for key in ("total_episodes", "total_frames") if info[key] != ref_info[key]]
 
 
 def _collect_after_kill(trial: Path, ref: Path) -> list[str]:
-    # The dataset appears at its root only when complete (renamed into place); until then nothing is there.
+    """What the kill left: readable files; each staged episode complete and equal to the reference's episode; a
+    dataset at its root only when complete (renamed into place) and then equal to the reference. Records the
+    finished episodes for :func:`_collect_final`."""
+    dataset = trial / OUT / "dataset"
     problems = check_files(trial / OUT)
-    if (trial / OUT / "dataset").exists() and not problems:
+    staged, staged_problems = _staged_episodes(dataset)
+    problems += staged_problems
+    want = _dataset_episodes(ref / OUT / "dataset")
+    problems += [f"staged episode {key} is not the reference's" for key in staged if staged[key] != want.get(key)]
+    complete: dict[str, str] = {}
+    if dataset.exists() and not problems:
         problems += _collect_compare(trial, ref)
+        complete = _dataset_episodes(dataset) if not problems else {}
+    (trial / FINISHED_BEFORE_KILL).write_text(json.dumps({"staged": staged, "dataset": complete}))
     return problems
 
 
 def _collect_final(trial: Path, ref: Path, tol: Tolerance) -> list[str]:
-    return check_files(trial / OUT, skip_hidden=False) + _collect_compare(trial, ref)
+    """The rerun's dataset equals the reference; every episode finished before the kill is in it, unchanged, and
+    the staged ones were kept (the rerun says it resumed them all) rather than collected again."""
+    problems = check_files(trial / OUT, skip_hidden=False) + _collect_compare(trial, ref)
+    record = trial / FINISHED_BEFORE_KILL
+    before = json.loads(record.read_text()) if record.is_file() else {"staged": {}, "dataset": {}}
+    final = _dataset_episodes(trial / OUT / "dataset")
+    for key, digest in {**before["staged"], **before["dataset"]}.items():
+        if key not in final:
+            problems.append(f"episode {key}, finished before the kill, is missing after the rerun")
+        elif final[key] != digest:
+            problems.append(f"episode {key}, finished before the kill, has other frames after the rerun")
+    if before["staged"]:
+        log = trial / RERUN_LOG
+        resumed = _RESUMED.findall(log.read_text(errors="replace")) if log.is_file() else []
+        if [int(n) for n in resumed] != [len(before["staged"])]:
+            problems.append(f"{len(before['staged'])} episodes were finished before the kill, but the rerun resumed "
+                            f"{resumed or 'none'} (collected again instead of kept)")
+    return problems
 
 
 # ---- evaluation ----------------------------------------------------------------------------------------------------
