@@ -19,6 +19,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after the headless backend is chosen)
 
+from vst_vla.io import atomic_path  # noqa: E402
+
 
 def load_runs(root: Path) -> list[dict]:
     runs = []
@@ -36,15 +38,24 @@ def first_step_at(curve: list[dict], threshold: float) -> int | None:
 
 
 def lever_table(runs: list[dict]) -> str:
-    lines = ["| run | probe | model | M-RoPE base | lr (lm / vision / merger) | steps | held-out acc | blank-image acc "
-             "| first step >= 0.9 | wall s |", "|---|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    lines = ["| run | probe | model | M-RoPE base | lr (lm / vision / merger) | question | image | options | steps "
+             "| held-out acc | blank-image acc | first step >= 0.9 | wall s |",
+             "|---|---|---|---:|---|---|---|---|---:|---:|---:|---:|---:|"]
     for run in runs:
         info, last = run["info"], run["curve"][-1]
         lines.append(
             f"| {run['name']}{'' if run['finished'] else ' (stopped early)'} | {info['probe']} | {info['model']} | {float(info['rope_theta']):g} | "
-            f"{info['lr']:g} / {info['vision_lr']:g} / {info['merger_lr']:g} | {last['step']} | {last['acc']:.3f} | "
+            f"{info['lr']:g} / {info['vision_lr']:g} / {info['merger_lr']:g} | {_question(info)} | "
+            f"{'last' if info.get('image_last') else 'first'} | "
+            f"{'shuffled' if info.get('shuffle_options') else 'fixed'} | {last['step']} | {last['acc']:.3f} | "
             f"{last['acc_blank']:.3f} | {first_step_at(run['curve'], 0.9) or '-'} | {last['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _question(info: dict) -> str:
+    """How the run's question text varied (runs from before ``--question-jitter`` existed had fixed questions)."""
+    words = info.get("question_jitter", 0)
+    return f"+0-{words} filler words" if words else "fixed"
 
 
 def plot(runs: list[dict], path: Path) -> None:
@@ -61,7 +72,7 @@ def plot(runs: list[dict], path: Path) -> None:
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("held-out accuracy (dashed: blank image)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, format="png")  # the path may be a temporary name without a suffix
 
 
 def main() -> None:
@@ -73,8 +84,10 @@ def main() -> None:
     if not runs:
         raise SystemExit(f"no <run>/args.json with a logged evaluation under {args.root}")
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "levers.md").write_text(lever_table(runs))
-    plot(runs, args.out / "curves.png")
+    with atomic_path(args.out / "levers.md") as tmp:
+        tmp.write_text(lever_table(runs))
+    with atomic_path(args.out / "curves.png") as tmp:
+        plot(runs, tmp)
     print(lever_table(runs))
 
 

@@ -61,3 +61,43 @@ for FOV in 45 25; do
       --model outputs/train/align224fov$FOV/checkpoints/$STEP/pretrained_model --out "$OUT/locate_fov${FOV}_$STEP"
   done
 done
+
+# 5. Where the image goes (third session). The probes above ask one fixed question; the engine's questions vary in
+#    length (object phrases, templates). The left/right probe with 0-8 random filler words before the question,
+#    the image first (as the engine wrote it) and last (as it writes it now), then with shuffled option letters.
+PL=$OUT/placement
+pprobe() { local name=$1; shift; [ -f "$PL/$name/result.json" ] || python experiments/perception/train_probe.py \
+  --probe left_right --rope-theta 2 --eval-every 100 --out "$PL/$name" "$@"; }
+pprobe lr_t2_bf16 --steps 300
+pprobe lr_t2_jit8_s800 --steps 800 --question-jitter 8
+pprobe lr_t2_jit8_last_s800 --steps 800 --question-jitter 8 --image-last
+pprobe lr_t2_jit8_last_shuf --steps 500 --question-jitter 8 --image-last --shuffle-options
+python experiments/perception/plot_curves.py "$PL" --out "$RES/placement"
+
+# 6. The engine's single-image choice skills with the images last (224 px, free cameras at 25 degrees), through the
+#    project's SFT stage: as generated (shuffled option letters), and with the options in one fixed order
+#    (canonical_options.py), each scored by the stage with real, blank and shuffled images.
+SK="left_right closer_object depth_order_points gripper_above_below approach_direction closest_to_robot relative_direction"
+C_TRAIN=outputs/spatial/choice1_train600.parquet
+C_EVAL=outputs/spatial/choice1_eval100.parquet
+CHOICE1="--image-size 224 --fovy 25 --max-per-scene 4 --skills $SK"
+[ -f "$C_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 $CHOICE1 --out "$C_EVAL"
+[ -f "$C_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 $CHOICE1 --out "$C_TRAIN"
+for F in "$C_TRAIN" "$C_EVAL"; do
+  [ -f "${F%.parquet}_fixed.parquet" ] || python experiments/perception/canonical_options.py "$F" "${F%.parquet}_fixed.parquet"
+done
+for RUN in last fixed; do
+  SUFFIX=$([ "$RUN" = fixed ] && echo _fixed || true)
+  python -m vst_vla.train stage=sft run_name=sft_choice1_$RUN data.image_size=224 \
+    data.train_path=${C_TRAIN%.parquet}$SUFFIX.parquet data.eval_path=${C_EVAL%.parquet}$SUFFIX.parquet \
+    trainer.steps=1200 trainer.vision_lr=1e-3 trainer.save_every=400 sft.eval_max_samples=350
+  mkdir -p "$RES/engine"
+  cp outputs/train/sft_choice1_$RUN/skills.md "$RES/engine/sft_choice1_${RUN}_skills.md"
+  cp outputs/train/sft_choice1_$RUN/train_log.jsonl "$RES/engine/sft_choice1_${RUN}_train_log.jsonl"
+done
+# The same with left_right alone (no skill mix, fixed options), 600 steps.
+python -m vst_vla.train stage=sft run_name=sft_lr_fixed data.image_size=224 'data.skills=[left_right]' \
+  data.train_path=${C_TRAIN%.parquet}_fixed.parquet data.eval_path=${C_EVAL%.parquet}_fixed.parquet \
+  trainer.steps=600 trainer.vision_lr=1e-3 trainer.save_every=600 sft.eval_max_samples=200
+cp outputs/train/sft_lr_fixed/skills.md "$RES/engine/sft_lr_fixed_skills.md"
+cp outputs/train/sft_lr_fixed/train_log.jsonl "$RES/engine/sft_lr_fixed_train_log.jsonl"

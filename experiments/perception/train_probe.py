@@ -13,6 +13,7 @@ Writes ``args.json``, ``curve.jsonl`` (one row per evaluation) and, at the end, 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import time
@@ -33,11 +34,37 @@ PRESETS = {
 }
 
 
-def encode(processor, samples: list[ProbeSample], blank: bool = False) -> dict:
-    """Chat-formatted prompts ending with the assistant header; the answer letter is the next token."""
-    texts = [processor.apply_chat_template(
-        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": s.question}]}],
-        add_generation_prompt=True, tokenize=False) for s in samples]
+FILLER = ("please", "look", "at", "this", "picture", "carefully", "and", "then", "answer", "the", "question", "below")
+
+
+def jitter(question: str, rng: np.random.Generator, max_words: int) -> str:
+    """``question`` after a preface of 0..``max_words`` filler words, so the text between the image and the answer
+    varies in length as the engine's questions do (object phrases and templates differ in length)."""
+    n = int(rng.integers(max_words + 1))
+    return (" ".join(rng.choice(FILLER, n)) + "\n" if n else "") + question
+
+
+def shuffle_options(sample: ProbeSample, rng: np.random.Generator) -> ProbeSample:
+    """``sample`` with its two options in random order (the letter follows its option), as the engine's questions
+    shuffle theirs: the model must then read which letter names the answer, not only the answer."""
+    if sample.n_options != 2 or rng.integers(2) == 0:
+        return sample
+    lines = sample.question.splitlines()
+    first, second = lines[1].split(". ", 1)[1], lines[2].split(". ", 1)[1]
+    lines[1], lines[2] = f"A. {second}", f"B. {first}"
+    return dataclasses.replace(sample, question="\n".join(lines), letter="B" if sample.letter == "A" else "A")
+
+
+def encode(processor, samples: list[ProbeSample], blank: bool = False, image_last: bool = False) -> dict:
+    """Chat-formatted prompts ending with the assistant header; the answer letter is the next token.
+
+    ``image_last`` puts the image after the question, so a fixed number of tokens separates it from the answer."""
+    def content(s: ProbeSample) -> list[dict]:
+        parts = [{"type": "image"}, {"type": "text", "text": s.question}]
+        return parts[::-1] if image_last else parts
+
+    texts = [processor.apply_chat_template([{"role": "user", "content": content(s)}],
+                                           add_generation_prompt=True, tokenize=False) for s in samples]
     images = [Image.new("RGB", s.image.size, (170, 170, 170)) if blank else s.image for s in samples]
     processor.tokenizer.padding_side = "left"  # the answer position is the last one in every row
     batch = processor(images=images, text=texts, padding=True, return_tensors="pt")
@@ -84,12 +111,13 @@ def param_groups(model, lr: float, vision_lr: float, merger_lr: float) -> list[d
 
 
 @torch.no_grad()
-def accuracy(model, processor, samples: list[ProbeSample], option_ids: list[int], blank: bool, ctx) -> float:
+def accuracy(model, processor, samples: list[ProbeSample], option_ids: list[int], blank: bool, ctx,
+             image_last: bool = False) -> float:
     model.eval()
     correct = 0
     for i in range(0, len(samples), 64):
         chunk = samples[i:i + 64]
-        batch = encode(processor, chunk, blank)
+        batch = encode(processor, chunk, blank, image_last)
         with ctx:
             logits = letter_logits(model, batch)[:, option_ids[: chunk[0].n_options]]
         correct += int((torch.tensor(option_ids)[logits.argmax(-1)] == batch["targets"]).sum())
@@ -118,6 +146,10 @@ def main() -> None:
                         help="fraction of each batch that are dense captions of the image (the alignment lever)")
     parser.add_argument("--dense-probes", nargs="+", default=None, choices=PROBES,
                         help="draw the captioned images from these probes (default: the trained probe)")
+    parser.add_argument("--question-jitter", type=int, default=0,
+                        help="prefix each question with 0..N random filler words (varies the text length)")
+    parser.add_argument("--shuffle-options", action="store_true", help="random option order (letter follows)")
+    parser.add_argument("--image-last", action="store_true", help="put the image after the question text")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", default=None, help="start from this saved model directory (a base to probe)")
     parser.add_argument("--out", type=Path, required=True)
@@ -130,9 +162,17 @@ def main() -> None:
     precision = resolve_precision(args.precision, "cpu")
     ctx = autocast_context("cpu", precision.autocast_dtype)
     option_ids = processor.tokenizer.convert_tokens_to_ids(["A", "B", "C"])
-    held_out = sample_batch(args.probe, np.random.default_rng([args.seed, 999_999]), args.eval_n, args.image_size,
-                            args.square)
     rng = np.random.default_rng([args.seed, 0])
+
+    def draw(kind: str, n: int, draw_rng: np.random.Generator) -> list[ProbeSample]:
+        samples = sample_batch(kind, draw_rng, n, args.image_size, args.square)
+        if args.shuffle_options:
+            samples = [shuffle_options(s, draw_rng) for s in samples]
+        if not args.question_jitter:
+            return samples
+        return [dataclasses.replace(s, question=jitter(s.question, draw_rng, args.question_jitter)) for s in samples]
+
+    held_out = draw(args.probe, args.eval_n, np.random.default_rng([args.seed, 999_999]))
     optimizer = torch.optim.AdamW(param_groups(model, args.lr, args.vision_lr, args.merger_lr), betas=(0.9, 0.95),
                                   weight_decay=0.01)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -145,7 +185,7 @@ def main() -> None:
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * scale
         n_dense = int(round(args.dense_frac * args.batch))
-        batch = encode(processor, sample_batch(args.probe, rng, args.batch - n_dense, args.image_size, args.square))
+        batch = encode(processor, draw(args.probe, args.batch - n_dense, rng), image_last=args.image_last)
         with ctx:
             logits = letter_logits(model, batch).float()
         loss = torch.nn.functional.cross_entropy(logits, batch["targets"])
@@ -164,8 +204,8 @@ def main() -> None:
         if step % args.eval_every == 0 or step == args.steps:
             row = {"step": step, "seconds": round(time.perf_counter() - started, 1),
                    "train_loss": float(np.mean(losses[-args.eval_every:])),
-                   "acc": accuracy(model, processor, held_out, option_ids, False, ctx),
-                   "acc_blank": accuracy(model, processor, held_out, option_ids, True, ctx)}
+                   "acc": accuracy(model, processor, held_out, option_ids, False, ctx, args.image_last),
+                   "acc_blank": accuracy(model, processor, held_out, option_ids, True, ctx, args.image_last)}
             with curve_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)

@@ -160,13 +160,19 @@ class Skill:
         n = len(draft.images)
         if not draft.reasoning:
             raise ValueError(f"skill {self.name!r} drafted a question without reasoning steps")
+        # The images come after the question, so that a fixed run of tokens separates the last image from the
+        # answer. Qwen2.5-VL's vision tower has no absolute position embedding: a small model reads where an object
+        # is from the M-RoPE phase between the answer and the image tokens, which is stable only if the text in
+        # between has a fixed length. With the question in between (its length varies with the object phrases), a
+        # position probe stayed at chance for 800 steps; with the images last it was learned by step 300
+        # (experiments/perception/README.md, "Where the image goes"). Pretrained Qwen2.5-VL reads either order.
         if self.sample_type == "single_image":
-            prefix = f"{IMAGE_PLACEHOLDER}\n"
+            images = f"\n{IMAGE_PLACEHOLDER}"
         elif self.sample_type == "multi_image":
-            prefix = "".join(f"Image {i + 1}: {IMAGE_PLACEHOLDER}\n" for i in range(n))
+            images = "".join(f"\nImage {i + 1}: {IMAGE_PLACEHOLDER}" for i in range(n))
         else:
-            prefix = f"The video has {n} frames, in time order.\n" + "".join(
-                f"Frame {i + 1}: {IMAGE_PLACEHOLDER}\n" for i in range(n)
+            images = f"\nThe video has {n} frames, in time order." + "".join(
+                f"\nFrame {i + 1}: {IMAGE_PLACEHOLDER}" for i in range(n)
             )
         meta: dict[str, Any] = {
             "skill": self.name,
@@ -187,7 +193,7 @@ class Skill:
             data_source=f"{DATA_SOURCE_PREFIX}/{scene.env_type.split('_')[0]}",
             type=self.sample_type,
             images=tuple(draft.images),
-            conversations=(Turn("human", prefix + draft.question), Turn("gpt", draft.answer)),
+            conversations=(Turn("human", draft.question + images), Turn("gpt", draft.answer)),
             meta_info=meta,
         )
 
