@@ -121,10 +121,12 @@ def _tiny_stats() -> dict:
 
 
 def _make_policy(
-    chunk_size: int = 2, n_action_steps: int = 2, head: object | None = None, **overrides: Any
+    chunk_size: int = 2, n_action_steps: int = 2, head: object | None = None, lora: object | None = None,
+    **overrides: Any,
 ) -> VLAPolicy:
     """A tiny ``VLAPolicy`` (random init, seed 0) with the given head config (default: tokens), one 64 px
-    ``observation.images.agentview`` camera, 7-dim actions and a 9-dim state."""
+    ``observation.images.agentview`` camera, 7-dim actions and a 9-dim state; ``lora`` (a ``LoraConfig``) adds
+    adapters."""
     import torch
 
     from vst_vla.vla.configuration import TokenHeadConfig, VLAConfig
@@ -134,7 +136,7 @@ def _make_policy(
     overrides.setdefault("image_keys", (TINY_CAMERA,))
     cfg = VLAConfig(action_dim=TINY_ACTION_DIM, state_dim=TINY_STATE_DIM, chunk_size=chunk_size,
                     n_action_steps=n_action_steps, head=head or TokenHeadConfig(), **overrides)
-    return VLAPolicy.build(cfg, _tiny_stats(), env_metadata={"env": {"type": "lift", "image_size": 64}})
+    return VLAPolicy.build(cfg, _tiny_stats(), env_metadata={"env": {"type": "lift", "image_size": 64}}, lora=lora)
 
 
 def _make_batch(batch_size: int, chunk_size: int = 2, seed: int = 0) -> dict:
@@ -154,7 +156,8 @@ def _make_batch(batch_size: int, chunk_size: int = 2, seed: int = 0) -> dict:
 
 @pytest.fixture(scope="session")
 def make_policy() -> Callable[..., VLAPolicy]:
-    """The tiny-policy factory: ``make_policy(chunk_size=2, n_action_steps=2, head=None, **config_overrides)``."""
+    """The tiny-policy factory: ``make_policy(chunk_size=2, n_action_steps=2, head=None, lora=None,
+    **config_overrides)``."""
     return _make_policy
 
 

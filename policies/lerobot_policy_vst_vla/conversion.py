@@ -112,7 +112,7 @@ def export_to_lerobot(source: str | Path, destination: str | Path, image_size: i
     checkpoint's env.json. The destination is written atomically.
     """
     source, destination = Path(source), Path(destination)
-    policy = VLAPolicy.from_pretrained(source)
+    policy = VLAPolicy.from_pretrained(source).merge_lora()  # a LoRA checkpoint goes out as its merged model
     if image_size is None:
         image_size = _image_size_from_env(policy.env_metadata, source)
     wrapped, pre, post = lerobot_policy_from_vla(policy, source, image_size)

@@ -16,6 +16,7 @@ from vst_vla.rollout.ablation import IMAGE_ABLATIONS, check_image_ablation
 from vst_vla.seeds import DEMO_SEED_BASE, EVAL_SEED_BASE
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vla.configuration import VLAConfig
+from vst_vla.vlm.lora import LoraConfig, check_lora_options
 
 STAGES = ("vla",)
 
@@ -83,12 +84,17 @@ class TrainConfig:
     eval: RolloutConfig = field(default_factory=RolloutConfig)
     export_lerobot: bool = True  # VLA stage: convert the final checkpoint to <run>/lerobot_policy
     hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
+    # Train LoRA adapters on the VLM (plus the action head, the state projection and the added tokens' embedding
+    # rows) instead of the whole policy; off by default. A training setting, not part of the policy's config.json:
+    # the merged policy is the same model.
+    lora: LoraConfig = field(default_factory=LoraConfig)
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
         if not self.run_name or "/" in self.run_name:
             raise ValueError(f"run_name must be a non-empty name without '/', got {self.run_name!r}")
+        check_lora_options(self.lora, self.hub.push)
 
     def to_dict(self) -> dict:
         out = dataclass_to_dict(self)

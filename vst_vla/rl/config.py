@@ -12,6 +12,7 @@ from vst_vla.sft.model import FreezeConfig
 from vst_vla.spatial.ablation import IMAGE_ABLATIONS, check_ablations
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vlm.backbone import BackboneConfig
+from vst_vla.vlm.lora import LoraConfig, check_lora_options
 
 RULE_CHECKABLE_KINDS = ("choice", "number", "boxes")
 
@@ -34,8 +35,10 @@ class RLStageConfig:
     eval_ablations: tuple[str, ...] = IMAGE_ABLATIONS
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
+    lora: LoraConfig = field(default_factory=LoraConfig)  # reinforce LoRA adapters instead of the whole VLM (off)
 
     def __post_init__(self) -> None:
         check_ablations(self.eval_ablations, "eval_ablations")
         if self.stage != "rl":
             raise ValueError(f"stage must be 'rl' for this config, got {self.stage!r}")
+        check_lora_options(self.lora, self.hub.push, self.freeze)

@@ -10,6 +10,7 @@ from vst_vla.sft.model import FreezeConfig
 from vst_vla.spatial.ablation import IMAGE_ABLATIONS, check_ablations
 from vst_vla.training.config import TrainerConfig
 from vst_vla.vlm.backbone import BackboneConfig
+from vst_vla.vlm.lora import LoraConfig, check_lora_options
 
 VLM_STAGES = ("align", "sft", "cot")
 
@@ -71,10 +72,12 @@ class VLMStageConfig:
     sft: SFTOptions = field(default_factory=SFTOptions)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
+    lora: LoraConfig = field(default_factory=LoraConfig)  # train LoRA adapters instead of the whole VLM (off)
 
     def __post_init__(self) -> None:
         if self.stage not in VLM_STAGES:
             raise ValueError(f"stage must be one of {VLM_STAGES} for this config, got {self.stage!r}")
+        check_lora_options(self.lora, self.hub.push, self.sft.freeze, "sft.")
 
     @property
     def system_prompt(self) -> str:

@@ -2,6 +2,8 @@
 
 ``save_pretrained`` writes a directory that stock ``transformers`` loads (``Qwen2_5_VLForConditionalGeneration``
 and ``AutoProcessor``), which is what the next stage (CoT, RL, or the VLA's ``model.pretrained_path``) takes.
+With LoRA adapters (:mod:`vst_vla.vlm.lora`) it writes the frozen base as such a directory in ``base/`` and the
+adapters in peft's format in ``adapter/``; ``vst-vla merge-lora`` turns that into a plain directory.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from torch import nn
 from vst_vla.io import atomic_directory
 from vst_vla.precision import AutocastModule
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone, vision_parameter_names
+from vst_vla.vlm.lora import ADAPTER_DIR, LoraAdapters, LoraConfig, base_state_dict, is_lora_checkpoint
 
 logger = logging.getLogger(__name__)
+
+BASE_DIR = "base"  # a LoRA checkpoint's frozen base: a plain Hugging Face directory (weights, config, processor)
 
 
 @dataclass(frozen=True)
@@ -36,23 +41,42 @@ class SpatialVLM(AutocastModule):
         backbone: ``Qwen2_5_VLForConditionalGeneration``.
         processor: its ``Qwen2_5_VLProcessor``.
         freeze: parts to freeze.
+        lora: with ``enabled``, fresh LoRA adapters: then only they train (``freeze`` must stay all false).
     """
 
-    def __init__(self, backbone: nn.Module, processor, freeze: FreezeConfig | None = None) -> None:
+    def __init__(self, backbone: nn.Module, processor, freeze: FreezeConfig | None = None,
+                 lora: LoraConfig | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.processor = processor
         self._apply_freeze(freeze or FreezeConfig())
+        # Not an nn.Module attribute: the adapters live inside self.backbone; this is peft's handle on them.
+        self.lora: LoraAdapters | None = LoraAdapters.build(backbone, lora) if lora and lora.enabled else None
 
     @classmethod
-    def build(cls, cfg: BackboneConfig, freeze: FreezeConfig | None = None) -> SpatialVLM:
+    def build(cls, cfg: BackboneConfig, freeze: FreezeConfig | None = None,
+              lora: LoraConfig | None = None) -> SpatialVLM:
         backbone, processor = build_backbone(cfg)
-        return cls(backbone, processor, freeze)
+        return cls(backbone, processor, freeze, lora)
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, freeze: FreezeConfig | None = None) -> SpatialVLM:
-        backbone, processor = build_backbone(BackboneConfig(pretrained_path=str(directory), image_max_tokens=10_000))
-        return cls(backbone, processor, freeze)
+        """A plain Hugging Face directory, or a LoRA checkpoint (its base, with its adapters trainable)."""
+        directory = Path(directory)
+        lora_dir = is_lora_checkpoint(directory)
+        source = directory / BASE_DIR if lora_dir else directory
+        backbone, processor = build_backbone(BackboneConfig(pretrained_path=str(source), image_max_tokens=10_000))
+        vlm = cls(backbone, processor, freeze)
+        if lora_dir:
+            vlm.lora = LoraAdapters.load(backbone, directory / ADAPTER_DIR)
+        return vlm
+
+    def merge_lora(self) -> SpatialVLM:
+        """Fold the adapters into the backbone's weights (in place; nothing to do without adapters); returns self."""
+        if self.lora is not None:
+            self.backbone = self.lora.merge()
+            self.lora = None
+        return self
 
     def _apply_freeze(self, freeze: FreezeConfig) -> None:
         for name, param in self.backbone.named_parameters():
@@ -101,9 +125,16 @@ class SpatialVLM(AutocastModule):
         return out.loss, {"loss": float(out.loss.detach()), "target_tokens": n_tokens}
 
     def save_pretrained(self, directory: str | Path) -> Path:
-        """A plain Hugging Face model directory (weights, config, processor), written atomically."""
+        """A plain Hugging Face model directory (weights, config, processor), written atomically; with adapters,
+        that directory of the frozen base in ``base/`` and the adapters (peft's format) in ``adapter/``."""
         directory = Path(directory)
         with atomic_directory(directory) as tmp:
-            self.backbone.save_pretrained(tmp, safe_serialization=True)
-            self.processor.save_pretrained(tmp)
+            if self.lora is None:
+                self.backbone.save_pretrained(tmp, safe_serialization=True)
+                self.processor.save_pretrained(tmp)
+            else:
+                self.backbone.save_pretrained(tmp / BASE_DIR, state_dict=base_state_dict(self.backbone),
+                                              safe_serialization=True)
+                self.processor.save_pretrained(tmp / BASE_DIR)
+                self.lora.save(tmp / ADAPTER_DIR, base=f"../{BASE_DIR}")
         return directory

@@ -27,6 +27,7 @@ from vst_vla.stages.sft import answer_held_out, evaluation_before_training, load
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.run_files import REWARD_CHANGE, RUN_SUMMARY
 from vst_vla.training.trainer import Trainer, resolve_device
+from vst_vla.vlm.lora import check_resume_matches
 
 
 def run_rl_stage(cfg: RLStageConfig) -> dict:
@@ -45,11 +46,12 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     source = resume_from / PRETRAINED_DIR if resume_from else None
     if source:
+        check_resume_matches(source, cfg.lora)
         vlm = SpatialVLM.from_pretrained(source, cfg.freeze)
     else:
         # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
         torch.manual_seed(cfg.trainer.seed)
-        vlm = SpatialVLM.build(cfg.model, cfg.freeze)
+        vlm = SpatialVLM.build(cfg.model, cfg.freeze, cfg.lora)
     apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
     evaluate = lambda: answer_held_out(vlm, held_out, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
                                        cfg.eval_max_samples)

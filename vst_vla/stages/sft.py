@@ -40,6 +40,7 @@ from vst_vla.spatial.schema import SpatialSample
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.run_files import COMMANDS_FILE, EVAL_BEFORE, RUN_CONFIG, RUN_SUMMARY
 from vst_vla.training.trainer import Trainer, resolve_device
+from vst_vla.vlm.lora import check_resume_matches
 
 logger = logging.getLogger(__name__)
 
@@ -132,11 +133,12 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
                                 cfg.data)
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     if resume_from is not None:
+        check_resume_matches(resume_from / PRETRAINED_DIR, cfg.lora)
         vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.sft.freeze)
     else:
         # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
         torch.manual_seed(cfg.trainer.seed)
-        vlm = SpatialVLM.build(cfg.model, cfg.sft.freeze)
+        vlm = SpatialVLM.build(cfg.model, cfg.sft.freeze, cfg.lora)
     apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
     before = evaluation_before_training(run_dir, resume_from is None, lambda: _evaluate(vlm, held_out, cfg))
     examples = SFTDataset(train, vlm.processor, cfg.system_prompt, cfg.sft.max_tokens)

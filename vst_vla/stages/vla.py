@@ -34,6 +34,7 @@ from vst_vla.training.run_files import COMMANDS_FILE, LEROBOT_EXPORT_DIR, RUN_CO
 from vst_vla.training.trainer import Trainer, resolve_device
 from vst_vla.vla.modeling import VLAPolicy
 from vst_vla.vla.normalization import to_json_stats
+from vst_vla.vlm.lora import check_resume_matches
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
             stats = to_json_stats(dataset.stats(exact_quantiles=True), [ACTION, OBS_STATE])
             # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
             torch.manual_seed(cfg.trainer.seed)
-            policy = VLAPolicy.build(policy_cfg, stats, env_metadata or {"env": cfg.env.to_dict()})
+            policy = VLAPolicy.build(policy_cfg, stats, env_metadata or {"env": cfg.env.to_dict()}, lora=cfg.lora)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / RUN_CONFIG, cfg.to_dict())
     record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")  # the exact command, for the card
@@ -180,4 +181,5 @@ def _resume_point(cfg: TrainConfig, run_dir: Path, policy_cfg) -> Path | None:
             f"the policy config differs from the one of {last}; resuming would mix two models. "
             "Use another run_name (or trainer.resume=false with a fresh run_name)."
         )
+    check_resume_matches(last / PRETRAINED_DIR, cfg.lora)
     return last

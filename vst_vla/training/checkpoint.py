@@ -6,7 +6,8 @@ Each step directory is written under a temporary name and renamed into place, so
 half-written checkpoint that resume would pick up. State files use LeRobot's own safetensors/JSON savers.
 A trainable object with state of its own that resuming needs (the RL learner's rollouts in reuse) exposes it as
 ``resume_state() -> {name: tensor}`` and ``load_resume_state(tensors)``; it is kept in
-``training_state/learner_state.safetensors``.
+``training_state/learner_state.safetensors``. A model trained with LoRA writes its frozen base and its adapters
+(peft's format) into ``pretrained_model/`` (:mod:`vst_vla.vlm.lora`); the optimizer state is the adapters' only.
 """
 
 from __future__ import annotations

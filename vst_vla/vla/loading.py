@@ -13,9 +13,10 @@ from vst_vla.vla.modeling import VLAPolicy
 
 
 def load_vla_policy(path: str | Path) -> VLAPolicy:
-    """The :class:`VLAPolicy` stored at ``path`` (a ``pretrained_model`` directory of either layout)."""
+    """The :class:`VLAPolicy` stored at ``path`` (a ``pretrained_model`` directory of either layout), ready to act:
+    a LoRA checkpoint's adapters are merged into its weights."""
     from lerobot_policy_vst_vla.conversion import is_lerobot_checkpoint, vla_policy_from_lerobot
 
     if is_lerobot_checkpoint(path):
         return vla_policy_from_lerobot(path)
-    return VLAPolicy.from_pretrained(path)
+    return VLAPolicy.from_pretrained(path).merge_lora()

@@ -3,7 +3,9 @@
 ``forward(batch)`` → (loss, logs); ``predict_action_chunk(batch)`` → (B, chunk, A) actions in env units;
 ``select_action(batch)`` → (B, A), queueing ``n_action_steps`` actions between inferences; ``reset()`` at episode
 start. Checkpoints are a directory: config.json, model.safetensors, backbone_config.json, processor/ (tokenizer,
-image processor), normalization_stats.json and, when known, env.json (how to rebuild the evaluation env).
+image processor), normalization_stats.json and, when known, env.json (how to rebuild the evaluation env). A policy
+trained with LoRA (:mod:`vst_vla.vlm.lora`) adds adapter/ (peft's format); its model.safetensors then holds the
+policy without the adapters, under the same names as a plain policy's.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from contextlib import nullcontext
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_model, save_file, save_model
 from torch import nn
 from transformers import Qwen2_5_VLConfig
 
@@ -33,6 +35,7 @@ from vst_vla.vlm.backbone import (
     build_backbone,
     vision_parameter_names,
 )
+from vst_vla.vlm.lora import ADAPTER_DIR, LoraAdapters, LoraConfig, base_state_dict, is_lora_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +55,15 @@ class VLAPolicy(AutocastModule):
         backbone: a ``Qwen2_5_VLForConditionalGeneration``.
         processor: the matching :class:`VLAProcessor` (prompting, normalization stats).
         env_metadata: optional dict saved as env.json to rebuild the evaluation environment.
+        lora: with ``enabled``, fresh LoRA adapters on the backbone; then the backbone is frozen except for them and
+            the embedding rows of the tokens this policy adds, while the head and the state projection (new
+            modules outside the backbone) train in full.
     """
 
     name = "vst_vla"
 
     def __init__(self, config: VLAConfig, backbone: nn.Module, processor: VLAProcessor,
-                 env_metadata: dict | None = None) -> None:
+                 env_metadata: dict | None = None, lora: LoraConfig | None = None) -> None:
         super().__init__()
         if not config.image_keys or config.action_dim <= 0:
             raise ValueError(
@@ -68,6 +74,7 @@ class VLAPolicy(AutocastModule):
         self.processor = processor
         self.env_metadata = env_metadata
         hidden_size = backbone.config.text_config.hidden_size
+        base_vocab = len(processor.tokenizer)  # the head and the state injector add their tokens after it
         self.head = config.head.head_class()(config.head, config, processor.tokenizer, hidden_size)
         self.state_injector: StateInjector | None = None
         if config.use_state:
@@ -75,17 +82,36 @@ class VLAPolicy(AutocastModule):
                 raise ValueError("policy.use_state needs policy.state_dim > 0 (the trainer fills it from the dataset)")
             self.state_injector = StateInjector(config.state_dim, hidden_size, processor.tokenizer)
         self._grow_embeddings_if_needed()
-        if self.state_injector is not None:
-            self.state_injector.attach(self.backbone.get_input_embeddings())
+        # Not an nn.Module attribute: the adapters live inside self.backbone; this is peft's handle on them.
+        self.lora: LoraAdapters | None = None
+        if lora is not None and lora.enabled:
+            self.lora = LoraAdapters.build(backbone, lora, range(base_vocab, len(processor.tokenizer)))
+        self._attach_state_injector()
         self._action_queue: deque[torch.Tensor] = deque()
         self._ensembler = (TemporalEnsembler(config.temporal_ensemble_coeff, config.chunk_size)
                            if config.temporal_ensemble_coeff is not None else None)
 
     @classmethod
-    def build(cls, config: VLAConfig, stats: dict, env_metadata: dict | None = None) -> VLAPolicy:
+    def build(cls, config: VLAConfig, stats: dict, env_metadata: dict | None = None,
+              lora: LoraConfig | None = None) -> VLAPolicy:
         """A fresh policy: backbone built tiny or loaded from ``config.backbone.pretrained_path``."""
         backbone, hf_processor = build_backbone(config.backbone)
-        return cls(config, backbone, VLAProcessor(hf_processor, config, stats), env_metadata)
+        return cls(config, backbone, VLAProcessor(hf_processor, config, stats), env_metadata, lora)
+
+    def _attach_state_injector(self) -> None:
+        if self.state_injector is not None:
+            self.state_injector.attach(self.backbone.get_input_embeddings())
+
+    def merge_lora(self) -> VLAPolicy:
+        """Fold the adapters into the backbone's weights (in place; nothing to do without adapters); returns self.
+
+        The merged policy is a plain one: it saves in the plain layout and runs without peft's wrappers.
+        """
+        if self.lora is not None:
+            self.backbone = self.lora.merge()
+            self.lora = None
+            self._attach_state_injector()
+        return self
 
     def _grow_embeddings_if_needed(self) -> None:
         # Real Qwen2.5-VL reserves unused rows (151936 > 151665 tokens), so the action tokens often fit.
@@ -199,7 +225,11 @@ class VLAPolicy(AutocastModule):
         with atomic_directory(directory) as tmp:
             (tmp / CONFIG_FILENAME).write_text(json.dumps(self.config.to_dict(), indent=2))
             (tmp / BACKBONE_CONFIG_FILENAME).write_text(self.backbone.config.to_json_string())
-            save_model(self, str(tmp / WEIGHTS_FILENAME))
+            if self.lora is None:
+                save_model(self, str(tmp / WEIGHTS_FILENAME))
+            else:
+                save_file(_without_shared(base_state_dict(self)), str(tmp / WEIGHTS_FILENAME))
+                self.lora.save(tmp / ADAPTER_DIR, base=None)  # the base is the policy's own model.safetensors
             self.processor.save(tmp)
             if self.env_metadata is not None:
                 (tmp / ENV_FILENAME).write_text(json.dumps(self.env_metadata, indent=2))
@@ -207,7 +237,8 @@ class VLAPolicy(AutocastModule):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path) -> VLAPolicy:
-        """Load a checkpoint written by :meth:`save_pretrained` (no network, no pickle, no remote code)."""
+        """Load a checkpoint written by :meth:`save_pretrained` (no network, no pickle, no remote code); a LoRA
+        checkpoint's adapters come back trainable (call :meth:`merge_lora` to act without them)."""
         directory = Path(directory)
         if not directory.is_dir():
             raise MissingInputError(f"checkpoint directory {directory} does not exist (expected a pretrained_model "
@@ -229,7 +260,25 @@ class VLAPolicy(AutocastModule):
         env_metadata = json.loads(env_path.read_text()) if env_path.is_file() else None
         policy = cls(config, backbone, processor, env_metadata)
         load_model(policy, str(directory / WEIGHTS_FILENAME))
+        if is_lora_checkpoint(directory):
+            policy.lora = LoraAdapters.load(policy.backbone, directory / ADAPTER_DIR)
+            policy._attach_state_injector()
         return policy
+
+
+def _without_shared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` with each storage once (tied embeddings share one), contiguous: what safetensors can write.
+
+    ``safetensors.torch.load_model`` re-ties the dropped names from the model it loads into.
+    """
+    seen: set[tuple[int, int, tuple[int, ...]]] = set()
+    out: dict[str, torch.Tensor] = {}
+    for name, tensor in state.items():
+        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape))
+        if key not in seen:
+            seen.add(key)
+            out[name] = tensor.contiguous()
+    return out
 
 
 def _to(value, device: torch.device):

@@ -34,10 +34,17 @@ class StateInjector(nn.Module):
         self.token_id = int(tokenizer.convert_tokens_to_ids(STATE_TOKEN))
         self.proj = nn.Sequential(nn.Linear(state_dim, hidden_size), nn.SiLU(), nn.Linear(hidden_size, hidden_size))
         self._pending: torch.Tensor | None = None
+        self._handle: torch.utils.hooks.RemovableHandle | None = None
 
     def attach(self, embedding: nn.Module) -> None:
-        """Install the hook on the backbone's input embedding module."""
-        embedding.register_forward_hook(self._hook)
+        """Install the hook on the backbone's input embedding module, moving it from where it was.
+
+        Called again whenever the embedding module changes: LoRA's trainable tokens wrap the embedding in a module
+        of their own that embeds without calling it, and merging the adapters unwraps it.
+        """
+        if self._handle is not None:
+            self._handle.remove()
+        self._handle = embedding.register_forward_hook(self._hook)
 
     @contextmanager
     def feeding(self, normalized_state: torch.Tensor | None) -> Iterator[None]:

@@ -27,6 +27,7 @@ from transformers.initialization import no_init_weights
 
 from vst_vla.errors import ConfigError, MissingInputError
 from vst_vla.io import check_safetensors
+from vst_vla.vlm.lora import is_lora_checkpoint
 from vst_vla.vlm.presets import preset_hf_config, preset_names
 from vst_vla.vlm.tokenizer import QWEN2_VL_CHAT_TEMPLATE, build_offline_tokenizer, build_real_size_tokenizer
 
@@ -178,6 +179,9 @@ def check_pretrained_dir(path: str | Path, what: str = "backbone.pretrained_path
             f"{what} {str(path)!r} is not a directory; expected a local Qwen2.5-VL checkpoint "
             "directory (config.json, *.safetensors, tokenizer files). Nothing is downloaded."
         )
+    if is_lora_checkpoint(path):
+        raise MissingInputError(f"{what} {str(path)!r} is a LoRA checkpoint (a frozen base and its adapters); merge "
+                                f"it into a plain model first, `vst-vla merge-lora {path} <out>`, and pass <out>")
     if not (path / "config.json").is_file():
         raise MissingInputError(f"{what} {str(path)!r} has no config.json; expected a Hugging Face model directory")
 
