@@ -3,21 +3,19 @@ half-written taken for finished, and the dataset equal to an uninterrupted run's
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import subprocess
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 import pytest
-from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from vst_envs.config import LiftEnvConfig
 
+from tests.data.episodes import dataset_episodes
 from vst_vla import io
-from vst_vla.constants import ACTION, OBS_STATE, image_key
+from vst_vla.constants import image_key
 from vst_vla.data import collect as collect_module
 from vst_vla.data.collect import CollectReport, collect_demos
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
@@ -53,25 +51,10 @@ def _leave_half_written_episode(episodes_dir: Path, seed: int) -> Path:
     return half
 
 
-def _episodes(root: Path) -> list[dict[str, Any]]:
-    """Per episode: its seed, states, actions and a hash of its decoded video frames."""
-    ds = LeRobotDataset("local/vst_lift", root=root, video_backend="pyav")
-    columns = ds.hf_dataset.select_columns([ACTION, OBS_STATE]).with_format("numpy")[:]
-    (video,) = (root / "videos" / IMAGE).rglob("*.mp4")
-    with av.open(str(video)) as container:
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-    assert len(frames) == len(ds)
-    seeds = json.loads((root / ENV_METADATA_FILE).read_text())["collection"]["episode_seeds"]
-    out = []
-    for i, seed in enumerate(seeds):
-        start, end = int(ds.meta.episodes[i]["dataset_from_index"]), int(ds.meta.episodes[i]["dataset_to_index"])
-        out.append({"seed": seed, "states": columns[OBS_STATE][start:end], "actions": columns[ACTION][start:end],
-                    "frames_sha256": hashlib.sha256(frames[start:end].tobytes()).hexdigest()})
-    return out
 
 
 def _assert_same_dataset(root: Path, reference: Path) -> None:
-    got, want = _episodes(root), _episodes(reference)
+    got, want = dataset_episodes(root), dataset_episodes(reference)
     assert [e["seed"] for e in got] == [e["seed"] for e in want] == [1, 2, 3]  # each once, in order
     for g, w in zip(got, want, strict=True):
         np.testing.assert_array_equal(g["states"], w["states"])

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
-import av
 import numpy as np
 import pytest
-from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from vst_envs.config import LiftEnvConfig, TabletopEnvConfig
 
-from vst_vla.constants import ACTION, OBS_STATE, image_key
+from tests.data.episodes import dataset_episodes
+from vst_vla.constants import image_key
 from vst_vla.data.collect import CollectReport, collect_demos
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
 from vst_vla.data.episode_sources import InProcessEpisodes, WorkerEpisodes
@@ -35,28 +32,6 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> dict[int, tuple[Colle
     return out
 
 
-def _episodes(root: Path) -> list[dict[str, Any]]:
-    """Per episode: its seed, states, actions and a hash of its decoded video frames."""
-    ds = LeRobotDataset("local/vst_lift", root=root, video_backend="pyav")
-    columns = ds.hf_dataset.select_columns([ACTION, OBS_STATE]).with_format("numpy")[:]
-    # The tiny dataset's episodes share one video file, in episode order, one video frame per dataset frame.
-    (video,) = (root / "videos" / IMAGE).rglob("*.mp4")
-    with av.open(str(video)) as container:
-        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
-    assert len(frames) == len(ds)
-    seeds = json.loads((root / ENV_METADATA_FILE).read_text())["collection"]["episode_seeds"]
-    episodes = []
-    for i, seed in enumerate(seeds):
-        start, end = int(ds.meta.episodes[i]["dataset_from_index"]), int(ds.meta.episodes[i]["dataset_to_index"])
-        episodes.append(
-            {
-                "seed": seed,
-                "states": columns[OBS_STATE][start:end],
-                "actions": columns[ACTION][start:end],
-                "frames_sha256": hashlib.sha256(frames[start:end].tobytes()).hexdigest(),
-            }
-        )
-    return episodes
 
 
 def test_two_workers_write_the_same_dataset_as_one(collected: dict[int, tuple[CollectReport, Path]]) -> None:
@@ -65,7 +40,7 @@ def test_two_workers_write_the_same_dataset_as_one(collected: dict[int, tuple[Co
     assert (two.seeds, two.episodes_dropped, two.frames, two.successes) == (one.seeds, 1, 131, 3)
     meta = [json.loads((root / ENV_METADATA_FILE).read_text())["collection"] for root in (one_root, two_root)]
     assert meta[0]["dropped_seeds"] == meta[1]["dropped_seeds"] == [0]
-    expected, actual = _episodes(one_root), _episodes(two_root)
+    expected, actual = dataset_episodes(one_root), dataset_episodes(two_root)
     assert [e["seed"] for e in actual] == [e["seed"] for e in expected] == [1, 2, 3]
     for a, e in zip(actual, expected, strict=True):
         np.testing.assert_array_equal(a["states"], e["states"])
