@@ -71,7 +71,9 @@ pprobe() { local name=$1; shift; [ -f "$PL/$name/result.json" ] || python experi
 pprobe lr_t2_bf16 --steps 300
 pprobe lr_t2_jit8_s800 --steps 800 --question-jitter 8
 pprobe lr_t2_jit8_last_s800 --steps 800 --question-jitter 8 --image-last
-pprobe lr_t2_jit8_last_shuf --steps 500 --question-jitter 8 --image-last --shuffle-options
+pprobe lr_t2_jit8_last_shuf --steps 600 --question-jitter 8 --image-last --shuffle-options
+pprobe lr_t2_jit8_seed1 --steps 500 --question-jitter 8 --seed 1
+pprobe lr_t2_jit8_last_seed1 --steps 500 --question-jitter 8 --image-last --seed 1
 python experiments/perception/plot_curves.py "$PL" --out "$RES/placement"
 
 # 6. The engine's single-image choice skills with the images last (224 px, free cameras at 25 degrees), through the
