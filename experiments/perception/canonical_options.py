@@ -47,8 +47,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path)
     parser.add_argument("destination", type=Path)
+    parser.add_argument("--skills", nargs="+", default=None, help="keep only these skills (default: every one)")
     args = parser.parse_args()
-    n = write_parquet((canonical(s) for s in read_samples(args.source)), args.destination)
+    kept = (s for s in read_samples(args.source) if args.skills is None or s.meta_info.get("skill") in args.skills)
+    n = write_parquet((canonical(s) for s in kept), args.destination)
     print(f"wrote {n} samples with fixed option order to {args.destination}")
 
 

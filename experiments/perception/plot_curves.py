@@ -38,18 +38,31 @@ def first_step_at(curve: list[dict], threshold: float) -> int | None:
 
 
 def lever_table(runs: list[dict]) -> str:
-    lines = ["| run | probe | model | M-RoPE base | lr (lm / vision / merger) | question | image | options | steps "
-             "| held-out acc | blank-image acc | first step >= 0.9 | wall s |",
-             "|---|---|---|---:|---|---|---|---|---:|---:|---:|---:|---:|"]
+    lines = ["| run | probe | model | M-RoPE base | lr (lm / vision / merger) | question | image | options | extra | "
+             "steps | held-out acc | blank-image acc | first step >= 0.9 | wall s |",
+             "|---|---|---|---:|---|---|---|---|---|---:|---:|---:|---:|---:|"]
     for run in runs:
         info, last = run["info"], run["curve"][-1]
         lines.append(
             f"| {run['name']}{'' if run['finished'] else ' (stopped early)'} | {info['probe']} | {info['model']} | {float(info['rope_theta']):g} | "
             f"{info['lr']:g} / {info['vision_lr']:g} / {info['merger_lr']:g} | {_question(info)} | "
             f"{'last' if info.get('image_last') else 'first'} | "
-            f"{'shuffled' if info.get('shuffle_options') else 'fixed'} | {last['step']} | {last['acc']:.3f} | "
+            f"{'shuffled' if info.get('shuffle_options') else 'fixed'} | {_extra(info)} | {last['step']} | {last['acc']:.3f} | "
             f"{last['acc_blank']:.3f} | {first_step_at(run['curve'], 0.9) or '-'} | {last['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
+
+
+def _extra(info: dict) -> str:
+    """The levers beyond the columns: dense captions mixed in, and a starting model (runs from before these
+    options existed had neither)."""
+    parts = []
+    if info.get("dense_frac"):
+        parts.append(f"{info['dense_frac']:g} of each batch {info.get('caption', 'full')} captions")
+    if info.get("init"):
+        parts.append(f"init {Path(info['init']).parent.name}")
+    if info.get("vocab"):
+        parts.append(f"vocab {info['vocab']}")
+    return "; ".join(parts) or "-"
 
 
 def _question(info: dict) -> str:

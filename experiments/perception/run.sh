@@ -103,3 +103,46 @@ python -m vst_vla.train stage=sft run_name=sft_lr_fixed data.image_size=224 'dat
   trainer.steps=600 trainer.vision_lr=1e-3 trainer.save_every=600 sft.eval_max_samples=200
 cp outputs/train/sft_lr_fixed/skills.md "$RES/engine/sft_lr_fixed_skills.md"
 cp outputs/train/sft_lr_fixed/train_log.jsonl "$RES/engine/sft_lr_fixed_train_log.jsonl"
+
+# 7. Binding a word to the image (fourth session). The probes that learn ask about a fixed colour pair or answer
+#    from the image alone; the engine's questions name their objects. The relation probe with any two named colours
+#    (relation_named), and the simplest binding question, "is there a <colour> square?" (exists), each alone, with
+#    more steps, and mixed half and half with captions that are a function of the image alone (the colours present,
+#    alphabetically), first 1500 steps then 1500 more from that model.
+WK=$OUT/walk
+wprobe() { local name=$1; shift; [ -f "$WK/$name/result.json" ] || python experiments/perception/train_probe.py \
+  --rope-theta 2 --image-last --eval-every 100 --out "$WK/$name" "$@"; }
+wprobe relation_ctrl --probe relation --steps 600
+wprobe named --probe relation_named --steps 600
+wprobe named_dense --probe relation_named --steps 1500 --dense-frac 0.5 --caption full
+wprobe exists_tok --probe exists --steps 600
+wprobe exists_long --probe exists --steps 3000
+wprobe exists_captions --probe exists --steps 1500 --dense-frac 0.5 --caption colours
+wprobe exists_captions_more --probe exists --steps 1500 --dense-frac 0.5 --caption colours \
+  --init "$WK/exists_captions/model"
+python experiments/perception/plot_curves.py "$WK" --out "$RES/walk"
+
+# 8. The same recipe on the engine: left_right (fixed options) mixed with the image-only captions object_inventory
+#    and object_order from the same 600 scenes, through the project's SFT stage: 500 steps, then 1500 more from that
+#    checkpoint, then 1500 more (the probes' captions took a second schedule to pay off), each scored on every
+#    held-out question of 100 other scenes with real, blank and shuffled images.
+SK8="object_inventory object_order left_right"
+I_TRAIN=outputs/spatial/inv_train600.parquet
+I_EVAL=outputs/spatial/inv_eval100.parquet
+[ -f "$I_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 --image-size 224 --fovy 25 \
+  --skills $SK8 --out "$I_EVAL"
+[ -f "$I_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
+  --skills $SK8 --out "$I_TRAIN"
+for F in "$I_TRAIN" "$I_EVAL"; do
+  [ -f "${F%.parquet}_fixed.parquet" ] || python experiments/perception/canonical_options.py "$F" "${F%.parquet}_fixed.parquet"
+done
+FROM=()
+for RUN in "sft_lr_captions 500" "sft_lr_captions_more 1500" "sft_lr_captions_3 1500"; do
+  set -- $RUN
+  python -m vst_vla.train stage=sft run_name=$1 data.image_size=224 "data.skills=[object_inventory,object_order,left_right]" \
+    data.train_path=${I_TRAIN%.parquet}_fixed.parquet data.eval_path=${I_EVAL%.parquet}_fixed.parquet \
+    trainer.steps=$2 trainer.vision_lr=1e-3 trainer.save_every=500 sft.eval_max_samples=1000 "${FROM[@]}"
+  cp outputs/train/$1/skills.md "$RES/engine/$1_skills.md"
+  cp outputs/train/$1/train_log.jsonl "$RES/engine/$1_train_log.jsonl"
+  FROM=(model=local model.pretrained_path=outputs/train/$1/checkpoints/last/pretrained_model)
+done

@@ -73,19 +73,35 @@ def encode(processor, samples: list[ProbeSample], blank: bool = False, image_las
     return batch
 
 
-DESCRIBE = "Describe every square: how many, then each one's colour, size, column and row, left to right."
+DESCRIBE = {
+    "full": "Describe every square: how many, then each one's colour, size, column and row, left to right.",
+    "colours": "Name the colours of the squares, in alphabetical order.",
+    "left_to_right": "Name the colours of the squares, from left to right.",
+}
 
 
-def encode_described(processor, samples: list[ProbeSample]) -> dict:
-    """Prompt + dense caption + <|im_end|>, left padded; ``labels`` cover the caption and the end token."""
+def colour_caption(sample: ProbeSample, order: str = "colours") -> str:
+    """The colours in ``sample``'s dense caption, sorted by name (``colours``: a caption that needs no position,
+    only the colour words bound to what the image shows) or from left to right (``left_to_right``: the dense
+    caption's own order)."""
+    names = [part.split()[0] for part in sample.description.split(": ", 1)[1].split(", ")]
+    return ", ".join(sorted(names) if order == "colours" else names)
+
+
+def encode_described(processor, samples: list[ProbeSample], caption: str = "full") -> dict:
+    """Prompt + dense caption + <|im_end|>, left padded; ``labels`` cover the caption and the end token.
+
+    ``caption``: ``full`` (count, then every square's colour, size, column and row), ``colours`` (the colours
+    only, alphabetically) or ``left_to_right`` (the colours from left to right)."""
+    texts = [s.description if caption == "full" else colour_caption(s, caption) for s in samples]
     prompts = [processor.apply_chat_template(
-        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": DESCRIBE}]}],
-        add_generation_prompt=True, tokenize=False) + s.description + "<|im_end|>" for s in samples]
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": DESCRIBE[caption]}]}],
+        add_generation_prompt=True, tokenize=False) + text + "<|im_end|>" for text in texts]
     processor.tokenizer.padding_side = "left"
     batch = processor(images=[s.image for s in samples], text=prompts, padding=True, return_tensors="pt")
     labels = torch.full_like(batch["input_ids"], -100)
-    for row, s in enumerate(samples):
-        n = len(processor.tokenizer(s.description + "<|im_end|>")["input_ids"])
+    for row, text in enumerate(texts):
+        n = len(processor.tokenizer(text + "<|im_end|>")["input_ids"])
         labels[row, -n:] = batch["input_ids"][row, -n:]
     batch["labels"] = labels
     return batch
@@ -146,6 +162,8 @@ def main() -> None:
                         help="fraction of each batch that are dense captions of the image (the alignment lever)")
     parser.add_argument("--dense-probes", nargs="+", default=None, choices=PROBES,
                         help="draw the captioned images from these probes (default: the trained probe)")
+    parser.add_argument("--caption", choices=sorted(DESCRIBE), default="full",
+                        help="what the dense captions say: every square's properties, or only the colours")
     parser.add_argument("--question-jitter", type=int, default=0,
                         help="prefix each question with 0..N random filler words (varies the text length)")
     parser.add_argument("--shuffle-options", action="store_true", help="random option order (letter follows)")
@@ -176,7 +194,9 @@ def main() -> None:
     optimizer = torch.optim.AdamW(param_groups(model, args.lr, args.vision_lr, args.merger_lr), betas=(0.9, 0.95),
                                   weight_decay=0.01)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "args.json").write_text(json.dumps(vars(args), indent=2, default=str))
+    # The tokenizer's size too: the offline vocabulary has changed (spatial words made single tokens).
+    (args.out / "args.json").write_text(json.dumps({**vars(args), "vocab": len(processor.tokenizer)}, indent=2,
+                                                   default=str))
     curve_path = args.out / "curve.jsonl"
     curve_path.write_text("")
     started, losses = time.perf_counter(), []
@@ -194,7 +214,7 @@ def main() -> None:
             described = [s for k in kinds for s in sample_batch(k, rng, -(-n_dense // len(kinds)), args.image_size,
                                                                    args.square)][:n_dense]
             with ctx:
-                dense = caption_loss(model, encode_described(processor, described))
+                dense = caption_loss(model, encode_described(processor, described, args.caption))
             loss = (loss * (args.batch - n_dense) + dense * n_dense) / args.batch
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

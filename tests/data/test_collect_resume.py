@@ -160,3 +160,27 @@ def test_other_settings_are_refused_naming_the_field(tmp_path: Path, monkeypatch
     report = collect_demos(ENV, _config(root, num_episodes=1, overwrite=True))
     assert (report.episodes_resumed, report.seeds, written) == (0, (1,), [1])
     assert not staging.exists()
+
+
+def test_kill_after_the_move_into_place_leaves_no_staging_behind(
+    reference: tuple[CollectReport, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kill between the dataset's rename into place and the staging directory's deletion: the next run (same
+    settings, no overwrite) deletes the finished collection's staging directory, then refuses the existing
+    dataset as any rerun does, and the dataset is untouched."""
+    root = tmp_path / "ds"
+    real_discard = collect_module.CollectionStaging.discard
+
+    def killed_before_discard(self: Any) -> None:
+        raise _Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(collect_module.CollectionStaging, "discard", killed_before_discard)
+        with pytest.raises(_Killed):
+            collect_demos(ENV, _config(root))
+    assert root.is_dir() and staging_dir(root).is_dir()
+    assert collect_module.CollectionStaging.discard is real_discard
+    with pytest.raises(OutputExistsError):
+        collect_demos(ENV, _config(root))
+    assert not staging_dir(root).exists()
+    _assert_same_dataset(root, reference[1])

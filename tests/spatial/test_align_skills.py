@@ -52,6 +52,14 @@ def test_every_caption_agrees_with_the_scene(scenes) -> None:
                 assert columns == sorted(columns)  # left to right
                 assert s.answer == "; ".join(f"{o.color_name} {o.category} {_cell(gt, o.name, camera)}"
                                              for o in objects)
+            elif skill in ("object_inventory", "object_order"):
+                phrases = [f"{o.color_name} {o.category}" for o in objects]
+                if skill == "object_inventory":
+                    assert phrases == sorted(phrases)  # alphabetical: what is there, not where
+                else:
+                    columns = [pixel(o.position_world, camera)[0] for o in objects]
+                    assert columns == sorted(columns)  # left to right
+                assert s.answer == ", ".join(phrases) and len(objects) >= 2
             else:
                 depths = [depth(o.position_world, camera) for o in objects]
                 assert depths == sorted(depths)  # nearest first

@@ -57,3 +57,13 @@ def test_add_missing_tokens_adds_in_order_and_keeps_existing_ids() -> None:
     # Added as special: never split, and dropped by skip_special_tokens.
     assert tok("x<|c|>y", add_special_tokens=False).input_ids[1] == n + 2
     assert tok.decode([n + 2], skip_special_tokens=True) == ""
+
+
+def test_spatial_words_are_single_tokens() -> None:
+    """The engine's and probes' words (colours, shapes, relations) are one token each, as in Qwen's vocabulary,
+    mid-sentence and after a question's first word alike."""
+    tok = build_offline_tokenizer()
+    text = "Is there an orange square? the purple cylinder is farther from the viewer than the black sphere"
+    pieces = tok.tokenize(text)
+    for word in ("orange", "square", "purple", "cylinder", "farther", "viewer", "black", "sphere"):
+        assert "Ġ" + word in pieces, (word, pieces)

@@ -27,6 +27,7 @@ ones, on the seeds an uninterrupted run would use: the dataset is the same as if
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import shutil
@@ -44,7 +45,7 @@ from vst_vla.constants import ACTION, OBS_STATE, image_key
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
 from vst_vla.data.episode_sources import EpisodeSource, make_episode_source
 from vst_vla.data.multitask import check_same_layout, check_same_spaces
-from vst_vla.data.staging import CollectionStaging, StagedEpisode
+from vst_vla.data.staging import CollectionStaging, StagedEpisode, remove_finished_staging
 from vst_vla.data.writer import merge_episode_datasets, write_episode_dataset
 from vst_vla.errors import ConfigError, OutputExistsError, UserError
 from vst_vla.io import check_writable_destination, remove_dead_temporaries, temporary_sibling, write_json_atomic
@@ -168,6 +169,7 @@ def collect_multitask_demos(env_cfgs: Mapping[str, Any], collect_cfg: CollectCon
 def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectReport:
     """Collect every task's missing episodes into the staging directory, merge them, move the dataset into place."""
     root = Path(collect_cfg.root).expanduser().absolute()
+    remove_finished_staging(root, _recorded_staging_digest(root))
     _check_can_write(root, collect_cfg.overwrite)
     check_writable_destination(root, "collect.root")
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -196,7 +198,9 @@ def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectRep
     try:
         episodes = [ep for run in runs.values() for ep in run.episodes]
         merge_episode_datasets([ep.path for ep in episodes], collect_cfg.repo_id, tmp_root)
-        write_json_atomic(tmp_root / ENV_METADATA_FILE, _env_metadata(env_cfgs, collect_cfg, runs))
+        metadata = _env_metadata(env_cfgs, collect_cfg, runs)
+        metadata["collection"]["staging_manifest"] = staging.manifest_digest()
+        write_json_atomic(tmp_root / ENV_METADATA_FILE, metadata)
         _move_into_place(tmp_root, root, collect_cfg.overwrite)
     except BaseException:
         # BaseException: a Ctrl-C must not leave the hidden temp directory behind either.
@@ -369,6 +373,15 @@ def _env_metadata(env_cfgs: dict[str, Any], collect_cfg: CollectConfig, runs: di
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     }
+
+
+def _recorded_staging_digest(root: Path) -> str | None:
+    """The staging manifest digest the dataset at ``root`` recorded, if it is a dataset this module wrote."""
+    try:
+        digest = json.loads((root / ENV_METADATA_FILE).read_text())["collection"]["staging_manifest"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return digest if isinstance(digest, str) else None
 
 
 def _is_replaceable(root: Path) -> bool:

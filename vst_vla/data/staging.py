@@ -11,11 +11,15 @@ the count, whether failures are kept, the attempt limit, the repo id; not the nu
 nothing): a rerun with the same settings keeps the finished episodes and collects only the missing ones, on the
 same seeds, so its dataset equals an uninterrupted run's; a rerun with other settings is refused, naming the field
 (with ``overwrite`` the old episodes are discarded instead). The directory is hidden and separate from the dataset
-root, which appears only once the whole dataset is complete; it is deleted once the dataset is in place.
+root, which appears only once the whole dataset is complete; it is deleted once the dataset is in place. The
+dataset records its staging manifest's digest (:meth:`CollectionStaging.manifest_digest`), so a staging directory
+that a kill left between the dataset's move into place and its deletion is recognised as finished and removed by
+the next run (:func:`remove_finished_staging`), never resumed or left behind.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,7 +34,7 @@ from vst_vla.data.recording import EpisodeRecording
 from vst_vla.errors import OutputExistsError
 from vst_vla.io import remove_dead_temporaries, temporary_sibling, write_json_atomic
 
-__all__ = ["CollectionStaging", "StagedEpisode", "staging_dir"]
+__all__ = ["CollectionStaging", "StagedEpisode", "remove_finished_staging", "staging_dir"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +173,10 @@ class CollectionStaging:
             raise
         return staged
 
+    def manifest_digest(self) -> str:
+        """A digest of this collection's settings, which the finished dataset records (see the module docstring)."""
+        return _digest(_read_manifest(self.directory))
+
     def discard(self) -> None:
         """Delete the directory; renamed to a temporary name first, so a kill midway never leaves part of it under
         its own name (the next writer in the parent deletes the rest)."""
@@ -177,6 +185,28 @@ class CollectionStaging:
         trash = temporary_sibling(self.directory, "old")
         os.rename(self.directory, trash)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def remove_finished_staging(root: Path, recorded_digest: str | None) -> bool:
+    """Delete the staging directory beside ``root`` if it belongs to the dataset already at ``root``.
+
+    ``recorded_digest`` is the manifest digest that dataset recorded when it was moved into place. A match means a
+    kill landed between that move and the staging directory's deletion: its episodes are all in the dataset.
+    Another collection's staging directory (an interrupted overwrite of ``root``) is kept for its resume.
+    Returns whether one was deleted."""
+    directory = staging_dir(root)
+    if recorded_digest is None or not directory.is_dir():
+        return False
+    staging = CollectionStaging(directory)
+    if staging.manifest_digest() != recorded_digest:
+        return False
+    logger.info("deleting %s: its collection finished as %s", directory, root)
+    staging.discard()
+    return True
+
+
+def _digest(manifest: dict[str, Any] | None) -> str:
+    return hashlib.sha256(json.dumps(manifest, sort_keys=True).encode()).hexdigest()
 
 
 def _read_manifest(directory: Path) -> dict[str, Any] | None:

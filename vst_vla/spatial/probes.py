@@ -11,6 +11,11 @@ function of a single property, so a probe that stays at chance isolates what the
 - ``size``: one square, small or large.
 - ``count``: one to three squares.
 - ``relation``: a red and a blue square; is the red one left of the blue one?
+- ``relation_named``: the same question about two squares of any two colours, named in the question: the answer
+  needs the colour words bound to the squares they name (the engine's questions name their objects).
+- ``relation_crowd``: ``relation_named`` among zero to three distractor squares of other colours.
+- ``exists``: two to four squares of distinct colours; is there a square of the named colour? Binding a colour
+  word to image content with no position involved.
 
 Options are fixed per probe ("A. Red / B. Blue"), so the letter is a direct function of the property. Samples are
 drawn fresh from a seeded generator (``sample_batch``), so training never repeats an image; held-out sets use
@@ -29,6 +34,9 @@ from PIL import Image
 from vst_vla.spatial.schema import SpatialSample, Turn
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 160, 40), "blue": (30, 60, 200), "yellow": (220, 200, 20)}
+# The named-relation probes draw from a wider palette, so a colour word picks one square among up to five.
+NAMED_COLOURS = {**COLOURS, "purple": (130, 40, 160), "orange": (240, 120, 20), "black": (20, 20, 20),
+                 "white": (245, 245, 245)}
 SUFFIX = "Reply with the letter of the correct option."
 
 
@@ -55,7 +63,7 @@ def _place(rng: np.random.Generator, size: int, square: int, lo: float = 0.0, hi
 
 
 def _draw(canvas: np.ndarray, x: int, y: int, square: int, colour: str, drawn: list | None = None) -> None:
-    canvas[y:y + square, x:x + square] = COLOURS[colour]
+    canvas[y:y + square, x:x + square] = NAMED_COLOURS[colour]
     if drawn is not None:
         drawn.append((colour, x, y, square))
 
@@ -75,6 +83,24 @@ def describe(drawn: list[tuple[str, int, int, int]], size: int, small: int) -> s
 def _question(text: str, options: list[str]) -> str:
     lines = [text] + [f"{chr(65 + i)}. {o}" for i, o in enumerate(options)] + [SUFFIX]
     return "\n".join(lines)
+
+
+def _named_relation(canvas: np.ndarray, rng: np.random.Generator, size: int, square: int, n_distractors: int,
+                    drawn: list) -> tuple[tuple[str, str], int]:
+    """Two named squares in different columns of a 4x4 grid plus ``n_distractors`` others, all colours distinct.
+
+    Returns the two colour names (in question order) and the label: 0 if the first is left of the second."""
+    grid, cell = 4, size // 4
+    colours = [str(c) for c in rng.permutation(list(NAMED_COLOURS))[: 2 + n_distractors]]
+    while True:  # rejection: the named pair must sit in different columns, so "left of" is unambiguous
+        cells = rng.permutation(grid * grid)[: 2 + n_distractors]
+        if cells[0] % grid != cells[1] % grid:
+            break
+    for c, colour in zip(cells, colours):
+        x = (c % grid) * cell + int(rng.integers(2, max(3, cell - square - 1)))
+        y = (c // grid) * cell + int(rng.integers(2, max(3, cell - square - 1)))
+        _draw(canvas, x, y, square, colour, drawn)
+    return (colours[0], colours[1]), int(cells[0] % grid > cells[1] % grid)
 
 
 def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: int) -> ProbeSample:
@@ -118,12 +144,27 @@ def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: in
         _draw(canvas, red_x, _place(rng, size, square), square, "red", drawn)
         _draw(canvas, blue_x, _place(rng, size, square), square, "blue", drawn)
         question = _question("Is the red square left or right of the blue square?", ["Left", "Right"])
+    elif kind in ("relation_named", "relation_crowd"):
+        n_distractors = int(rng.integers(4)) if kind == "relation_crowd" else 0
+        named, label = _named_relation(canvas, rng, size, square, n_distractors, drawn)
+        question = _question(f"Is the {named[0]} square left or right of the {named[1]} square?", ["Left", "Right"])
+    elif kind == "exists":
+        palette = [str(c) for c in rng.permutation(list(NAMED_COLOURS))]
+        n = 2 + int(rng.integers(3))
+        for c, colour in zip(rng.permutation(9)[:n], palette[:n]):  # one square per 3x3 cell: never overlapping
+            x = (c % 3) * (size // 3) + int(rng.integers(2, max(3, size // 3 - square - 2)))
+            y = (c // 3) * (size // 3) + int(rng.integers(2, max(3, size // 3 - square - 2)))
+            _draw(canvas, x, y, square, colour, drawn)
+        asked = palette[int(rng.integers(n))] if label == 0 else palette[n + int(rng.integers(len(palette) - n))]
+        article = "an" if asked[0] in "aeiou" else "a"
+        question = _question(f"Is there {article} {asked} square in the image?", ["Yes", "No"])
     else:
         raise ValueError(f"unknown probe {kind!r}; expected one of {PROBES}")
     return ProbeSample(Image.fromarray(canvas), question, chr(65 + label), n_options, describe(drawn, size, square))
 
 
-PROBES = ("colour", "left_right", "top_bottom", "size", "count", "relation")
+PROBES = ("colour", "left_right", "top_bottom", "size", "count", "relation", "relation_named", "relation_crowd",
+          "exists")
 
 
 def sample_batch(kind: str, rng: np.random.Generator, n: int, size: int, square: int) -> list[ProbeSample]:

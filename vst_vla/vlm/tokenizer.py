@@ -73,11 +73,28 @@ _WORDS = (
     "question think reasoning first second third how many count there are a an and or with from by you "
     "system user assistant helpful assistant please describe the scene 3D bounding box position orientation"
 ).split()
+# The words of the spatial-QA engine's questions, answers and reasoning, and of the perception probes: each
+# becomes one token, as it is in Qwen's real vocabulary. Split into letters, a colour such as "purple" spans six
+# tokens the tiny model must first compose before it can bind the word to what the image shows.
+_SPATIAL_WORDS = (
+    "point letter field x y z its option has reply vertical purple orange black white horizontal pixels pixel "
+    "metres metre label video your bbox only given choices directly respond choice correct centre side number "
+    "marked frames frame time order output give as cubes cube two single it direction json list pitch yaw roll "
+    "name entries sizes rotation angles units points one away facing along did at just value labelled images top "
+    "appear does comes these objects viewing towards farther nearer viewer labels straight shows same where "
+    "estimate clockwise counterclockwise moved integer during seen without face turning approach find locate "
+    "grasp nearest stayed but turned turn sweeps across appears look them apart measure line longest that matches "
+    "another viewpoint corresponds measured optical axis if stood looking would viewed ahead later centres "
+    "relative imagine standing counter sideways was taken lower different wants bumping while staying clear "
+    "neighbouring come each keeps next last higher high fingertips fingertip long length edge pan over course "
+    "surface largest dimension arm base detect all their boxes every square squares sphere cylinder ball "
+    "bottom middle small large row column cell grid colour colours part alphabetical order exists"
+).split()
 
 
 def _training_corpus() -> list[str]:
     """Deterministic text the BPE vocabulary is learned from: words, phrases, numbers and punctuation."""
-    lines = [" ".join(_WORDS)]
+    lines = [" " + " ".join(_WORDS), " " + " ".join(_SPATIAL_WORDS)]  # a leading space: "Ġwhat", as mid-sentence
     lines += [f"{a} {b} {c}" for a, b, c in itertools.islice(itertools.permutations(_WORDS, 3), 4000)]
     lines += [f"{x / 100:.2f} {x} {x}.{x % 10} -{x}" for x in range(0, 1000, 7)]
     lines += ["What action should the robot take to lift the red cube?", '{"bbox_3d": [0.1, -0.2, 1.5]}']

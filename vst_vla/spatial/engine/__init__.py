@@ -10,8 +10,8 @@ Skill families, one module each (``SKILLS.names()`` lists them all):
 * :mod:`.counting` -- count_objects (single image)
 * :mod:`.multiview` -- camera_motion, point_correspondence, multiview_object_relation (multi image)
 * :mod:`.video` -- appearance_order, video_count, video_camera_turn (video frames)
-* :mod:`.align` -- object_location, scene_layout, depth_ranking (dense captions for the alignment stage; asked
-  for by name only, not in the default mix)
+* :mod:`.align` -- object_inventory, object_order, object_location, scene_layout, depth_ranking (dense captions
+  for the alignment stage; asked for by name only, not in the default mix)
 
 Every answer is computed from the scene's ground truth (never from pixels) and stored with the entities it
 refers to in ``meta_info["query"]``, so it can be re-derived. Entry points: :func:`generate_dataset` and

@@ -5,6 +5,10 @@ discover, from that alone, how to find an object by its name and read its positi
 same cold start with captions; here the captions come from the scene's ground truth, so every image gives many
 supervised tokens that tie a name to a place (``stage=align``, before spatial SFT):
 
+* ``object_inventory``: every visible object, in alphabetical order: what is there, no position (a function of
+  the image alone, so the easiest start: on the probes, such captions are what made a question's colour word
+  bindable to the image at all, see ``experiments/perception/``);
+* ``object_order``: every visible object from left to right (names and order only, no grid cells);
 * ``object_location``: the grid cell of one named object ("(3, 6)");
 * ``scene_layout``: every visible object, left to right, with its colour, shape and grid cell;
 * ``depth_ranking``: every visible object from the nearest to the camera to the farthest.
@@ -25,7 +29,7 @@ from vst_vla.spatial.engine.geometry import camera_dict, depth, pixel
 from vst_vla.spatial.engine.scene import SceneBundle, pick_view
 
 GRID = 8
-ALIGN_SKILLS = ("object_location", "scene_layout", "depth_ranking")
+ALIGN_SKILLS = ("object_inventory", "object_order", "object_location", "scene_layout", "depth_ranking")
 
 
 def grid_cell(width: int, height: int, u_v: np.ndarray) -> tuple[int, int]:
@@ -60,6 +64,63 @@ class AlignSkill(Skill):
     family = "align"
     answer_kind = "text"
     in_default_mix = False
+
+
+class _ObjectList(AlignSkill):
+    """Every visible object of one view (at least two), as "colour shape" phrases in the order :meth:`order` sets."""
+
+    max_per_scene = 4
+    STEMS: tuple[str, ...] = ()
+    WHAT = ""  # the order, for the reasoning sentence
+
+    def order(self, located: list[tuple[ObjectInfo, np.ndarray, tuple[int, int]]]) -> list:
+        raise NotImplementedError
+
+    def draft(self, scene: SceneBundle, rng: np.random.Generator, taken: set[str]) -> Draft | None:
+        view = pick_view(rng)
+        located = _located(scene, view)
+        if len(located) < 2 or view in taken:
+            return None
+        ordered = self.order(located)
+        template = self.pick_template(scene, rng)
+        answer = ", ".join(_short(obj) for obj, _, _ in ordered)
+        steps = [f"The image shows {len(ordered)} objects.", f"{self.WHAT}: {answer}."]
+        return Draft(key=view, images=[scene.png(view)], question=self.STEMS[template], answer=answer,
+                     ground_truth=answer, template=template,
+                     query={"camera": camera_dict(scene.view(view).camera), "view": view,
+                            "objects": [obj.name for obj, _, _ in ordered]}, reasoning=steps)
+
+
+@register_skill
+class ObjectInventory(_ObjectList):
+    """What is in the image: every visible object's colour and shape, alphabetically."""
+
+    name = "object_inventory"
+    WHAT = "In alphabetical order"
+    STEMS = (
+        "Name the objects in the image, each as colour and shape, in alphabetical order.",
+        "Which objects does the image show? List them as colour and shape, alphabetically.",
+        "List every object you see by colour and shape, in alphabetical order.",
+    )
+
+    def order(self, located: list) -> list:
+        return sorted(located, key=lambda row: _short(row[0]))
+
+
+@register_skill
+class ObjectOrder(_ObjectList):
+    """Every visible object's colour and shape, from left to right in the image."""
+
+    name = "object_order"
+    WHAT = "From left to right"
+    STEMS = (
+        "Name the objects in the image from left to right, each as colour and shape.",
+        "From left to right, which objects does the image show? Give colour and shape.",
+        "List the objects by colour and shape, starting from the leftmost.",
+    )
+
+    def order(self, located: list) -> list:
+        return sorted(located, key=lambda row: float(row[1][0]))
 
 
 @register_skill
