@@ -58,6 +58,15 @@ def _cell_text(cell: tuple[int, int]) -> str:
     return f"({cell[0]}, {cell[1]})"
 
 
+def _view_caption(scene: SceneBundle, view: str, question: str, template: int, answer: str, located: list,
+                  steps: list[str]) -> Draft:
+    """A caption of a whole view: one per view (keyed by it), its objects in the order the answer names them."""
+    return Draft(key=view, images=[scene.png(view)], question=question, answer=answer, ground_truth=answer,
+                 template=template, reasoning=steps,
+                 query={"camera": camera_dict(scene.view(view).camera), "view": view,
+                        "objects": [obj.name for obj, _, _ in located]})
+
+
 class AlignSkill(Skill):
     """Shared settings: single image, free-text answers scored by exact match, outside the default QA mix."""
 
@@ -85,10 +94,7 @@ class _ObjectList(AlignSkill):
         template = self.pick_template(scene, rng)
         answer = ", ".join(_short(obj) for obj, _, _ in ordered)
         steps = [f"The image shows {len(ordered)} objects.", f"{self.WHAT}: {answer}."]
-        return Draft(key=view, images=[scene.png(view)], question=self.STEMS[template], answer=answer,
-                     ground_truth=answer, template=template,
-                     query={"camera": camera_dict(scene.view(view).camera), "view": view,
-                            "objects": [obj.name for obj, _, _ in ordered]}, reasoning=steps)
+        return _view_caption(scene, view, self.STEMS[template], template, answer, ordered, steps)
 
 
 @register_skill
@@ -174,10 +180,7 @@ class SceneLayout(AlignSkill):
         steps = [f"The centre of {object_phrase(obj)} is at pixel ({uv[0]:.0f}, {uv[1]:.0f}), cell {_cell_text(cell)}."
                  for obj, uv, cell in located]
         steps.append(f"From left to right: {answer}.")
-        return Draft(key=view, images=[scene.png(view)], question=self.STEMS[template], answer=answer,
-                     ground_truth=answer, template=template,
-                     query={"camera": camera_dict(scene.view(view).camera), "view": view,
-                            "objects": [obj.name for obj, _, _ in located]}, reasoning=steps)
+        return _view_caption(scene, view, self.STEMS[template], template, answer, located, steps)
 
 
 @register_skill
