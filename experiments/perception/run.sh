@@ -108,7 +108,9 @@ cp outputs/train/sft_lr_fixed/train_log.jsonl "$RES/engine/sft_lr_fixed_train_lo
 #    from the image alone; the engine's questions name their objects. The relation probe with any two named colours
 #    (relation_named), and the simplest binding question, "is there a <colour> square?" (exists), each alone, with
 #    more steps, and mixed half and half with captions that are a function of the image alone (the colours present,
-#    alphabetically), first 1500 steps then 1500 more from that model.
+#    alphabetically), first 1500 steps then 1500 more from that model. (relation_ctrl, named, named_dense and the
+#    first exists row of the README ran with the offline vocabulary of before the spatial words; these rerun them
+#    with the current one.)
 WK=$OUT/walk
 wprobe() { local name=$1; shift; [ -f "$WK/$name/result.json" ] || python experiments/perception/train_probe.py \
   --rope-theta 2 --image-last --eval-every 100 --out "$WK/$name" "$@"; }
@@ -121,6 +123,10 @@ wprobe exists_captions --probe exists --steps 1500 --dense-frac 0.5 --caption co
 wprobe exists_captions_more --probe exists --steps 1500 --dense-frac 0.5 --caption colours \
   --init "$WK/exists_captions/model"
 python experiments/perception/plot_curves.py "$WK" --out "$RES/walk"
+# What the spatial words in the offline vocabulary change: tokens and split words on 30 scenes' questions.
+V30=outputs/spatial/vocab30.parquet
+[ -f "$V30" ] || python -m vst_vla.spatial.generate --num-scenes 30 --seed 555 --out "$V30"
+python experiments/perception/token_counts.py "$V30"
 
 # 8. The same recipe on the engine: left_right (fixed options) mixed with the image-only captions object_inventory
 #    and object_order from the same 600 scenes, through the project's SFT stage: 500 steps, then 1500 more from that

@@ -67,3 +67,5 @@ def test_spatial_words_are_single_tokens() -> None:
     pieces = tok.tokenize(text)
     for word in ("orange", "square", "purple", "cylinder", "farther", "viewer", "black", "sphere"):
         assert "Ġ" + word in pieces, (word, pieces)
+    before = build_offline_tokenizer(spatial_words=False)  # the instruction words alone, for measurement
+    assert len(before.tokenize(" purple")) > 1 and len(before) < len(tok)

@@ -85,21 +85,28 @@ def _question(text: str, options: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _in_cell(rng: np.random.Generator, size: int, square: int, grid: int, c: int, margin: int = 2) -> tuple[int, int]:
+    """A random top-left corner for a square inside cell ``c`` (row-major) of a ``grid`` x ``grid`` split of the
+    canvas, ``margin`` px from the cell's far edges: squares in different cells never overlap."""
+    cell = size // grid
+    x = (c % grid) * cell + int(rng.integers(2, max(3, cell - square - margin)))
+    y = (c // grid) * cell + int(rng.integers(2, max(3, cell - square - margin)))
+    return x, y
+
+
 def _named_relation(canvas: np.ndarray, rng: np.random.Generator, size: int, square: int, n_distractors: int,
                     drawn: list) -> tuple[tuple[str, str], int]:
     """Two named squares in different columns of a 4x4 grid plus ``n_distractors`` others, all colours distinct.
 
     Returns the two colour names (in question order) and the label: 0 if the first is left of the second."""
-    grid, cell = 4, size // 4
+    grid = 4
     colours = [str(c) for c in rng.permutation(list(NAMED_COLOURS))[: 2 + n_distractors]]
     while True:  # rejection: the named pair must sit in different columns, so "left of" is unambiguous
         cells = rng.permutation(grid * grid)[: 2 + n_distractors]
         if cells[0] % grid != cells[1] % grid:
             break
     for c, colour in zip(cells, colours):
-        x = (c % grid) * cell + int(rng.integers(2, max(3, cell - square - 1)))
-        y = (c // grid) * cell + int(rng.integers(2, max(3, cell - square - 1)))
-        _draw(canvas, x, y, square, colour, drawn)
+        _draw(canvas, *_in_cell(rng, size, square, grid, c, margin=1), square, colour, drawn)
     return (colours[0], colours[1]), int(cells[0] % grid > cells[1] % grid)
 
 
@@ -130,11 +137,8 @@ def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: in
     elif kind == "count":
         label = int(rng.integers(3))
         n_options = 3
-        cells = rng.permutation(9)[: label + 1]  # one square per cell of a 3x3 grid: they never overlap
-        cell = size // 3
-        for c in cells:
-            x = (c % 3) * cell + int(rng.integers(2, max(3, cell - square - 2)))
-            y = (c // 3) * cell + int(rng.integers(2, max(3, cell - square - 2)))
+        for c in rng.permutation(9)[: label + 1]:  # one square per cell of a 3x3 grid: they never overlap
+            x, y = _in_cell(rng, size, square, 3, c)
             _draw(canvas, x, y, square, list(COLOURS)[int(rng.integers(len(COLOURS)))], drawn)
         question = _question("How many squares are in the image?", ["One", "Two", "Three"])
     elif kind == "relation":
@@ -152,9 +156,7 @@ def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: in
         palette = [str(c) for c in rng.permutation(list(NAMED_COLOURS))]
         n = 2 + int(rng.integers(3))
         for c, colour in zip(rng.permutation(9)[:n], palette[:n]):  # one square per 3x3 cell: never overlapping
-            x = (c % 3) * (size // 3) + int(rng.integers(2, max(3, size // 3 - square - 2)))
-            y = (c // 3) * (size // 3) + int(rng.integers(2, max(3, size // 3 - square - 2)))
-            _draw(canvas, x, y, square, colour, drawn)
+            _draw(canvas, *_in_cell(rng, size, square, 3, c), square, colour, drawn)
         asked = palette[int(rng.integers(n))] if label == 0 else palette[n + int(rng.integers(len(palette) - n))]
         article = "an" if asked[0] in "aeiou" else "a"
         question = _question(f"Is there {article} {asked} square in the image?", ["Yes", "No"])

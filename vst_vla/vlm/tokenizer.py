@@ -92,9 +92,10 @@ _SPATIAL_WORDS = (
 ).split()
 
 
-def _training_corpus() -> list[str]:
+def _training_corpus(spatial_words: bool = True) -> list[str]:
     """Deterministic text the BPE vocabulary is learned from: words, phrases, numbers and punctuation."""
-    lines = [" " + " ".join(_WORDS), " " + " ".join(_SPATIAL_WORDS)]  # a leading space: "Ġwhat", as mid-sentence
+    lines = [" " + " ".join(_WORDS)]  # a leading space: "Ġwhat", as mid-sentence
+    lines += [" " + " ".join(_SPATIAL_WORDS)] if spatial_words else []
     lines += [f"{a} {b} {c}" for a, b, c in itertools.islice(itertools.permutations(_WORDS, 3), 4000)]
     lines += [f"{x / 100:.2f} {x} {x}.{x % 10} -{x}" for x in range(0, 1000, 7)]
     lines += ["What action should the robot take to lift the red cube?", '{"bbox_3d": [0.1, -0.2, 1.5]}']
@@ -102,7 +103,8 @@ def _training_corpus() -> list[str]:
     return lines
 
 
-def _learned_bpe(vocab_size: int, special_tokens: Sequence[str]) -> tuple[dict[str, int], list[tuple[str, str]]]:
+def _learned_bpe(vocab_size: int, special_tokens: Sequence[str], spatial_words: bool = True,
+                 ) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """(vocab, merges) of a byte-level BPE trained on the built-in corpus, at most ``vocab_size`` entries.
 
     The corpus is small, so training stops early (a few hundred entries) whatever the bound.
@@ -121,7 +123,7 @@ def _learned_bpe(vocab_size: int, special_tokens: Sequence[str]) -> tuple[dict[s
         special_tokens=list(special_tokens),
         show_progress=False,
     )
-    bpe.train_from_iterator(_training_corpus(), trainer=trainer)
+    bpe.train_from_iterator(_training_corpus(spatial_words), trainer=trainer)
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
     return dict(model["vocab"]), merges
@@ -135,17 +137,20 @@ def _wrap(vocab: dict[str, int], merges: list[tuple[str, str]]) -> Qwen2Tokenize
     return tokenizer
 
 
-def build_offline_tokenizer(vocab_size: int = 2048) -> Qwen2Tokenizer:
+def build_offline_tokenizer(vocab_size: int = 2048, spatial_words: bool = True) -> Qwen2Tokenizer:
     """Train a byte-level BPE on the built-in corpus and wrap it as a ``Qwen2Tokenizer``.
 
     Args:
         vocab_size: upper bound on the learned BPE vocabulary (special tokens come on top). The built-in corpus
             supports a few hundred entries, so larger bounds change nothing; for the real size use
             :func:`build_real_size_tokenizer`.
+        spatial_words: learn the spatial-QA words too (the default). False learns the instruction words alone,
+            the vocabulary of before, for measuring what the spatial words change
+            (``experiments/perception/token_counts.py``).
     Returns:
         A tokenizer whose special tokens, pad/eos conventions and pre-tokenization match Qwen2.5-VL's.
     """
-    vocab, merges = _learned_bpe(vocab_size, QWEN_SPECIAL_TOKENS[:1])
+    vocab, merges = _learned_bpe(vocab_size, QWEN_SPECIAL_TOKENS[:1], spatial_words)
     return _wrap(vocab, merges)
 
 
