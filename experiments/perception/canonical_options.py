@@ -1,6 +1,7 @@
 """Rewrite a spatial QA file's choice questions with their options in one fixed order (sorted by text).
 
     python experiments/perception/canonical_options.py outputs/spatial/train.parquet outputs/spatial/train_fixed.parquet
+    python experiments/perception/canonical_options.py SRC DST --reason left_right   # those skills answer with CoT
 
 The engine shuffles each question's options (balanced letters, as VST-P does), so the answer letter is the XOR-like
 combination of what the image shows and where the prompt put that option. This rewrite removes the second half:
@@ -16,10 +17,12 @@ import dataclasses
 import re
 from pathlib import Path
 
+from vst_vla.sft.cot import to_cot_sample
 from vst_vla.spatial.formats import read_samples, write_parquet
 from vst_vla.spatial.schema import SpatialSample, Turn
 
 OPTION_LINE = re.compile(r"^([A-Z])\. (.*)$")
+CONCLUSION = re.compile(r"^The answer is ([A-Z]) \((.*)\)\.$")  # vst_vla.spatial.engine.base.conclusion
 
 
 def canonical(sample: SpatialSample) -> SpatialSample:
@@ -38,9 +41,12 @@ def canonical(sample: SpatialSample) -> SpatialSample:
     truth = new_letter[meta["ground_truth"]]
     options = {new_letter[k]: v for k, v in meta.get("options", {}).items()}
     turns = (Turn(human.speaker, "\n".join(lines)), Turn(answer.speaker, truth), *sample.conversations[2:])
+    # The reasoning's last sentence names the letter: it follows the option too.
+    reasoning = [CONCLUSION.sub(lambda m: f"The answer is {new_letter[m.group(1)]} ({m.group(2)}).", step)
+                 for step in meta.get("reasoning", [])]
     return dataclasses.replace(
         sample, conversations=turns,
-        meta_info={**meta, "ground_truth": truth, "options": dict(sorted(options.items()))})
+        meta_info={**meta, "ground_truth": truth, "options": dict(sorted(options.items())), "reasoning": reasoning})
 
 
 def main() -> None:
@@ -48,9 +54,13 @@ def main() -> None:
     parser.add_argument("source", type=Path)
     parser.add_argument("destination", type=Path)
     parser.add_argument("--skills", nargs="+", default=None, help="keep only these skills (default: every one)")
+    parser.add_argument("--reason", nargs="+", default=(),
+                        help="these skills answer as <think>reasoning</think> letter (the CoT cold start's form)")
     args = parser.parse_args()
     kept = (s for s in read_samples(args.source) if args.skills is None or s.meta_info.get("skill") in args.skills)
-    n = write_parquet((canonical(s) for s in kept), args.destination)
+    fixed = (canonical(s) for s in kept)
+    n = write_parquet((to_cot_sample(s) if s.meta_info.get("skill") in args.reason else s for s in fixed),
+                      args.destination)
     print(f"wrote {n} samples with fixed option order to {args.destination}")
 
 

@@ -47,17 +47,21 @@ def lever_table(runs: list[dict]) -> str:
             f"| {run['name']}{'' if run['finished'] else ' (stopped early)'} | {info['probe']} | {info['model']} | {float(info['rope_theta']):g} | "
             f"{info['lr']:g} / {info['vision_lr']:g} / {info['merger_lr']:g} | {_question(info)} | "
             f"{'last' if info.get('image_last') else 'first'} | "
-            f"{'shuffled' if info.get('shuffle_options') else 'fixed'} | {_extra(info)} | {last['step']} | {last['acc']:.3f} | "
+            f"{'shuffled' if info.get('shuffle_options') else 'fixed'} | {_extra(info, last)} | {last['step']} | {last['acc']:.3f} | "
             f"{last['acc_blank']:.3f} | {first_step_at(run['curve'], 0.9) or '-'} | {last['seconds']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
-def _extra(info: dict) -> str:
+def _extra(info: dict, last: dict) -> str:
     """The levers beyond the columns: dense captions mixed in, and a starting model (runs from before these
     options existed had neither)."""
     parts = []
     if info.get("dense_frac"):
         parts.append(f"{info['dense_frac']:g} of each batch {info.get('caption', 'full')} captions")
+    if info.get("reason"):  # runs from before the styles recorded true for the one style there was
+        style = "order" if info["reason"] is True else info["reason"]
+        exact = f"; step exact {last['step_exact']:.3f}" if "step_exact" in last else ""
+        parts.append(f"reasoning step ({style}), generated answers{exact}")
     if info.get("init"):
         parts.append(f"init {Path(info['init']).parent.name}")
     if info.get("vocab"):

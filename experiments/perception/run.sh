@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What makes perception learnable for a tiny random-init Qwen2.5-VL? Controlled probes (vst_vla.spatial.probes),
 # one lever at a time, then the project's spatial SFT on the engine's skills with the chosen recipe.
-# Run from the repo root (about 2.5 hours on 2 cores; set STEPS / SFT_STEPS lower for a quicker look):
+# Run from the repo root (about 4 hours on 2 cores; set STEPS / SFT_STEPS lower for a quicker look):
 #   ./scripts/run.sh bash experiments/perception/run.sh
 # Learning curves, the lever table and the SFT per-skill table (real / blank / shuffled images) go to results/.
 set -euo pipefail
@@ -152,3 +152,36 @@ for RUN in "sft_lr_captions 500" "sft_lr_captions_more 1500" "sft_lr_captions_3 
   cp outputs/train/$1/train_log.jsonl "$RES/engine/$1_train_log.jsonl"
   FROM=(model=local model.pretrained_path=outputs/train/$1/checkpoints/last/pretrained_model)
 done
+
+# 9. Reasoning through an image-only caption (fifth session). The named relation probes answer with a reasoning
+#    step first, "<think>the colours from left to right</think> letter": the step is a caption of the image alone
+#    (a first-order target, as the captions of step 7), and the letter then follows from the step and the question's
+#    words without the image. Scored on generated answers (the step is the model's own), real and blank images.
+RS=$OUT/reason
+rprobe() { local name=$1; shift; [ -f "$RS/$name/result.json" ] || python experiments/perception/train_probe.py \
+  --rope-theta 2 --image-last --eval-every 100 --out "$RS/$name" "$@"; }
+rprobe named_reason --probe relation_named --steps 1500 --reason order
+rprobe crowd_reason --probe relation_crowd --steps 1500 --reason order
+rprobe crowd_reason_more --probe relation_crowd --steps 1500 --reason order --init "$RS/crowd_reason/model"
+rprobe crowd_marked_more --probe relation_crowd --steps 1500 --reason marked --init "$RS/crowd_reason/model"
+rprobe crowd_marked_pair --probe relation_crowd --steps 1500 --reason marked_pair --init "$RS/crowd_marked_more/model"
+rprobe crowd_numbered --probe relation_crowd --steps 1500 --reason numbered
+rprobe crowd --probe relation_crowd --steps 1500
+python experiments/perception/plot_curves.py "$RS" --out "$RES/reason"
+for R in "$RS"/*/; do cp "$R/curve.jsonl" "$RES/reason/$(basename "$R")_curve.jsonl"; done
+# The engine: left_right answers through the same kind of step (its reasoning is now the view's object_order
+# caption, then the side; regenerate step 8's files if they predate that), mixed with object_inventory and
+# object_order, one 3000-step schedule from the random-init base.
+R_TRAIN=${I_TRAIN%.parquet}_reason.parquet
+R_EVAL=${I_EVAL%.parquet}_reason.parquet
+[ -f "$R_TRAIN" ] || python experiments/perception/canonical_options.py "$I_TRAIN" "$R_TRAIN" --reason left_right
+[ -f "$R_EVAL" ] || python experiments/perception/canonical_options.py "$I_EVAL" "$R_EVAL" --reason left_right
+python -m vst_vla.train stage=sft run_name=sft_lr_reason data.image_size=224 \
+  "data.skills=[object_inventory,object_order,left_right]" data.train_path="$R_TRAIN" data.eval_path="$R_EVAL" \
+  trainer.steps=3000 trainer.vision_lr=1e-3 trainer.save_every=500 sft.eval_max_samples=1000 \
+  sft.eval_max_new_tokens=96
+cp outputs/train/sft_lr_reason/skills.md "$RES/engine/sft_lr_reason_skills.md"
+cp outputs/train/sft_lr_reason/train_log.jsonl "$RES/engine/sft_lr_reason_train_log.jsonl"
+# Each step of its left_right answers scored on its own: the list, the side read off it, the letter.
+python experiments/perception/reasoning_steps.py outputs/train/sft_lr_reason/checkpoints/last/pretrained_model \
+  "$R_EVAL" --out "$RES/engine/sft_lr_reason_steps.json"

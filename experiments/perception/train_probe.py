@@ -24,6 +24,8 @@ import torch
 from PIL import Image
 
 from vst_vla.precision import PRECISIONS, autocast_context, resolve_precision
+from vst_vla.rl.rewards import choice_letter, extract_answer
+from vst_vla.sft.cot import think_answer
 from vst_vla.spatial.probes import PROBES, ProbeSample, sample_batch
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone
 
@@ -88,23 +90,75 @@ def colour_caption(sample: ProbeSample, order: str = "colours") -> str:
     return ", ".join(sorted(names) if order == "colours" else names)
 
 
+def encode_answered(processor, samples: list[ProbeSample], questions: list[str], answers: list[str],
+                    image_last: bool = False) -> dict:
+    """Prompt + answer + <|im_end|>, left padded; ``labels`` cover the answer and the end token."""
+    def content(question: str) -> list[dict]:
+        parts = [{"type": "image"}, {"type": "text", "text": question}]
+        return parts[::-1] if image_last else parts
+
+    prompts = [processor.apply_chat_template([{"role": "user", "content": content(q)}], add_generation_prompt=True,
+                                             tokenize=False) + a + "<|im_end|>" for q, a in zip(questions, answers)]
+    processor.tokenizer.padding_side = "left"
+    batch = processor(images=[s.image for s in samples], text=prompts, padding=True, return_tensors="pt")
+    labels = torch.full_like(batch["input_ids"], -100)
+    for row, answer in enumerate(answers):
+        n = len(processor.tokenizer(answer + "<|im_end|>")["input_ids"])
+        labels[row, -n:] = batch["input_ids"][row, -n:]
+    batch["labels"] = labels
+    return batch
+
+
 def encode_described(processor, samples: list[ProbeSample], caption: str = "full") -> dict:
-    """Prompt + dense caption + <|im_end|>, left padded; ``labels`` cover the caption and the end token.
+    """Dense captions of ``samples``' images (the image first, as the captions were run).
 
     ``caption``: ``full`` (count, then every square's colour, size, column and row), ``colours`` (the colours
     only, alphabetically) or ``left_to_right`` (the colours from left to right)."""
     texts = [s.description if caption == "full" else colour_caption(s, caption) for s in samples]
-    prompts = [processor.apply_chat_template(
-        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": DESCRIBE[caption]}]}],
-        add_generation_prompt=True, tokenize=False) + text + "<|im_end|>" for text in texts]
-    processor.tokenizer.padding_side = "left"
-    batch = processor(images=[s.image for s in samples], text=prompts, padding=True, return_tensors="pt")
-    labels = torch.full_like(batch["input_ids"], -100)
-    for row, text in enumerate(texts):
-        n = len(processor.tokenizer(text + "<|im_end|>")["input_ids"])
-        labels[row, -n:] = batch["input_ids"][row, -n:]
-    batch["labels"] = labels
-    return batch
+    return encode_answered(processor, samples, [DESCRIBE[caption]] * len(samples), texts)
+
+
+REASONING_STYLES = ("order", "numbered", "marked", "marked_pair")
+
+
+def named_colours(sample: ProbeSample) -> tuple[str, str]:
+    """The two colours a relation question names, in question order."""
+    first = sample.question.split("Is the ", 1)[1].split(" square", 1)[0]
+    second = sample.question.split("of the ", 1)[1].split(" square", 1)[0]
+    return first, second
+
+
+def reasoning_step(sample: ProbeSample, style: str) -> str:
+    """The reasoning step before the letter, a caption of the image alone plus (``numbered``, ``marked``) what the
+    question's words pick out of it.
+
+    ``order``: the squares' colours from left to right ("green, red, blue"). ``numbered``: the same list with each
+    colour's place, then the places of the two colours the question names ("green 1, red 2, blue 3. red 2, blue
+    3"): each place is copied from the list next to its colour (an induction-head lookup), and the letter follows
+    from two numbers instead of from where two words sit in a longer list. ``marked``: the list with the two named
+    colours marked in the order met ("green, red first, blue second"): each mark needs only whether a "first" was
+    already written (content, not position), and the letter only the mark after the question's first colour.
+    ``marked_pair``: that, then the two named colours in the order met ("... red first, blue second. red, blue"),
+    each copied from next to its mark, so the letter follows from a two-item list as in ``relation_named``."""
+    names = colour_caption(sample, "left_to_right").split(", ")
+    if style == "order":
+        return ", ".join(names)
+    if style in ("marked", "marked_pair"):
+        named = set(named_colours(sample))
+        marks = iter(("first", "second"))
+        marked = ", ".join(f"{n} {next(marks)}" if n in named else n for n in names)
+        if style == "marked":
+            return marked
+        return f"{marked}. {', '.join(n for n in names if n in named)}"
+    place = {name: i + 1 for i, name in enumerate(names)}
+    first, second = named_colours(sample)
+    return f"{', '.join(f'{n} {place[n]}' for n in names)}. {first} {place[first]}, {second} {place[second]}"
+
+
+def reasoned(sample: ProbeSample, style: str = "order") -> str:
+    """The answer with a reasoning step first (:func:`reasoning_step`), then the letter, which the step and the
+    question's words decide without the image."""
+    return think_answer(reasoning_step(sample, style), sample.letter)
 
 
 def caption_loss(model, batch: dict) -> torch.Tensor:
@@ -141,6 +195,27 @@ def accuracy(model, processor, samples: list[ProbeSample], option_ids: list[int]
     return correct / len(samples)
 
 
+@torch.no_grad()
+def reasoned_accuracy(model, processor, samples: list[ProbeSample], blank: bool, ctx,
+                      image_last: bool = False, style: str = "order") -> tuple[float, float]:
+    """Greedy answers that reason first: (accuracy of the final letter, exact match of the reasoning step)."""
+    model.eval()
+    correct = steps = 0
+    for i in range(0, len(samples), 64):
+        chunk = samples[i:i + 64]
+        batch = encode(processor, chunk, blank, image_last)
+        batch.pop("targets")
+        with ctx:
+            out = model.generate(**batch, max_new_tokens=48, do_sample=False)
+        texts = processor.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=False)
+        for s, text in zip(chunk, texts):
+            text = text.split("<|im_end|>")[0]
+            correct += choice_letter(extract_answer(text)) == s.letter
+            steps += text.split("</think>")[0].removeprefix("<think>").strip() == reasoning_step(s, style)
+    model.train()
+    return correct / len(samples), steps / len(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--probe", choices=PROBES, required=True)
@@ -168,6 +243,10 @@ def main() -> None:
                         help="prefix each question with 0..N random filler words (varies the text length)")
     parser.add_argument("--shuffle-options", action="store_true", help="random option order (letter follows)")
     parser.add_argument("--image-last", action="store_true", help="put the image after the question text")
+    parser.add_argument("--reason", nargs="?", const="order", default=None, choices=REASONING_STYLES,
+                        help="answer with a reasoning step first: <think>colours from left to right</think> letter "
+                             "(order); the list numbered, then the named colours' places (numbered); or the list "
+                             "with the named colours marked first and second (marked), then those two (marked_pair)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", default=None, help="start from this saved model directory (a base to probe)")
     parser.add_argument("--out", type=Path, required=True)
@@ -205,10 +284,17 @@ def main() -> None:
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * scale
         n_dense = int(round(args.dense_frac * args.batch))
-        batch = encode(processor, draw(args.probe, args.batch - n_dense, rng), image_last=args.image_last)
-        with ctx:
-            logits = letter_logits(model, batch).float()
-        loss = torch.nn.functional.cross_entropy(logits, batch["targets"])
+        questions = draw(args.probe, args.batch - n_dense, rng)
+        if args.reason:
+            with ctx:
+                loss = caption_loss(model, encode_answered(processor, questions, [q.question for q in questions],
+                                                           [reasoned(q, args.reason) for q in questions],
+                                                           args.image_last))
+        else:
+            batch = encode(processor, questions, image_last=args.image_last)
+            with ctx:
+                logits = letter_logits(model, batch).float()
+            loss = torch.nn.functional.cross_entropy(logits, batch["targets"])
         if n_dense:
             kinds = args.dense_probes or [args.probe]
             described = [s for k in kinds for s in sample_batch(k, rng, -(-n_dense // len(kinds)), args.image_size,
@@ -223,9 +309,15 @@ def main() -> None:
         losses.append(float(loss.detach()))
         if step % args.eval_every == 0 or step == args.steps:
             row = {"step": step, "seconds": round(time.perf_counter() - started, 1),
-                   "train_loss": float(np.mean(losses[-args.eval_every:])),
-                   "acc": accuracy(model, processor, held_out, option_ids, False, ctx, args.image_last),
-                   "acc_blank": accuracy(model, processor, held_out, option_ids, True, ctx, args.image_last)}
+                   "train_loss": float(np.mean(losses[-args.eval_every:]))}
+            if args.reason:  # scored on generated answers: the reasoning step is the model's own
+                row["acc"], row["step_exact"] = reasoned_accuracy(model, processor, held_out, False, ctx,
+                                                                  args.image_last, args.reason)
+                row["acc_blank"], _ = reasoned_accuracy(model, processor, held_out, True, ctx, args.image_last,
+                                                        args.reason)
+            else:
+                row["acc"] = accuracy(model, processor, held_out, option_ids, False, ctx, args.image_last)
+                row["acc_blank"] = accuracy(model, processor, held_out, option_ids, True, ctx, args.image_last)
             with curve_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)

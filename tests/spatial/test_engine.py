@@ -348,6 +348,27 @@ def test_reasoning_numbers_come_from_the_ground_truth(generated) -> None:
     assert set(checked) == {"closer_object", "object_distance", "box3d_grounding"}, checked
 
 
+def test_left_right_reasons_through_the_views_left_to_right_order(generated) -> None:
+    """The reasoning first lists the view's objects from left to right (object_order's caption, a list a model can
+    learn to write from the image alone), then reads the side off it."""
+    checked = 0
+    for gt, samples in generated:
+        objs = _objects(gt)
+        for s in samples:
+            if s.meta_info["skill"] != "left_right":
+                continue
+            q, steps = s.meta_info["query"], s.meta_info["reasoning"]
+            assert steps[0].startswith("From left to right: "), steps
+            listed = steps[0].removeprefix("From left to right: ").removesuffix(".").split(", ")
+            names = [f"{objs[n].color_name} {objs[n].category}" for n in q["objects"]]
+            assert set(names) <= set(listed), steps
+            u = {n: _uv(objs[n].position_world, q["camera"])[0] for n in q["objects"]}
+            first_left = u[q["objects"][0]] < u[q["objects"][1]]
+            assert (listed.index(names[0]) < listed.index(names[1])) == first_left, steps
+            checked += 1
+    assert checked
+
+
 def test_samples_follow_the_schema_and_images_decode(generated) -> None:
     samples = _samples(generated)
     assert len({s.id for s in samples}) == len(samples)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from vst_envs.scene import ObjectInfo
 
-from vst_vla.spatial.engine.base import Draft, Skill, object_phrase, register_skill
+from vst_vla.spatial.engine.base import Draft, Skill, object_phrase, register_skill, short_phrase
 from vst_vla.spatial.engine.geometry import camera_dict, depth, pixel
 from vst_vla.spatial.engine.scene import SceneBundle, pick_view
 
@@ -48,10 +48,6 @@ def _located(scene: SceneBundle, view: str) -> list[tuple[ObjectInfo, np.ndarray
         uv = pixel(obj.position_world, camera)
         rows.append((obj, uv, grid_cell(camera.width, camera.height, uv)))
     return rows
-
-
-def _short(obj: ObjectInfo) -> str:
-    return f"{obj.color_name} {obj.category}"
 
 
 def _cell_text(cell: tuple[int, int]) -> str:
@@ -92,7 +88,7 @@ class _ObjectList(AlignSkill):
             return None
         ordered = self.order(located)
         template = self.pick_template(scene, rng)
-        answer = ", ".join(_short(obj) for obj, _, _ in ordered)
+        answer = ", ".join(short_phrase(obj) for obj, _, _ in ordered)
         steps = [f"The image shows {len(ordered)} objects.", f"{self.WHAT}: {answer}."]
         return _view_caption(scene, view, self.STEMS[template], template, answer, ordered, steps)
 
@@ -110,7 +106,7 @@ class ObjectInventory(_ObjectList):
     )
 
     def order(self, located: list) -> list:
-        return sorted(located, key=lambda row: _short(row[0]))
+        return sorted(located, key=lambda row: short_phrase(row[0]))
 
 
 @register_skill
@@ -176,7 +172,7 @@ class SceneLayout(AlignSkill):
         if not located or view in taken:
             return None
         template = self.pick_template(scene, rng)
-        answer = "; ".join(f"{_short(obj)} {_cell_text(cell)}" for obj, _, cell in located)
+        answer = "; ".join(f"{short_phrase(obj)} {_cell_text(cell)}" for obj, _, cell in located)
         steps = [f"The centre of {object_phrase(obj)} is at pixel ({uv[0]:.0f}, {uv[1]:.0f}), cell {_cell_text(cell)}."
                  for obj, uv, cell in located]
         steps.append(f"From left to right: {answer}.")
@@ -203,7 +199,7 @@ class DepthRanking(AlignSkill):
             return None
         ranked = sorted(visible, key=lambda obj: depth(obj.position_world, camera))
         template = self.pick_template(scene, rng)
-        answer = ", ".join(_short(obj) for obj in ranked)
+        answer = ", ".join(short_phrase(obj) for obj in ranked)
         steps = [f"{object_phrase(obj).capitalize()} is {depth(obj.position_world, camera):.2f} m from the camera."
                  for obj in ranked]
         steps.append(f"Nearest first: {answer}.")

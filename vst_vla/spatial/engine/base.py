@@ -259,6 +259,11 @@ def object_phrase(obj: Any) -> str:
     return f"the {obj.color_name} {obj.category}"
 
 
+def short_phrase(obj: Any) -> str:
+    """How captions and lists name an object: "red cube"."""
+    return f"{obj.color_name} {obj.category}"
+
+
 def metres(value: float, decimals: int = 2) -> str:
     """A length for reasoning sentences: ``"0.62 m"``."""
     return f"{round(float(value), decimals) + 0.0:.{decimals}f} m"

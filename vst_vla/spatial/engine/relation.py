@@ -21,6 +21,7 @@ from vst_vla.spatial.engine.base import (
     metres,
     object_phrase,
     register_skill,
+    short_phrase,
 )
 from vst_vla.spatial.engine.geometry import camera_dict, pixel
 from vst_vla.spatial.engine.scene import SceneBundle, pick_view
@@ -67,10 +68,13 @@ class LeftRight(Skill):
         stem = self.STEMS[template].format(object_phrase(objects[subject]), object_phrase(objects[reference]))
         sp, rp = object_phrase(objects[subject]), object_phrase(objects[reference])
         side = "left" if u[subject] < u[reference] else "right"
+        # Reason through the view's left-to-right order (the object_order caption's own words), not pixel columns:
+        # a small model learns to list the objects in order from the image alone, and then to read the answer from
+        # that list; a question naming two objects did not become learnable any other way (experiments/perception).
+        order = ", ".join(short_phrase(objects[name]) for name in sorted(u, key=u.__getitem__))
         steps = [
-            f"The centre of {sp} is at image column {u[subject]:.0f} px.",
-            f"The centre of {rp} is at image column {u[reference]:.0f} px.",
-            f"{u[subject]:.0f} {'<' if side == 'left' else '>'} {u[reference]:.0f}, so {sp} is to the {side} of {rp}.",
+            f"From left to right: {order}.",
+            f"So {sp} is to the {side} of {rp}.",
             conclusion(letter, wanted),
         ]
         return choice_draft(

@@ -1,0 +1,91 @@
+"""Where a reasoned left_right answer goes wrong: each step of the model's own reasoning, scored on its own.
+
+    python experiments/perception/reasoning_steps.py outputs/train/sft_lr_reason/checkpoints/last/pretrained_model \
+        outputs/spatial/inv_eval100_reason.parquet --out experiments/perception/results/engine/sft_lr_reason_steps.json
+
+The engine's left_right reasoning is "From left to right: <list>. So <X> is to the <side> of <Y>. The answer is
+<letter> (<option>)." Each held-out question is answered greedily with the real image, and the answer is split
+into its steps: is the list right, does it hold both named objects in the right order, does the side claimed
+follow from the model's own list, is it the true side, and does the letter follow from the claim. A model can
+fail at the image (the list) or at the text (reading the side off its list, or the letter off the options), and
+the two need different levers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from vst_vla.precision import autocast_context, resolve_precision
+from vst_vla.rl.rewards import choice_letter, extract_answer
+from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT
+from vst_vla.sft.generation import generate_answers
+from vst_vla.spatial.formats import read_samples
+from vst_vla.vlm.backbone import BackboneConfig, build_backbone
+
+LIST = re.compile(r"From left to right: (.*?)\.")
+CLAIM = re.compile(r"So the (.+?) is to the (left|right) of the (.+?)\.")
+SIDE_TO_VALUE = {"left_right": {"left": "left", "right": "right"}, "yes_no": {"left": "yes", "right": "no"}}
+
+
+def parse(text: str) -> dict:
+    """The list, the claim ``(subject, side, reference)`` and the letter of one reasoned answer (None if absent)."""
+    listed, claim = LIST.search(text), CLAIM.search(text)
+    return {"list": listed.group(1).split(", ") if listed else None,
+            "claim": claim.groups() if claim else None,
+            "letter": choice_letter(extract_answer(text))}
+
+
+def score(reference: str, generated: str, meta: dict) -> dict[str, bool | None]:
+    """Each step of ``generated`` against the reference answer and against the model's own earlier steps."""
+    ref, got = parse(reference), parse(generated)
+    subject, true_side, other = ref["claim"]
+    steps: dict[str, bool | None] = {"list_exact": got["list"] == ref["list"]}
+    listed = got["list"] or []
+    both = subject in listed and other in listed
+    steps["list_has_both"] = both
+    list_side = ("left" if listed.index(subject) < listed.index(other) else "right") if both else None
+    steps["list_order_right"] = list_side == true_side if both else False
+    claim_side = got["claim"][1] if got["claim"] and got["claim"][0] == subject and got["claim"][2] == other else None
+    steps["claim_follows_list"] = (claim_side == list_side) if both and claim_side else None
+    steps["claim_right"] = claim_side == true_side
+    by_value = {v: k for k, v in meta["options"].items()}
+    claimed_letter = by_value.get(SIDE_TO_VALUE[meta["query"]["form"]][claim_side]) if claim_side else None
+    steps["letter_follows_claim"] = (got["letter"] == claimed_letter) if claimed_letter else None
+    steps["letter_right"] = got["letter"] == meta["ground_truth"]
+    return steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="a Hugging Face Qwen2.5-VL directory")
+    parser.add_argument("data", help="a QA file whose left_right answers reason (canonical_options.py --reason)")
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    model, processor = build_backbone(BackboneConfig(pretrained_path=args.model))
+    model.eval()
+    samples = [s for s in read_samples(args.data) if s.meta_info["skill"] == "left_right"]
+    ctx = autocast_context("cpu", resolve_precision("auto", "cpu").autocast_dtype)
+    with ctx, torch.no_grad():
+        answers = generate_answers(model, processor, samples, DEFAULT_SYSTEM_PROMPT, max_new_tokens=args.max_new_tokens)
+    rows = [score(s.answer, a, dict(s.meta_info)) for s, a in zip(samples, answers, strict=True)]
+    summary = {}
+    for key in rows[0]:
+        judged = [r[key] for r in rows if r[key] is not None]
+        summary[key] = {"rate": sum(judged) / len(judged) if judged else None, "n": len(judged)}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"model": args.model, "data": args.data, "n": len(rows), "steps": summary,
+                                    "examples": [{"reference": s.answer, "generated": a}
+                                                 for s, a in list(zip(samples, answers))[:12]]}, indent=2))
+    for key, value in summary.items():
+        rate = "-" if value["rate"] is None else f"{value['rate']:.3f}"
+        print(f"{key:22s} {rate:>6s}  (n = {value['n']})")
+
+
+if __name__ == "__main__":
+    main()
