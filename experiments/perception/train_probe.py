@@ -6,7 +6,9 @@ A deliberately plain loop (the library's trainer serves the stages; this isolate
 samples every step, the loss on the answer letter only, AdamW with three learning rates (language model, vision
 tower, and the vision-language merger), fp32 unless ``--precision`` says otherwise. Every ``--eval-every``
 steps it scores a fixed held-out set by the answer-letter logits (argmax over the options' letters), with the
-image as drawn and with a blank image, so the curve shows whether the image is what the model uses.
+image as drawn and with a blank image, so the curve shows whether the image is what the model uses. With
+``--reason`` the answer is ``<think>step</think> letter``, trained on all its tokens and scored on greedy
+generations (the letter read after the model's own step, and how often the step is exact).
 Writes ``args.json``, ``curve.jsonl`` (one row per evaluation) and, at the end, ``result.json``.
 """
 
