@@ -165,6 +165,7 @@ rprobe crowd_reason --probe relation_crowd --steps 1500 --reason order
 rprobe crowd_reason_more --probe relation_crowd --steps 1500 --reason order --init "$RS/crowd_reason/model"
 rprobe crowd_marked_more --probe relation_crowd --steps 1500 --reason marked --init "$RS/crowd_reason/model"
 rprobe crowd_marked_pair --probe relation_crowd --steps 1500 --reason marked_pair --init "$RS/crowd_marked_more/model"
+rprobe crowd_restated --probe relation_crowd --steps 1500 --reason restated --init "$RS/crowd_marked_more/model"
 rprobe crowd_numbered --probe relation_crowd --steps 1500 --reason numbered
 rprobe crowd --probe relation_crowd --steps 1500
 python experiments/perception/plot_curves.py "$RS" --out "$RES/reason"

@@ -120,7 +120,7 @@ def encode_described(processor, samples: list[ProbeSample], caption: str = "full
     return encode_answered(processor, samples, [DESCRIBE[caption]] * len(samples), texts)
 
 
-REASONING_STYLES = ("order", "numbered", "marked", "marked_pair")
+REASONING_STYLES = ("order", "numbered", "marked", "marked_pair", "restated")
 
 
 def named_colours(sample: ProbeSample) -> tuple[str, str]:
@@ -141,17 +141,24 @@ def reasoning_step(sample: ProbeSample, style: str) -> str:
     colours marked in the order met ("green, red first, blue second"): each mark needs only whether a "first" was
     already written (content, not position), and the letter only the mark after the question's first colour.
     ``marked_pair``: that, then the two named colours in the order met ("... red first, blue second. red, blue"),
-    each copied from next to its mark, so the letter follows from a two-item list as in ``relation_named``."""
+    each copied from next to its mark, so the letter follows from a two-item list as in ``relation_named``.
+    ``restated``: the question's first colour, then the marked list, then that colour again with its mark ("red:
+    green, red first, blue second. red first"): the first word sits at a fixed distance from the question, every
+    later word needs one lookup by content, and the letter reads the word just before it."""
     names = colour_caption(sample, "left_to_right").split(", ")
     if style == "order":
         return ", ".join(names)
-    if style in ("marked", "marked_pair"):
+    if style in ("marked", "marked_pair", "restated"):
         named = set(named_colours(sample))
         marks = iter(("first", "second"))
-        marked = ", ".join(f"{n} {next(marks)}" if n in named else n for n in names)
+        mark = {n: next(marks) for n in names if n in named}
+        marked = ", ".join(f"{n} {mark[n]}" if n in named else n for n in names)
         if style == "marked":
             return marked
-        return f"{marked}. {', '.join(n for n in names if n in named)}"
+        if style == "marked_pair":
+            return f"{marked}. {', '.join(n for n in names if n in named)}"
+        first = named_colours(sample)[0]
+        return f"{first}: {marked}. {first} {mark[first]}"
     place = {name: i + 1 for i, name in enumerate(names)}
     first, second = named_colours(sample)
     return f"{', '.join(f'{n} {place[n]}' for n in names)}. {first} {place[first]}, {second} {place[second]}"
@@ -246,9 +253,9 @@ def main() -> None:
     parser.add_argument("--shuffle-options", action="store_true", help="random option order (letter follows)")
     parser.add_argument("--image-last", action="store_true", help="put the image after the question text")
     parser.add_argument("--reason", nargs="?", const="order", default=None, choices=REASONING_STYLES,
-                        help="answer with a reasoning step first: <think>colours from left to right</think> letter "
-                             "(order); the list numbered, then the named colours' places (numbered); or the list "
-                             "with the named colours marked first and second (marked), then those two (marked_pair)")
+                        help="answer with a reasoning step first (reasoning_step says what each style writes): "
+                             "<think>colours from left to right</think> letter (order), or that list numbered, "
+                             "marked, marked then paired, or marked and restated")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", default=None, help="start from this saved model directory (a base to probe)")
     parser.add_argument("--out", type=Path, required=True)
