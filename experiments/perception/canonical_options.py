@@ -18,11 +18,12 @@ import re
 from pathlib import Path
 
 from vst_vla.sft.cot import to_cot_sample
+from vst_vla.spatial.engine.base import conclusion
 from vst_vla.spatial.formats import read_samples, write_parquet
 from vst_vla.spatial.schema import SpatialSample, Turn
 
 OPTION_LINE = re.compile(r"^([A-Z])\. (.*)$")
-CONCLUSION = re.compile(r"^The answer is ([A-Z]) \((.*)\)\.$")  # vst_vla.spatial.engine.base.conclusion
+CONCLUSION = re.compile(r"^The answer is ([A-Z]) \((.*)\)\.$")  # what engine.base.conclusion writes
 
 
 def canonical(sample: SpatialSample) -> SpatialSample:
@@ -42,7 +43,7 @@ def canonical(sample: SpatialSample) -> SpatialSample:
     options = {new_letter[k]: v for k, v in meta.get("options", {}).items()}
     turns = (Turn(human.speaker, "\n".join(lines)), Turn(answer.speaker, truth), *sample.conversations[2:])
     # The reasoning's last sentence names the letter: it follows the option too.
-    reasoning = [CONCLUSION.sub(lambda m: f"The answer is {new_letter[m.group(1)]} ({m.group(2)}).", step)
+    reasoning = [CONCLUSION.sub(lambda m: conclusion(new_letter[m.group(1)], m.group(2)), step)
                  for step in meta.get("reasoning", [])]
     return dataclasses.replace(
         sample, conversations=turns,

@@ -159,6 +159,8 @@ def reasoning_step(sample: ProbeSample, style: str) -> str:
             return f"{marked}. {', '.join(n for n in names if n in named)}"
         first = named_colours(sample)[0]
         return f"{first}: {marked}. {first} {mark[first]}"
+    if style != "numbered":
+        raise ValueError(f"unknown reasoning style {style!r}; expected one of {REASONING_STYLES}")
     place = {name: i + 1 for i, name in enumerate(names)}
     first, second = named_colours(sample)
     return f"{', '.join(f'{n} {place[n]}' for n in names)}. {first} {place[first]}, {second} {place[second]}"

@@ -69,8 +69,8 @@ class LeftRight(Skill):
         sp, rp = object_phrase(objects[subject]), object_phrase(objects[reference])
         side = "left" if u[subject] < u[reference] else "right"
         # Reason through the view's left-to-right order (the object_order caption's own words), not pixel columns:
-        # a small model learns to list the objects in order from the image alone, and then to read the answer from
-        # that list; a question naming two objects did not become learnable any other way (experiments/perception).
+        # the tiny model learns to write that list from the image alone, which it never did for pixel columns;
+        # reading the side off the list is the step it has not learned yet (experiments/perception).
         order = ", ".join(short_phrase(objects[name]) for name in sorted(u, key=u.__getitem__))
         steps = [
             f"From left to right: {order}.",
