@@ -3,10 +3,12 @@
     python experiments/perception/reasoning_steps.py outputs/train/sft_lr_reason/checkpoints/last/pretrained_model \
         outputs/spatial/inv_eval100_reason.parquet --out experiments/perception/results/engine/sft_lr_reason_steps.json
 
-The engine's left_right reasoning is "From left to right: <list>. So <X> is to the <side> of <Y>. The answer is
-<letter> (<option>)." Each held-out question is answered greedily with the real image, and the answer is split
-into its steps: is the list right, does it hold both named objects in the right order, does the side claimed
-follow from the model's own list, is it the true side, and does the letter follow from the claim. A model can
+The engine's left_right reasoning is "From left to right: <list, the two named objects marked first / second>.
+Asked: <X> <mark>. So <X> is to the <side> of <Y>. The answer is <letter> (<option>)." (files made before the
+marks and the "Asked" step parse too). Each held-out question is answered greedily with the real image, and the
+answer is split into its steps: is the list right, does it hold both named objects in the right order, are the
+marks where the list puts them, is the restated mark the subject's own, does the side claimed follow from the
+model's own list, is it the true side, and does the letter follow from the claim. A model can
 fail at the image (the list) or at the text (reading the side off its list, or the letter off the options), and
 the two need different levers.
 """
@@ -28,14 +30,20 @@ from vst_vla.spatial.formats import read_samples
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone
 
 LIST = re.compile(r"From left to right: (.*?)\.")
-CLAIM = re.compile(r"So the (.+?) is to the (left|right) of the (.+?)\.")
+ASKED = re.compile(r"Asked: (.+?) (first|second)\.")
+MARK = re.compile(r" (first|second)$")
+CLAIM = re.compile(r"So the (.+?) is to the (left|right) of the (.+?)\.")  # the question's phrases, "the" dropped
 SIDE_TO_VALUE = {"left_right": {"left": "left", "right": "right"}, "yes_no": {"left": "yes", "right": "no"}}
 
 
 def parse(text: str) -> dict:
-    """The list, the claim ``(subject, side, reference)`` and the letter of one reasoned answer (None if absent)."""
-    listed, claim = LIST.search(text), CLAIM.search(text)
-    return {"list": listed.group(1).split(", ") if listed else None,
+    """The list (marks stripped), its marks, the restated ``(subject, mark)``, the claim ``(subject, side,
+    reference)`` and the letter of one reasoned answer (None where absent)."""
+    listed, asked, claim = LIST.search(text), ASKED.search(text), CLAIM.search(text)
+    items = listed.group(1).split(", ") if listed else None
+    return {"list": [MARK.sub("", item) for item in items] if items else None,
+            "marks": {MARK.sub("", i): MARK.search(i).group(1) for i in items if MARK.search(i)} if items else None,
+            "asked": asked.groups() if asked else None,
             "claim": claim.groups() if claim else None,
             "letter": choice_letter(extract_answer(text))}
 
@@ -43,15 +51,28 @@ def parse(text: str) -> dict:
 def score(reference: str, generated: str, meta: dict) -> dict[str, bool | None]:
     """Each step of ``generated`` against the reference answer and against the model's own earlier steps."""
     ref, got = parse(reference), parse(generated)
-    subject, true_side, other = ref["claim"]
+    subject_phrase, true_side, other_phrase = ref["claim"]
+    subject, other = subject_phrase, other_phrase  # how the list names them: the claim's words, or (marked) shorter
+    if ref["asked"]:
+        subject = ref["asked"][0]
+        other = next(name for name in ref["marks"] if name != subject)
     steps: dict[str, bool | None] = {"list_exact": got["list"] == ref["list"]}
     listed = got["list"] or []
     both = subject in listed and other in listed
     steps["list_has_both"] = both
     list_side = ("left" if listed.index(subject) < listed.index(other) else "right") if both else None
     steps["list_order_right"] = list_side == true_side if both else False
-    claim_side = got["claim"][1] if got["claim"] and got["claim"][0] == subject and got["claim"][2] == other else None
+    if ref["marks"]:  # the marked format: marks as the model's own list orders the two, then the subject's restated
+        want = dict(zip([n for n in listed if n in (subject, other)], ("first", "second"), strict=False))
+        steps["marks_follow_list"] = (got["marks"] == want) if both else None
+        own = (got["marks"] or {}).get(subject)
+        steps["asked_follows_marks"] = (got["asked"] == (subject, own)) if own else None
+    claim = got["claim"]
+    claim_side = claim[1] if claim and claim[0] == subject_phrase and claim[2] == other_phrase else None
     steps["claim_follows_list"] = (claim_side == list_side) if both and claim_side else None
+    if ref["asked"]:
+        asked_side = {"first": "left", "second": "right"}[got["asked"][1]] if got["asked"] else None
+        steps["claim_follows_asked"] = (claim_side == asked_side) if asked_side and claim_side else None
     steps["claim_right"] = claim_side == true_side
     by_value = {v: k for k, v in meta["options"].items()}
     claimed_letter = by_value.get(SIDE_TO_VALUE[meta["query"]["form"]][claim_side]) if claim_side else None
@@ -65,11 +86,12 @@ def main() -> None:
     parser.add_argument("model", help="a Hugging Face Qwen2.5-VL directory")
     parser.add_argument("data", help="a QA file whose left_right answers reason (canonical_options.py --reason)")
     parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N left_right questions")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     model, processor = build_backbone(BackboneConfig(pretrained_path=args.model))
     model.eval()
-    samples = [s for s in read_samples(args.data) if s.meta_info["skill"] == "left_right"]
+    samples = [s for s in read_samples(args.data) if s.meta_info["skill"] == "left_right"][: args.limit]
     ctx = autocast_context("cpu", resolve_precision("auto", "cpu").autocast_dtype)
     with ctx, torch.no_grad():
         answers = generate_answers(model, processor, samples, DEFAULT_SYSTEM_PROMPT, max_new_tokens=args.max_new_tokens)

@@ -186,3 +186,36 @@ cp outputs/train/sft_lr_reason/train_log.jsonl "$RES/engine/sft_lr_reason_train_
 # Each step of its left_right answers scored on its own: the list, the side read off it, the letter.
 python experiments/perception/reasoning_steps.py outputs/train/sft_lr_reason/checkpoints/last/pretrained_model \
   "$R_EVAL" --out "$RES/engine/sft_lr_reason_steps.json"
+# (Step 9's engine run above was measured with left_right's reasoning of that session, the plain list; with the
+#  current engine its files get the marked format of step 10.)
+
+# 10. The restated format on the engine (sixth session): left_right's reasoning marks the two named objects in the
+#     list and restates the subject's mark (engine/relation.py left_right_steps). Fresh files from the engine (the
+#     same scene seeds as step 8), 2000 steps from step 9's model, scored by the stage (real / blank / shuffled) and
+#     step by step, on the held-out scenes and on 200 training questions (is a step learned, or only remembered?).
+#     Measured with the list naming objects by colour and shape (git: the commit "Perception: the restated format
+#     on the engine"); run at a later commit, this trains the current format.
+N_EVAL=outputs/spatial/restated_eval100.parquet
+N_TRAIN=outputs/spatial/restated_train600.parquet
+[ -f "$N_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 --image-size 224 --fovy 25 \
+  --skills $SK8 --out "$N_EVAL"
+[ -f "$N_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
+  --skills $SK8 --out "$N_TRAIN"
+engine_reason() {  # run name, init model, train file, eval file: the SFT run and its step-by-step scores
+  python -m vst_vla.train stage=sft run_name=$1 data.image_size=224 \
+    "data.skills=[object_inventory,object_order,left_right]" data.train_path="$3" data.eval_path="$4" \
+    trainer.steps=2000 trainer.vision_lr=1e-3 trainer.save_every=500 sft.eval_max_samples=1000 \
+    sft.eval_max_new_tokens=96 model=local model.pretrained_path="$2"
+  cp outputs/train/$1/skills.md "$RES/engine/$1_skills.md"
+  cp outputs/train/$1/train_log.jsonl "$RES/engine/$1_train_log.jsonl"
+  python experiments/perception/reasoning_steps.py outputs/train/$1/checkpoints/last/pretrained_model \
+    "$4" --out "$RES/engine/$1_steps.json"
+  python experiments/perception/reasoning_steps.py outputs/train/$1/checkpoints/last/pretrained_model \
+    "$3" --limit 200 --out "$RES/engine/$1_train_steps.json"
+}
+for F in "$N_EVAL" "$N_TRAIN"; do
+  [ -f "${F%.parquet}_reason.parquet" ] || python experiments/perception/canonical_options.py "$F" \
+    "${F%.parquet}_reason.parquet" --reason left_right
+done
+engine_reason sft_lr_restated outputs/train/sft_lr_reason/checkpoints/last/pretrained_model \
+  "${N_TRAIN%.parquet}_reason.parquet" "${N_EVAL%.parquet}_reason.parquet"

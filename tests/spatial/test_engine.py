@@ -350,7 +350,8 @@ def test_reasoning_numbers_come_from_the_ground_truth(generated) -> None:
 
 def test_left_right_reasons_through_the_views_left_to_right_order(generated) -> None:
     """The reasoning first lists the view's objects from left to right (object_order's caption, a list a model can
-    learn to write from the image alone), then reads the side off it."""
+    learn to write from the image alone) with the two named ones marked in the order met, restates the subject's
+    mark, then claims the side that mark gives, the true one."""
     checked = 0
     for gt, samples in generated:
         objs = _objects(gt)
@@ -359,12 +360,21 @@ def test_left_right_reasons_through_the_views_left_to_right_order(generated) -> 
                 continue
             q, steps = s.meta_info["query"], s.meta_info["reasoning"]
             assert steps[0].startswith("From left to right: "), steps
-            listed = steps[0].removeprefix("From left to right: ").removesuffix(".").split(", ")
+            items = steps[0].removeprefix("From left to right: ").removesuffix(".").split(", ")
+            listed = [item.removesuffix(" first").removesuffix(" second") for item in items]
             names = [f"{objs[n].color_name} {objs[n].category}" for n in q["objects"]]
             assert set(names) <= set(listed), steps
             u = {n: _uv(objs[n].position_world, q["camera"])[0] for n in q["objects"]}
-            first_left = u[q["objects"][0]] < u[q["objects"][1]]
-            assert (listed.index(names[0]) < listed.index(names[1])) == first_left, steps
+            subject_left = u[q["objects"][0]] < u[q["objects"][1]]
+            assert (listed.index(names[0]) < listed.index(names[1])) == subject_left, steps
+            marked = [item for item in items if item.endswith((" first", " second"))]
+            assert marked == [f"{n} {m}" for n, m in zip(sorted(names, key=listed.index), ("first", "second"),
+                                                          strict=True)], steps
+            mark = "first" if subject_left else "second"
+            assert steps[1] == f"Asked: {names[0]} {mark}.", steps
+            side = "left" if subject_left else "right"
+            phrases = [f"the {objs[n].color_name} {objs[n].category}" for n in q["objects"]]
+            assert steps[2] == f"So {phrases[0]} is to the {side} of {phrases[1]}.", steps
             checked += 1
     assert checked
 

@@ -66,17 +66,11 @@ class LeftRight(Skill):
         subject, reference = (a, b) if (u[a] < u[b]) == subject_left else (b, a)
         options, letter = self.arrange(scene, rng, wanted, [v for v in values if v != wanted])
         stem = self.STEMS[template].format(object_phrase(objects[subject]), object_phrase(objects[reference]))
-        sp, rp = object_phrase(objects[subject]), object_phrase(objects[reference])
-        side = "left" if u[subject] < u[reference] else "right"
-        # Reason through the view's left-to-right order (the object_order caption's own words), not pixel columns:
-        # the tiny model learns to write that list from the image alone, which it never did for pixel columns;
-        # reading the side off the list is the step it has not learned yet (experiments/perception).
-        order = ", ".join(short_phrase(objects[name]) for name in sorted(u, key=u.__getitem__))
-        steps = [
-            f"From left to right: {order}.",
-            f"So {sp} is to the {side} of {rp}.",
-            conclusion(letter, wanted),
-        ]
+        ordered = sorted(u, key=u.__getitem__)
+        names = dict(zip(ordered, [short_phrase(objects[name]) for name in ordered], strict=True))
+        steps = left_right_steps([names[name] for name in ordered], names[subject], names[reference],
+                                 object_phrase(objects[subject]), object_phrase(objects[reference]))
+        steps.append(conclusion(letter, wanted))
         return choice_draft(
             key=f"{view}/{a}/{b}",
             images=[scene.png(view)],
@@ -88,6 +82,26 @@ class LeftRight(Skill):
                    "form": form},
             reasoning=steps,
         )
+
+
+def left_right_steps(order: list[str], subject: str, reference: str, subject_phrase: str,
+                     reference_phrase: str) -> list[str]:
+    """The reasoning of a left_right answer before its conclusion, from the view's objects left to right (``order``,
+    colour and shape; ``subject`` and ``reference`` among them, the phrases the question used).
+
+    Each word needs one lookup by content or one at a fixed distance, the only kind a small model learned to chain
+    (experiments/perception, ``--reason restated``; a side read off where two names sit in a list stayed at
+    chance). The list is object_order's caption with the two named objects marked in the order met ("purple
+    cube, yellow cube first, blue cube second"), each mark needing only the question's names and whether a
+    "first" was written. Then the subject is restated with its mark, copied from the list ("Asked: yellow cube
+    first."), and the side follows from the word just before it.
+    """
+    marks = iter(("first", "second"))
+    mark = {name: next(marks) for name in order if name in (subject, reference)}
+    marked = ", ".join(f"{name} {mark[name]}" if name in mark else name for name in order)
+    side = "left" if mark[subject] == "first" else "right"
+    return [f"From left to right: {marked}.", f"Asked: {subject} {mark[subject]}.",
+            f"So {subject_phrase} is to the {side} of {reference_phrase}."]
 
 
 def offsets(stand: np.ndarray, face: np.ndarray, target: np.ndarray) -> tuple[float, float]:
