@@ -264,6 +264,14 @@ def short_phrase(obj: Any) -> str:
     return f"{obj.color_name} {obj.category}"
 
 
+def distinguishing_names(objs: Sequence[Any]) -> list[str]:
+    """The shortest names that tell ``objs`` apart: the colour alone ("red") when no two share one, else colour and
+    shape. Reasoning lists use them: a word a small model can act on at once (the mark after it, a lookup of it)
+    rather than a second token to wait for (experiments/perception, sixth session)."""
+    colours = [obj.color_name for obj in objs]
+    return colours if len(set(colours)) == len(colours) else [short_phrase(obj) for obj in objs]
+
+
 def metres(value: float, decimals: int = 2) -> str:
     """A length for reasoning sentences: ``"0.62 m"``."""
     return f"{round(float(value), decimals) + 0.0:.{decimals}f} m"

@@ -18,10 +18,10 @@ from vst_vla.spatial.engine.base import (
     Skill,
     choice_draft,
     conclusion,
+    distinguishing_names,
     metres,
     object_phrase,
     register_skill,
-    short_phrase,
 )
 from vst_vla.spatial.engine.geometry import camera_dict, pixel
 from vst_vla.spatial.engine.scene import SceneBundle, pick_view
@@ -67,7 +67,7 @@ class LeftRight(Skill):
         options, letter = self.arrange(scene, rng, wanted, [v for v in values if v != wanted])
         stem = self.STEMS[template].format(object_phrase(objects[subject]), object_phrase(objects[reference]))
         ordered = sorted(u, key=u.__getitem__)
-        names = dict(zip(ordered, [short_phrase(objects[name]) for name in ordered], strict=True))
+        names = dict(zip(ordered, distinguishing_names([objects[name] for name in ordered]), strict=True))
         steps = left_right_steps([names[name] for name in ordered], names[subject], names[reference],
                                  object_phrase(objects[subject]), object_phrase(objects[reference]))
         steps.append(conclusion(letter, wanted))
@@ -87,14 +87,14 @@ class LeftRight(Skill):
 def left_right_steps(order: list[str], subject: str, reference: str, subject_phrase: str,
                      reference_phrase: str) -> list[str]:
     """The reasoning of a left_right answer before its conclusion, from the view's objects left to right (``order``,
-    colour and shape; ``subject`` and ``reference`` among them, the phrases the question used).
+    by :func:`distinguishing_names`; ``subject`` and ``reference`` among them, the phrases the question used).
 
     Each word needs one lookup by content or one at a fixed distance, the only kind a small model learned to chain
     (experiments/perception, ``--reason restated``; a side read off where two names sit in a list stayed at
-    chance). The list is object_order's caption with the two named objects marked in the order met ("purple
-    cube, yellow cube first, blue cube second"), each mark needing only the question's names and whether a
-    "first" was written. Then the subject is restated with its mark, copied from the list ("Asked: yellow cube
-    first."), and the side follows from the word just before it.
+    chance). The list is object_order's caption with the two named objects marked in the order met ("purple,
+    yellow first, blue second"), each mark needing only the question's names and whether a "first" was written.
+    Then the subject is restated with its mark, copied from the list ("Asked: yellow first."), and the side
+    follows from the word just before it.
     """
     marks = iter(("first", "second"))
     mark = {name: next(marks) for name in order if name in (subject, reference)}
