@@ -199,22 +199,58 @@ def test_info_without_episodes_is_rejected(tmp_path: Path) -> None:
         open_dataset(DatasetConfig(root=str(tmp_path)))
 
 
-def test_exact_quantiles_and_missing_quantiles(tiny_lift_dataset: Any, tmp_path: Path) -> None:
+def test_collected_stats_hold_exact_quantiles_for_both_trainers(tiny_lift_dataset: Any) -> None:
+    """The collector stores quantiles of all frames in meta/stats.json, the file LeRobot's own metadata reads."""
+    from lerobot.datasets.dataset_metadata import LeRobotDatasetMetadata
+
     ds = open_dataset(DatasetConfig(root=str(tiny_lift_dataset.root)))
     actions = ds.hf_dataset.select_columns([ACTION]).with_format("numpy")[:][ACTION].astype(np.float64)
-    exact = dataset_stats(ds, exact_quantiles=True)
-    np.testing.assert_allclose(exact[ACTION]["q01"], np.quantile(actions, 0.01, axis=0), rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(exact[ACTION]["q99"], np.quantile(actions, 0.99, axis=0), rtol=1e-6, atol=1e-6)
-    assert exact["timestamp"]["q50"].shape == (1,)
-    np.testing.assert_array_equal(exact[ACTION]["mean"], dataset_stats(ds)[ACTION]["mean"])  # others as stored
+    ours = dataset_stats(ds)
+    for name, q in (("q01", 0.01), ("q99", 0.99)):
+        np.testing.assert_allclose(ours[ACTION][name], np.quantile(actions, q, axis=0), rtol=1e-6, atol=1e-6)
+    assert ours["timestamp"]["q50"].shape == (1,)
+    theirs = LeRobotDatasetMetadata("local/tiny_lift", root=tiny_lift_dataset.root).stats  # what lerobot-train reads
+    np.testing.assert_array_equal(np.asarray(theirs[ACTION]["q01"], dtype=np.float32), ours[ACTION]["q01"])
 
-    # A dataset whose stats.json lacks quantiles (older writers) gets exact ones computed.
+
+def test_foreign_dataset_stats_warn_until_made_exact(tiny_lift_dataset: Any, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    from vst_vla.data import exact_stats
+
     copy = tmp_path / "copy"
     shutil.copytree(tiny_lift_dataset.root, copy)
     stats_path = copy / "meta" / "stats.json"
+    exact = json.loads(stats_path.read_text())
+    # As another tool leaves it: narrower quantiles, no marker.
+    (copy / exact_stats.MARKER_FILE).unlink()
     stored = json.loads(stats_path.read_text())
+    stored[ACTION]["q99"] = [v / 2 for v in stored[ACTION]["q99"]]
+    stats_path.write_text(json.dumps(stored))
+    with caplog.at_level("WARNING"):
+        stats = dataset_stats(open_dataset(DatasetConfig(root=str(copy))))
+    assert f"python -m vst_vla.data.exact_stats {copy}" in caplog.text
+    np.testing.assert_allclose(stats[ACTION]["q99"], stored[ACTION]["q99"])  # read as stored: both trainers agree
+
+    marker = exact_stats.main([str(copy)])
+    assert marker["frames"] == len(open_dataset(DatasetConfig(root=str(copy))))
+    assert json.loads(stats_path.read_text())[ACTION]["q99"] == exact[ACTION]["q99"]
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        dataset_stats(open_dataset(DatasetConfig(root=str(copy))))
+    assert "exact_stats" not in caplog.text
+
+    # Without quantiles at all (older writers): refused, naming the command.
     for name in ("q01", "q10", "q50", "q90", "q99"):
         del stored[ACTION][name]
     stats_path.write_text(json.dumps(stored))
-    computed = dataset_stats(open_dataset(DatasetConfig(root=str(copy))))
-    np.testing.assert_allclose(computed[ACTION]["q99"], exact[ACTION]["q99"])
+    with pytest.raises(InvalidDatasetError, match=r"no q01/q99 quantiles for \['action'\].*vst_vla.data.exact_stats"):
+        dataset_stats(open_dataset(DatasetConfig(root=str(copy))))
+
+
+def test_exact_stats_command_names_a_missing_dataset(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from vst_vla.data import exact_stats
+
+    with pytest.raises(SystemExit) as exit_info:
+        exact_stats.main([str(tmp_path / "nowhere")])
+    assert exit_info.value.code == 2
+    assert "nowhere/meta/info.json not found" in capsys.readouterr().err

@@ -487,24 +487,24 @@ def test_lerobot_post_processor_refuses_or_bounds_any_action(lerobot_config, dra
 
 @fuzz(100)
 @given(constant=st.floats(-1e3, 1e3), x=st.floats(-1e4, 1e4), y=st.floats(-1, 1))
-def test_constant_dimensions_unnormalize_to_their_value_in_both_normalizers(constant, x, y) -> None:
-    """A dimension with q01 == q99 normalizes to 0 in vst_vla (any input) and to -1 (input at the constant) or a
-    ±huge value (elsewhere; the plugin clips it to ±1) in LeRobot's QUANTILES; both un-normalize any y in [-1, 1] to
-    the constant (vst_vla exactly, LeRobot within its 1e-8 epsilon). Training and acting on one path agree."""
+def test_constant_dimensions_behave_identically_in_both_normalizers(constant, x, y) -> None:
+    """A dimension with q01 == q99 normalizes to -1 at its constant and to ±1 elsewhere in vst_vla, which is
+    LeRobot's QUANTILES value (-1, or ±huge off the constant) once clipped; both un-normalize any y in [-1, 1] to
+    the constant (vst_vla exactly, LeRobot within its 1e-8 epsilon). Training and acting on either path agree."""
     from lerobot.configs import FeatureType, NormalizationMode, PolicyFeature
     from lerobot.processor import NormalizerProcessorStep, UnnormalizerProcessorStep
 
     ours = QuantileNormalizer(torch.tensor([constant]), torch.tensor([constant]), feature="action")
     q = ours.q01  # the constant as the policy holds it (float32)
-    assert ours.normalize(torch.tensor([x])).item() == 0.0
     assert torch.equal(ours.unnormalize(torch.tensor([y])), q)
 
     features = {"action": PolicyFeature(FeatureType.ACTION, (1,))}
     norm_map = {FeatureType.ACTION: NormalizationMode.QUANTILES}
     stats = {"action": {"q01": q.numpy(), "q99": q.numpy()}}
     theirs = NormalizerProcessorStep(features=features, norm_map=norm_map, stats=stats)
-    at_constant = theirs._normalize_action(q.clone(), False).item()
-    assert at_constant == -1.0
+    for value in (q.clone(), torch.tensor([x])):
+        assert torch.equal(theirs._normalize_action(value, False).clamp(-1.0, 1.0), ours.normalize(value))
+    assert ours.normalize(q.clone()).item() == -1.0
     back = UnnormalizerProcessorStep(features=features, norm_map=norm_map, stats=stats)._normalize_action(
         torch.tensor([y]), True)
     assert abs(back.item() - q.item()) <= 1e-8 + 1e-6 * abs(q.item())

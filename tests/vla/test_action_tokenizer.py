@@ -52,7 +52,7 @@ def test_round_trip_within_half_bin_inside_quantiles_and_clipped_outside(tokeniz
 
 def test_normalizer_hand_computed_and_constant_dims():
     norm = QuantileNormalizer(torch.tensor([0.0, 1.0]), torch.tensor([10.0, 1.0]))
-    assert norm.normalize(torch.tensor([[2.5, 1.0]])).tolist() == [[-0.5, 0.0]]
+    assert norm.normalize(torch.tensor([[2.5, 1.0]])).tolist() == [[-0.5, -1.0]]  # constant: -1, as LeRobot
     assert norm.unnormalize(torch.tensor([[0.5, 0.3]])).tolist() == [[7.5, 1.0]]
 
 

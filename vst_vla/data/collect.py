@@ -44,6 +44,7 @@ from tqdm import tqdm
 from vst_vla.constants import ACTION, OBS_STATE, image_key
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
 from vst_vla.data.episode_sources import EpisodeSource, make_episode_source
+from vst_vla.data.exact_stats import write_exact_quantiles
 from vst_vla.data.multitask import check_same_layout, check_same_spaces
 from vst_vla.data.staging import CollectionStaging, StagedEpisode, remove_finished_staging
 from vst_vla.data.writer import merge_episode_datasets, write_episode_dataset
@@ -198,6 +199,8 @@ def _collect(env_cfgs: dict[str, Any], collect_cfg: CollectConfig) -> CollectRep
     try:
         episodes = [ep for run in runs.values() for ep in run.episodes]
         merge_episode_datasets([ep.path for ep in episodes], collect_cfg.repo_id, tmp_root)
+        # The one place the normalization statistics are computed: every trainer reads them from meta/stats.json.
+        write_exact_quantiles(tmp_root)
         metadata = _env_metadata(env_cfgs, collect_cfg, runs)
         metadata["collection"]["staging_manifest"] = staging.manifest_digest()
         write_json_atomic(tmp_root / ENV_METADATA_FILE, metadata)

@@ -4,7 +4,7 @@
   LeRobot sees it (LeRobot falls back to the Hugging Face hub for anything missing locally, which offline means
   a slow, confusing network error) and opens the dataset with the PyAV video backend.
 * :func:`load_env_metadata` reads ``meta/vst_env.json`` (the env config the demos were collected with).
-* :func:`dataset_stats` returns LeRobot's normalisation statistics, quantiles included.
+* :func:`dataset_stats` returns the normalisation statistics of ``meta/stats.json``, quantiles included.
 * :class:`VLATrainingDataset` yields training items with an action chunk per frame.
 
 Video decoding through ``LeRobotDataset.__getitem__`` seeks and decodes for every single item, which is slow on
@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE, TASK
 from vst_vla.data.config import ENV_METADATA_FILE, DatasetConfig
+from vst_vla.data.exact_stats import STATS_FILE, has_exact_quantiles, vector_features
 from vst_vla.errors import MissingInputError, UserError
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,6 @@ logger = logging.getLogger(__name__)
 VIDEO_BACKEND = "pyav"  # torchcodec is installed but cannot load without system FFmpeg libraries
 _VISUAL_DTYPES = ("video", "image")
 _QUANTILE_KEYS = ("q01", "q99")  # what quantile normalisation needs
-# The quantiles LeRobot stores (compute_stats.DEFAULT_QUANTILES), by stats key.
-_QUANTILES = {"q01": 0.01, "q10": 0.10, "q50": 0.50, "q90": 0.90, "q99": 0.99}
 
 
 class InvalidDatasetError(UserError, ValueError):
@@ -172,22 +171,14 @@ def load_env_metadata(root: str | Path) -> dict[str, Any] | None:
         raise ValueError(f"{path} is not valid JSON: {e}") from e
 
 
-def dataset_stats(ds: LeRobotDataset, exact_quantiles: bool = False) -> dict[str, dict[str, np.ndarray]]:
-    """Normalisation statistics of every numeric and visual feature, as LeRobot computed them at recording.
+def dataset_stats(ds: LeRobotDataset) -> dict[str, dict[str, np.ndarray]]:
+    """Normalisation statistics of every numeric and visual feature, as stored in the dataset's ``meta/stats.json``.
 
-    LeRobot 0.6.1 stores ``min``, ``max``, ``mean``, ``std``, ``count`` and the quantiles ``q01``, ``q10``,
-    ``q50``, ``q90``, ``q99`` in ``meta/stats.json``. Its dataset-level quantiles are the frame-count-weighted
-    mean of per-episode quantiles, not quantiles of all frames, and are noticeably narrower than the true ones
-    (on 20 Lift demos the stored action q01..q99 range is as little as ~40% of the exact one on some
-    dimensions). By default they are returned as stored, so normalisation matches LeRobot's own processors;
-    ``exact_quantiles=True`` recomputes them from the parquet data for every 1-D float feature (cheap: no
-    video is decoded). A 1-D feature that lacks ``q01``/``q99`` altogether (datasets written by older tools)
-    always gets exact ones.
-
-    Args:
-        ds: an open ``LeRobotDataset`` (for an episode-filtered one, exact quantiles cover only its episodes,
-            while the stored stats always cover the whole dataset).
-        exact_quantiles: replace the stored quantiles of 1-D float features by exact ones.
+    The same file ``lerobot-train`` reads, so both trainers normalize with the same numbers. The collector stores
+    exact quantiles there (:mod:`vst_vla.data.exact_stats`); a dataset made by another tool holds LeRobot's
+    per-episode-averaged ones, which are narrower, until ``python -m vst_vla.data.exact_stats ROOT`` has run on
+    it (a warning says so). A 1-D float feature without ``q01``/``q99`` is refused with that command in the
+    message. Statistics always cover the whole dataset, also when training on some of its episodes.
 
     Returns:
         ``{feature: {stat: array}}``; vectors have shape (dim,), images (3, 1, 1) in [0, 1] units. Float
@@ -196,28 +187,20 @@ def dataset_stats(ds: LeRobotDataset, exact_quantiles: bool = False) -> dict[str
     stats: dict[str, dict[str, np.ndarray]] = {}
     for key, feature_stats in (ds.meta.stats or {}).items():
         stats[key] = {name: _as_float32(np.asarray(v)) for name, v in feature_stats.items()}
-    for key, ft in ds.features.items():
-        vector = len(ft.get("shape", ())) == 1 and ft.get("dtype") in ("float32", "float64")
-        lacking = any(q not in stats.get(key, {}) for q in _QUANTILE_KEYS)
-        if vector and (exact_quantiles or lacking):
-            # (N, dim); shape-(1,) features come back as (N,) columns.
-            values = _column(ds, key).astype(np.float64).reshape(len(ds), -1)
-            quantiles = np.quantile(values, list(_QUANTILES.values()), axis=0).astype(np.float32)
-            stats.setdefault(key, {}).update(zip(_QUANTILES, quantiles, strict=True))
-            if lacking:
-                logger.info("computed quantiles of %s from the parquet data (not in meta/stats.json)", key)
+    root = Path(ds.root)
+    command = f"python -m vst_vla.data.exact_stats {root}"
+    lacking = [key for key in vector_features(ds.features) if any(q not in stats.get(key, {}) for q in _QUANTILE_KEYS)]
+    if lacking:
+        raise InvalidDatasetError(f"{root / STATS_FILE} has no q01/q99 quantiles for {lacking}; run `{command}` "
+                                  "once to store exact ones")
+    if not has_exact_quantiles(root):
+        logger.warning("%s holds LeRobot's per-episode-averaged quantiles, narrower than the data's; run `%s` once "
+                       "to store exact ones (both trainers then read them)", root / STATS_FILE, command)
     return stats
 
 
 def _as_float32(value: np.ndarray) -> np.ndarray:
     return value.astype(np.float32) if np.issubdtype(value.dtype, np.floating) else value
-
-
-def _column(ds: LeRobotDataset, key: str) -> np.ndarray:
-    """One parquet column of the (episode-filtered) dataset as a numpy array, without decoding any video."""
-    # select_columns + numpy format respects an episode filter and skips LeRobot's per-row torch transform.
-    table = ds.hf_dataset.select_columns([key]).with_format("numpy")[:]
-    return np.asarray(table[key])
 
 
 class VLATrainingDataset(torch.utils.data.Dataset):
@@ -414,9 +397,9 @@ class VLATrainingDataset(torch.utils.data.Dataset):
         """Whether video frames come from the in-memory cache."""
         return bool(self._frames)
 
-    def stats(self, exact_quantiles: bool = False) -> dict[str, dict[str, np.ndarray]]:
+    def stats(self) -> dict[str, dict[str, np.ndarray]]:
         """:func:`dataset_stats` keyed by the item keys (``observation.state``, ``action``, image keys)."""
-        stats = dataset_stats(self.lerobot, exact_quantiles=exact_quantiles)
+        stats = dataset_stats(self.lerobot)
         out = {OBS_STATE: stats[self.state_key], ACTION: stats[self.action_key]}
         out.update({k: stats[k] for k in self.image_keys if k in stats})
         return out

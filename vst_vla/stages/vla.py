@@ -83,7 +83,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
         if resume_from is not None:
             policy = VLAPolicy.from_pretrained(resume_from / PRETRAINED_DIR)
         else:
-            stats = to_json_stats(dataset.stats(exact_quantiles=True), [ACTION, OBS_STATE])
+            stats = to_json_stats(dataset.stats(), [ACTION, OBS_STATE])
             # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
             torch.manual_seed(cfg.trainer.seed)
             policy = VLAPolicy.build(policy_cfg, stats, env_metadata or {"env": cfg.env.to_dict()}, lora=cfg.lora)

@@ -17,10 +17,10 @@ import torch
 from vst_vla.errors import UserError
 from vst_vla.io import write_json_atomic
 
-# Dimensions whose q01 == q99 (e.g. a rotation the expert never uses) normalize to 0 and un-normalize to their
-# constant value. (LeRobot's QUANTILES normalizer maps such a dimension to -1 instead, or to ±1e8 off the constant
-# before the plugin clips it; both un-normalize to the constant.)
-_MIN_RANGE = 1e-8
+# A dimension whose q01 == q99 (e.g. a rotation the expert never uses) gets this range, as in LeRobot's QUANTILES
+# normalizer (its eps): it normalizes to -1 at its constant and to ±1 (clipped) elsewhere, and un-normalizes to the
+# constant, so both normalizers agree on it exactly.
+_ZERO_RANGE_EPS = 1e-8
 QUANTILE_KEYS = ("q01", "q99")
 
 
@@ -76,15 +76,15 @@ class QuantileNormalizer:
         return int(self.q01.numel())
 
     def _range(self) -> torch.Tensor:
-        return (self.q99 - self.q01).clamp_min(_MIN_RANGE)
+        rng = self.q99 - self.q01
+        return torch.where(rng == 0, torch.full_like(rng, _ZERO_RANGE_EPS), rng)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
-        """Raw values (..., dim) → [-1, 1] (..., dim), clipped outside [q01, q99]; constant dimensions → 0."""
+        """Raw values (..., dim) → [-1, 1] (..., dim), clipped outside [q01, q99]; a constant dimension → -1 at its
+        constant (LeRobot's QUANTILES formula, clipped)."""
         self._check_dim(x)
         q01, rng = self.q01.to(x.device), self._range().to(x.device)
-        y = 2.0 * (x - q01) / rng - 1.0
-        y = torch.where((self.q99 - self.q01).to(x.device) < _MIN_RANGE, torch.zeros_like(y), y)
-        return y.clamp(-1.0, 1.0)
+        return (2.0 * (x - q01) / rng - 1.0).clamp(-1.0, 1.0)
 
     def unnormalize(self, y: torch.Tensor) -> torch.Tensor:
         """[-1, 1] values (..., dim) → raw units (..., dim), inside [q01, q99].
