@@ -20,13 +20,21 @@ def test_collect_train_resume_eval(tmp_path, compose_config):
     # The image ablation ran beside the real evaluation, on the same seeds, into its own directory and table row.
     assert first["eval"]["image_ablation"] == "none" and first["eval_ablations"]["blank"]["image_ablation"] == "blank"
     assert (run_dir / "eval_blank" / "summary.json").is_file() and "[images: blank]" in first["report"]
+    # The evaluation during training (debug: every 2 of 4 steps, one episode) is logged beside the losses and
+    # plotted with the final evaluation.
+    evals = [r for r in map(json.loads, (run_dir / "train_log.jsonl").read_text().splitlines())
+             if "eval/success_rate" in r]
+    assert [(r["step"], r["eval/n_episodes"]) for r in evals] == [(2, 1)]
+    assert (run_dir / "eval_during" / "step_000002" / "summary.json").is_file()
+    assert (run_dir / "learning_curve.png").stat().st_size > 0
 
     # Rerunning with a longer schedule continues the same run from its last checkpoint.
     second = run(compose_config("train", [*base, "trainer.steps=6", "eval.n_episodes=0"]))
     assert "collect" not in second["phases_s"]
     assert (second["start_step"], second["final_step"]) == (4, 6)
-    steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
-    assert steps == [2, 4, 6]
+    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == [2, 4, 6]
+    assert [r["step"] for r in log if "eval/success_rate" in r] == [2]  # step 4 was the first run's last
 
     summary = run_eval(EvalCommandConfig(policy_path=second["checkpoint"] + "/pretrained_model",
                                          output_dir=str(tmp_path / "eval"),

@@ -56,6 +56,9 @@ class EvalCommandConfig:
         if self.eval.ablations:
             raise ValueError("eval.ablations belongs to the training stage; here run one eval.image_ablation (none | "
                              f"blank | shuffle | frozen) per command, got eval.ablations={list(self.eval.ablations)}")
+        if self.eval.every_steps:
+            raise ValueError(f"eval.every_steps belongs to the training stage (evaluation during training), got "
+                             f"eval.every_steps={self.eval.every_steps}; here set eval.n_episodes")
 
 
 def env_configs_for_policy(env_metadata: dict | None, overrides: dict, policy_path: str,

@@ -1,5 +1,6 @@
 """The trainer loop: optimizer groups, schedule, checkpoints and exact resume."""
 
+import dataclasses
 import json
 
 import pytest
@@ -9,7 +10,7 @@ from torch.utils.data import Dataset
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.config import TrainerConfig, WandbConfig
 from vst_vla.training.sampler import ResumableBatchSampler
-from vst_vla.training.trainer import TRAIN_LOG, Trainer, build_optimizer, warmup_cosine
+from vst_vla.training.trainer import TRAIN_LOG, EvalRecord, PeriodicEval, Trainer, build_optimizer, warmup_cosine
 from vst_vla.vla.modeling import VLAPolicy
 
 
@@ -73,6 +74,51 @@ def test_resume_continues_exactly(tmp_path, make_policy, make_batch):
         assert torch.equal(a, b), name
     log = [json.loads(line) for line in (tmp_path / "split" / TRAIN_LOG).read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3, 4]
+
+
+def test_periodic_evaluation_changes_nothing_that_is_trained(tmp_path, make_policy, make_batch):
+    """An evaluation every 2 steps that draws random numbers and runs the policy in eval mode: the weights after
+    4 steps are those of a run without it (the flow head's training noise comes from the global RNG, which the
+    trainer forks around the evaluation), its metrics are logged at their steps, and training mode comes back."""
+    from vst_vla.vla.configuration import FlowHeadConfig
+
+    data = FrameDataset(make_batch(16, seed=1))
+    plain = make_policy(head=FlowHeadConfig())
+    Trainer(trainer_cfg(4, 4), tmp_path / "plain").fit(plain, data)
+
+    seen = []
+    video = tmp_path / "episode_0.mp4"
+    _write_video(video)
+
+    def evaluate(policy, step):
+        seen.append((step, policy.training))
+        torch.rand(1000)  # as a rollout's flow-matching noise would
+        return EvalRecord({"eval/success_rate": 0.5}, video)
+
+    evaluated = make_policy(head=FlowHeadConfig())
+    cfg = dataclasses.replace(trainer_cfg(4, 4), wandb=WandbConfig(mode="offline"))
+    Trainer(cfg, tmp_path / "evaluated").fit(evaluated, data, periodic_eval=PeriodicEval(2, evaluate))
+    assert len(list((tmp_path / "evaluated" / "wandb").rglob("media/videos/eval/video_*.mp4"))) == 1
+    assert seen == [(2, False)] and evaluated.training  # not at the last step: the stage evaluates that itself
+    for (name, a), (_, b) in zip(plain.state_dict().items(), evaluated.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    log = [json.loads(line) for line in (tmp_path / "evaluated" / TRAIN_LOG).read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 2, 3, 4] and log[2] == {"step": 2, "eval/success_rate": 0.5}
+
+
+def _write_video(path) -> None:
+    """Ten 32 px grey frames as an H.264 mp4, with PyAV (what the rollout videos use)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 20 * i, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
 
 
 class _Truncated(Dataset):

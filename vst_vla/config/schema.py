@@ -34,6 +34,10 @@ class RolloutConfig:
     image_ablation: str = "none"
     # Training stage only: after the evaluation above, the same episodes again under each of these ablations.
     ablations: tuple[str, ...] = ()
+    # Training stage only: > 0 also evaluates the first `periodic_episodes` seeds every this many training steps
+    # (success rate and mean length logged with the losses, one video to wandb, curves in learning_curve.png).
+    every_steps: int = 0
+    periodic_episodes: int = 5
 
     def __post_init__(self) -> None:
         check_image_ablation(self.image_ablation)
@@ -47,6 +51,9 @@ class RolloutConfig:
             raise ValueError("eval.n_episodes, eval.n_videos and eval.seed must be >= 0")
         if isinstance(self.num_workers, bool) or not isinstance(self.num_workers, int) or self.num_workers < 1:
             raise ValueError(f"eval.num_workers must be an integer >= 1, got {self.num_workers!r}")
+        if self.every_steps < 0 or self.periodic_episodes < 1:
+            raise ValueError(f"eval.every_steps must be >= 0 and eval.periodic_episodes >= 1, got {self.every_steps} "
+                             f"and {self.periodic_episodes}")
         if self.max_steps is not None and self.max_steps < 1:
             raise ValueError(f"eval.max_steps must be null or >= 1, got {self.max_steps}")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from vst_vla.config.schema import TrainConfig
+from vst_vla.config.schema import RolloutConfig, TrainConfig
 from vst_vla.constants import ACTION, OBS_STATE
 from vst_vla.data.collect import collect_demos
 from vst_vla.data.config import CollectConfig
@@ -30,8 +30,16 @@ from vst_vla.rollout.policy_eval import env_task_label, evaluate_image_ablations
 from vst_vla.rollout.stats import format_summary_table
 from vst_vla.seeds import check_eval_seeds, demo_seeds
 from vst_vla.training.checkpoint import PRETRAINED_DIR, check_training_state, last_checkpoint
-from vst_vla.training.run_files import COMMANDS_FILE, LEROBOT_EXPORT_DIR, RUN_CONFIG, RUN_SUMMARY
-from vst_vla.training.trainer import Trainer, resolve_device
+from vst_vla.training.learning_curve import EvalPoint, plot_learning_curve
+from vst_vla.training.run_files import (
+    COMMANDS_FILE,
+    EVAL_DURING_DIR,
+    LEARNING_CURVE,
+    LEROBOT_EXPORT_DIR,
+    RUN_CONFIG,
+    RUN_SUMMARY,
+)
+from vst_vla.training.trainer import TRAIN_LOG, EvalRecord, PeriodicEval, Trainer, resolve_device
 from vst_vla.vla.modeling import VLAPolicy
 from vst_vla.vla.normalization import to_json_stats
 from vst_vla.vlm.lora import check_resume_matches
@@ -65,7 +73,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     timer = _PhaseTimer()
     dataset_root = Path(cfg.dataset.root)
-    if cfg.eval.n_episodes > 0:
+    if cfg.eval.n_episodes > 0 or cfg.eval.every_steps > 0:
         _check_eval_seeds_against_demos(cfg)
     if not dataset_root.exists():
         with timer.time("collect"):
@@ -91,7 +99,8 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     write_json_atomic(run_dir / RUN_CONFIG, cfg.to_dict())
     record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")  # the exact command, for the card
     with timer.time("train"):
-        result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict()).fit(policy, dataset, resume_from)
+        result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict()).fit(policy, dataset, resume_from,
+                                                                             _periodic_eval(cfg, run_dir))
     lerobot_dir = None
     if cfg.export_lerobot and result.last_checkpoint is not None:
         with timer.time("export_lerobot"):
@@ -113,6 +122,9 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
            "eval": summary.to_dict() if summary else None,
            "eval_ablations": {name: s.to_dict() for name, s in ablated.items()}}
     write_json_atomic(run_dir / RUN_SUMMARY, out)
+    final = (EvalPoint(result.final_step, summary.success_rate, summary.ci_low, summary.ci_high, summary.n_episodes)
+             if summary is not None else None)
+    plot_learning_curve(run_dir / TRAIN_LOG, run_dir / LEARNING_CURVE, final, title=f"{cfg.run_name}: {cfg.env.type}")
     if summary is not None:
         label = env_task_label(cfg.env)
         rows = {f"{label} [images: {s.image_ablation}]" if s.image_ablation != "none" else label: s
@@ -129,6 +141,32 @@ def _collect_config(cfg: TrainConfig) -> CollectConfig:
                          num_workers=cfg.collect.num_workers)
 
 
+def _periodic_rollout(cfg: TrainConfig) -> RolloutConfig:
+    """The evaluation during training: the first ``eval.periodic_episodes`` seeds, in this process, one video."""
+    return dataclasses.replace(cfg.eval, n_episodes=cfg.eval.periodic_episodes, n_videos=1, num_workers=1,
+                               ablations=())
+
+
+def _periodic_eval(cfg: TrainConfig, run_dir: Path) -> PeriodicEval | None:
+    """Every ``eval.every_steps`` steps: success, its interval and mean length into the log, one video to wandb."""
+    if cfg.eval.every_steps == 0:
+        return None
+    rollout = _periodic_rollout(cfg)
+
+    def run(policy: torch.nn.Module, step: int) -> EvalRecord:
+        out_dir = run_dir / EVAL_DURING_DIR / f"step_{step:06d}"
+        summary = evaluate_policy(policy, cfg.env, rollout, out_dir, progress=False)
+        logger.info("step %d: success %d/%d (mean length %.1f)", step, summary.successes, summary.n_episodes,
+                    summary.mean_episode_length)
+        videos = sorted(out_dir.glob("*.mp4"))
+        metrics = {"eval/success_rate": summary.success_rate, "eval/ci_low": summary.ci_low,
+                   "eval/ci_high": summary.ci_high, "eval/mean_episode_length": summary.mean_episode_length,
+                   "eval/n_episodes": summary.n_episodes}
+        return EvalRecord(metrics, videos[0] if videos else None)
+
+    return PeriodicEval(cfg.eval.every_steps, run)
+
+
 def _check_eval_seeds_against_demos(cfg: TrainConfig) -> None:
     """Evaluation seeds that are demonstration seeds are refused before anything is collected or trained: those of
     ``dataset.root`` when it exists, else every seed the collection may attempt."""
@@ -140,7 +178,8 @@ def _check_eval_seeds_against_demos(cfg: TrainConfig) -> None:
         demos = list(range(collect_cfg.seed, collect_cfg.seed + collect_cfg.attempt_limit))
         source = (f"the demonstrations to collect into {dataset_root} (collect.seed={collect_cfg.seed}, up to "
                   f"{collect_cfg.attempt_limit} attempts)")
-    check_eval_seeds(cfg.eval.seeds, demos, source)
+    periodic = _periodic_rollout(cfg).seeds if cfg.eval.every_steps > 0 else []
+    check_eval_seeds(sorted(set(cfg.eval.seeds) | set(periodic)), demos, source)
 
 
 def _export_lerobot(checkpoint: Path, destination: Path) -> Path:

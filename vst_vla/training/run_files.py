@@ -12,3 +12,5 @@ COMMANDS_FILE = "commands.jsonl"  # one line per invocation: the exact command (
 LEROBOT_EXPORT_DIR = "lerobot_policy"  # VLA stage: the final checkpoint in the LeRobot plugin's layout
 EVAL_DIR = "eval"  # VLA stage: the final evaluation; image ablations in eval_<ablation>/
 REWARD_CHANGE = "reward_change.md"  # RL stage: accuracy / format reward before vs after, paired
+EVAL_DURING_DIR = "eval_during"  # VLA stage with eval.every_steps: one step_<N>/ per evaluation during training
+LEARNING_CURVE = "learning_curve.png"  # VLA stage: training loss and success rates over steps

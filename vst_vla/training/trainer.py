@@ -4,7 +4,8 @@ A trainable object only needs ``forward(batch) -> (loss, logs)``, ``save_pretrai
 ``vision_parameter_names()`` for the vision tower's separate learning rate. The loop: AdamW (no decay on
 biases and norms), linear warmup + cosine decay, gradient clipping, hardware-chosen precision
 (``vst_vla.precision``), a resumable sampler, periodic
-atomic checkpoints, exact resume, JSONL + wandb logging and a progress bar.
+atomic checkpoints, exact resume, JSONL + wandb logging, a progress bar, and an optional evaluation every N steps
+(:class:`PeriodicEval`, e.g. the VLA stage's rollouts) that does not change what is trained.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -42,6 +44,26 @@ class TrainResult:
     seconds: float
     last_checkpoint: Path | None
     precision: Precision | None = None
+
+
+@dataclass(frozen=True)
+class EvalRecord:
+    """What one periodic evaluation reports: scalar metrics for the log, and optionally a video for wandb."""
+
+    metrics: dict[str, float]
+    video: Path | None = None
+
+
+@dataclass(frozen=True)
+class PeriodicEval:
+    """``run(policy, step)`` every ``every`` steps, before the last (the stage evaluates the final model itself).
+
+    The trainer calls it with the policy in eval mode and the global RNG forked, so that training with and without
+    it, and a resumed run, draw the same random numbers.
+    """
+
+    every: int
+    run: Callable[[torch.nn.Module, int], EvalRecord] = field(repr=False)
 
 
 def resolve_device(name: str, field: str = "trainer.device") -> torch.device:
@@ -113,7 +135,8 @@ class Trainer:
         self.run_dir = Path(run_dir)
         self.run_config = run_config or {}
 
-    def fit(self, policy: torch.nn.Module, dataset: Dataset, resume_from: Path | None = None) -> TrainResult:
+    def fit(self, policy: torch.nn.Module, dataset: Dataset, resume_from: Path | None = None,
+            periodic_eval: PeriodicEval | None = None) -> TrainResult:
         """Train; when ``resume_from`` is a checkpoint, continue exactly where it stopped.
 
         The policy passed in must already hold the checkpoint's weights when resuming (load it with the
@@ -149,7 +172,8 @@ class Trainer:
         run_log = _RunLogger(self.run_dir, cfg, {**self.run_config, **precision.as_dict()},
                              resume=resume_from is not None, start_step=step)
         try:
-            last_ckpt, last_loss = self._loop(policy, loader, optimizer, scheduler, run_log, step, resume_from)
+            last_ckpt, last_loss = self._loop(policy, loader, optimizer, scheduler, run_log, step, resume_from,
+                                              periodic_eval)
             if math.isnan(last_loss):  # resumed at the final step: nothing left to train
                 last_loss = run_log.last_loss
         finally:
@@ -157,7 +181,7 @@ class Trainer:
         return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt, precision)
 
     def _loop(self, policy, loader, optimizer, scheduler, run_log: _RunLogger, step: int,
-              last_ckpt: Path | None) -> tuple[Path | None, float]:
+              last_ckpt: Path | None, periodic_eval: PeriodicEval | None) -> tuple[Path | None, float]:
         """Optimisation steps from ``step`` to ``cfg.steps``; returns the last checkpoint and last loss."""
         cfg = self.cfg
         last_loss = float("nan")
@@ -187,7 +211,24 @@ class Trainer:
                     window_start, window_samples = time.perf_counter(), 0
                 if step % cfg.save_every == 0 or step == cfg.steps:
                     last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler)
+                if periodic_eval is not None and step % periodic_eval.every == 0 and step < cfg.steps:
+                    record = _evaluate_now(periodic_eval, policy, step)
+                    run_log.log(step, record.metrics, video=record.video)
         return last_ckpt, last_loss
+
+
+def _evaluate_now(periodic_eval: PeriodicEval, policy: torch.nn.Module, step: int) -> EvalRecord:
+    """Run ``periodic_eval`` in eval mode on forked RNG state (rollouts draw noise too), then restore every
+    submodule's own mode (a frozen part may be kept in eval mode while the rest trains)."""
+    modes = [(module, module.training) for module in policy.modules()]
+    devices = [policy.device] if getattr(policy, "device", torch.device("cpu")).type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        policy.eval()
+        try:
+            return periodic_eval.run(policy, step)
+        finally:
+            for module, training in modes:
+                module.training = training
 
 
 class _RunLogger:
@@ -200,7 +241,8 @@ class _RunLogger:
     def __init__(self, run_dir: Path, cfg: TrainerConfig, run_config: dict, resume: bool, start_step: int = 0) -> None:
         run_dir.mkdir(parents=True, exist_ok=True)
         kept = _truncate_log(run_dir / TRAIN_LOG, start_step)
-        self.last_loss = float(kept[-1].get("loss", float("nan"))) if kept else float("nan")
+        # The last training record's loss (an evaluation's record, logged at the same step, has none).
+        self.last_loss = next((float(r["loss"]) for r in reversed(kept) if "loss" in r), float("nan"))
         self._file = open(run_dir / TRAIN_LOG, "a")  # noqa: SIM115 - kept open for the whole run
         self._wandb = None
         if cfg.wandb.mode != "disabled":
@@ -215,11 +257,14 @@ class _RunLogger:
             self._wandb = wandb.init(project=cfg.wandb.project, mode=cfg.wandb.mode, dir=str(run_dir), id=run_id,
                                      config=run_config, resume="allow", settings=wandb.Settings(x_disable_stats=True))
 
-    def log(self, step: int, metrics: dict[str, float]) -> None:
+    def log(self, step: int, metrics: dict[str, float], video: Path | None = None) -> None:
         self._file.write(json.dumps({"step": step, **metrics}) + "\n")
         self._file.flush()
         if self._wandb is not None:
-            self._wandb.log(metrics, step=step)
+            import wandb
+
+            media = {"eval/video": wandb.Video(str(video), format="mp4")} if video is not None else {}
+            self._wandb.log({**metrics, **media}, step=step)
 
     def close(self) -> None:
         self._file.close()
