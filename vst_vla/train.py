@@ -6,6 +6,7 @@ Examples:
     python -m vst_vla.train stage=align              # dense scene captions: a random-init VLM learns to see
     python -m vst_vla.train stage=sft                # spatial perception SFT of the VLM (VST-P)
     python -m vst_vla.train stage=cot model=local model.pretrained_path=<sft checkpoint>
+    python -m vst_vla.train pipeline=vst             # align -> sft -> cot -> rl -> vla, each from the last
     python -m vst_vla.train model=local model.pretrained_path=/models/Qwen2.5-VL-3B-Instruct trainer.device=cuda
 """
 
@@ -57,11 +58,44 @@ def run(cfg_dict: dict) -> dict:
     return STAGES[stage](cfg_dict)
 
 
+def compose_train(overrides: list[str]) -> dict:
+    """``configs/train.yaml`` composed with ``overrides`` and resolved (inside or outside a hydra app)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    if GlobalHydra.instance().is_initialized():
+        cfg = compose(config_name="train", overrides=overrides)
+    else:
+        with initialize_config_dir(config_dir=HYDRA_CONFIG_DIR, version_base="1.3"):
+            cfg = compose(config_name="train", overrides=overrides)
+    out = container_from_hydra(cfg)
+    out.pop("hydra", None)
+    return out
+
+
+def run_pipeline_command(pipeline_cfg: dict, user_overrides: list[str]) -> dict:
+    """``pipeline=<name>``: every stage of the pipeline in order (:mod:`vst_vla.pipeline`)."""
+    from vst_vla.pipeline import run_pipeline
+
+    return run_pipeline(pipeline_cfg, user_overrides, run, compose_train)
+
+
+def _command_overrides() -> list[str]:
+    """The command line's overrides other than the pipeline choice: every pipeline stage gets them."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return [o for o in HydraConfig.get().overrides.task if o.lstrip("+~").split("=")[0].split(".")[0] != "pipeline"]
+
+
 @hydra.main(config_path=HYDRA_CONFIG_DIR, config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with exit_on_user_error():
-        summary = run(container_from_hydra(cfg))
+        cfg_dict = container_from_hydra(cfg)
+        if cfg_dict.get("pipeline"):
+            summary = run_pipeline_command(cfg_dict["pipeline"], _command_overrides())
+        else:
+            summary = run(cfg_dict)
     if summary.get("report"):
         print(summary["report"])
     if "phases_s" in summary:
