@@ -201,21 +201,42 @@ N_TRAIN=outputs/spatial/restated_train600.parquet
   --skills $SK8 --out "$N_EVAL"
 [ -f "$N_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
   --skills $SK8 --out "$N_TRAIN"
-engine_reason() {  # run name, init model, train file, eval file: the SFT run and its step-by-step scores
-  python -m vst_vla.train stage=sft run_name=$1 data.image_size=224 \
-    "data.skills=[object_inventory,object_order,left_right]" data.train_path="$3" data.eval_path="$4" \
-    trainer.steps=2000 trainer.vision_lr=1e-3 trainer.save_every=500 sft.eval_max_samples=1000 \
-    sft.eval_max_new_tokens=96 model=local model.pretrained_path="$2"
-  cp outputs/train/$1/skills.md "$RES/engine/$1_skills.md"
-  cp outputs/train/$1/train_log.jsonl "$RES/engine/$1_train_log.jsonl"
-  python experiments/perception/reasoning_steps.py outputs/train/$1/checkpoints/last/pretrained_model \
-    "$4" --out "$RES/engine/$1_steps.json"
-  python experiments/perception/reasoning_steps.py outputs/train/$1/checkpoints/last/pretrained_model \
-    "$3" --limit 200 --out "$RES/engine/$1_train_steps.json"
+engine_reason() {  # run name, train file, eval file, steps, then model overrides: the SFT run and its step scores
+  local name=$1 train=$2 eval=$3 steps=$4; shift 4
+  python -m vst_vla.train stage=sft run_name=$name data.image_size=224 \
+    "data.skills=[object_inventory,object_order,left_right]" data.train_path="$train" data.eval_path="$eval" \
+    trainer.steps=$steps trainer.vision_lr=1e-3 trainer.save_every=500 sft.eval_max_samples=1000 \
+    sft.eval_max_new_tokens=96 "$@"
+  cp outputs/train/$name/skills.md "$RES/engine/${name}_skills.md"
+  cp outputs/train/$name/train_log.jsonl "$RES/engine/${name}_train_log.jsonl"
+  python experiments/perception/reasoning_steps.py outputs/train/$name/checkpoints/last/pretrained_model \
+    "$eval" --out "$RES/engine/${name}_steps.json"
+  python experiments/perception/reasoning_steps.py outputs/train/$name/checkpoints/last/pretrained_model \
+    "$train" --limit 200 --out "$RES/engine/${name}_train_steps.json"
 }
 for F in "$N_EVAL" "$N_TRAIN"; do
   [ -f "${F%.parquet}_reason.parquet" ] || python experiments/perception/canonical_options.py "$F" \
     "${F%.parquet}_reason.parquet" --reason left_right
 done
-engine_reason sft_lr_restated outputs/train/sft_lr_reason/checkpoints/last/pretrained_model \
-  "${N_TRAIN%.parquet}_reason.parquet" "${N_EVAL%.parquet}_reason.parquet"
+engine_reason sft_lr_restated "${N_TRAIN%.parquet}_reason.parquet" "${N_EVAL%.parquet}_reason.parquet" 2000 \
+  model=local model.pretrained_path=outputs/train/sft_lr_reason/checkpoints/last/pretrained_model
+
+# 11. Colour names, from the random-init base (seventh session). The list names each object by its colour alone
+#     when the colour is unique in the scene ("From left to right: purple, yellow first, blue second. Asked: yellow
+#     first."), so a mark follows its colour word directly (engine/base.py distinguishing_names). The same files'
+#     scenes as step 10, one 3000-step schedule from the random-init base as step 9's sft_lr_reason (whose list
+#     named colour and shape, without marks): the 2-layer tiny model, then the same with 4 language layers (is
+#     reading the side off the list a matter of depth?).
+C_EVAL=outputs/spatial/colour_eval100.parquet
+C_TRAIN=outputs/spatial/colour_train600.parquet
+[ -f "$C_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 --image-size 224 --fovy 25 \
+  --skills $SK8 --out "$C_EVAL"
+[ -f "$C_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
+  --skills $SK8 --out "$C_TRAIN"
+for F in "$C_EVAL" "$C_TRAIN"; do
+  [ -f "${F%.parquet}_reason.parquet" ] || python experiments/perception/canonical_options.py "$F" \
+    "${F%.parquet}_reason.parquet" --reason left_right
+done
+engine_reason sft_lr_colour "${C_TRAIN%.parquet}_reason.parquet" "${C_EVAL%.parquet}_reason.parquet" 3000
+engine_reason sft_lr_colour_deep "${C_TRAIN%.parquet}_reason.parquet" "${C_EVAL%.parquet}_reason.parquet" 3000 \
+  model.num_layers=4
