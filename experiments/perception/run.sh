@@ -133,12 +133,15 @@ python experiments/perception/token_counts.py "$V30"
 #    checkpoint, then 1500 more (the probes' captions took a second schedule to pay off), each scored on every
 #    held-out question of 100 other scenes with real, blank and shuffled images.
 SK8="object_inventory object_order left_right"
+engine_views() {  # eval file, train file: 100 held-out scenes (seed 100000) and 600 training scenes (seed 0)
+  [ -f "$1" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 --image-size 224 --fovy 25 \
+    --skills $SK8 --out "$1"
+  [ -f "$2" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
+    --skills $SK8 --out "$2"
+}
 I_TRAIN=outputs/spatial/inv_train600.parquet
 I_EVAL=outputs/spatial/inv_eval100.parquet
-[ -f "$I_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 --image-size 224 --fovy 25 \
-  --skills $SK8 --out "$I_EVAL"
-[ -f "$I_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
-  --skills $SK8 --out "$I_TRAIN"
+engine_views "$I_EVAL" "$I_TRAIN"
 for F in "$I_TRAIN" "$I_EVAL"; do
   [ -f "${F%.parquet}_fixed.parquet" ] || python experiments/perception/canonical_options.py "$F" "${F%.parquet}_fixed.parquet"
 done
@@ -197,10 +200,7 @@ python experiments/perception/reasoning_steps.py outputs/train/sft_lr_reason/che
 #     on the engine"); run at a later commit, this trains the current format.
 N_EVAL=outputs/spatial/restated_eval100.parquet
 N_TRAIN=outputs/spatial/restated_train600.parquet
-[ -f "$N_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 --image-size 224 --fovy 25 \
-  --skills $SK8 --out "$N_EVAL"
-[ -f "$N_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
-  --skills $SK8 --out "$N_TRAIN"
+engine_views "$N_EVAL" "$N_TRAIN"
 engine_reason() {  # run name, train file, eval file, steps, then model overrides: the SFT run and its step scores
   local name=$1 train=$2 eval=$3 steps=$4; shift 4
   python -m vst_vla.train stage=sft run_name=$name data.image_size=224 \
@@ -214,10 +214,13 @@ engine_reason() {  # run name, train file, eval file, steps, then model override
   python experiments/perception/reasoning_steps.py outputs/train/$name/checkpoints/last/pretrained_model \
     "$train" --limit 200 --out "$RES/engine/${name}_train_steps.json"
 }
-for F in "$N_EVAL" "$N_TRAIN"; do
-  [ -f "${F%.parquet}_reason.parquet" ] || python experiments/perception/canonical_options.py "$F" \
-    "${F%.parquet}_reason.parquet" --reason left_right
-done
+reason_files() {  # the given files with fixed options and left_right's reasoning, as <file>_reason.parquet
+  for F in "$@"; do
+    [ -f "${F%.parquet}_reason.parquet" ] || python experiments/perception/canonical_options.py "$F" \
+      "${F%.parquet}_reason.parquet" --reason left_right
+  done
+}
+reason_files "$N_EVAL" "$N_TRAIN"
 engine_reason sft_lr_restated "${N_TRAIN%.parquet}_reason.parquet" "${N_EVAL%.parquet}_reason.parquet" 2000 \
   model=local model.pretrained_path=outputs/train/sft_lr_reason/checkpoints/last/pretrained_model
 
@@ -229,14 +232,8 @@ engine_reason sft_lr_restated "${N_TRAIN%.parquet}_reason.parquet" "${N_EVAL%.pa
 #     reading the side off the list a matter of depth?).
 C_EVAL=outputs/spatial/colour_eval100.parquet
 C_TRAIN=outputs/spatial/colour_train600.parquet
-[ -f "$C_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 --image-size 224 --fovy 25 \
-  --skills $SK8 --out "$C_EVAL"
-[ -f "$C_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
-  --skills $SK8 --out "$C_TRAIN"
-for F in "$C_EVAL" "$C_TRAIN"; do
-  [ -f "${F%.parquet}_reason.parquet" ] || python experiments/perception/canonical_options.py "$F" \
-    "${F%.parquet}_reason.parquet" --reason left_right
-done
+engine_views "$C_EVAL" "$C_TRAIN"
+reason_files "$C_EVAL" "$C_TRAIN"
 engine_reason sft_lr_colour "${C_TRAIN%.parquet}_reason.parquet" "${C_EVAL%.parquet}_reason.parquet" 3000
 engine_reason sft_lr_colour_deep "${C_TRAIN%.parquet}_reason.parquet" "${C_EVAL%.parquet}_reason.parquet" 3000 \
   model.num_layers=4
