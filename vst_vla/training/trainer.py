@@ -209,11 +209,13 @@ class Trainer:
                     run_log.log(step, {**logs, "grad_norm": float(grad_norm), "lr": scheduler.get_last_lr()[0],
                                        "samples_per_s": window_samples / max(elapsed, 1e-9)})
                     window_start, window_samples = time.perf_counter(), 0
-                if step % cfg.save_every == 0 or step == cfg.steps:
-                    last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler)
+                # Before the checkpoint: a run killed mid-evaluation resumes from the previous checkpoint and
+                # evaluates again, so its log matches an uninterrupted run's.
                 if periodic_eval is not None and step % periodic_eval.every == 0 and step < cfg.steps:
                     record = _evaluate_now(periodic_eval, policy, step)
                     run_log.log(step, record.metrics, video=record.video)
+                if step % cfg.save_every == 0 or step == cfg.steps:
+                    last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler)
         return last_ckpt, last_loss
 
 
