@@ -50,3 +50,19 @@ def test_atomic_writes_clear_killed_writers_leftovers(tmp_path):
     with atomic_path(tmp_path / "x.txt") as tmp:
         assert tmp.name.startswith(".x.txt.") and tmp.name.endswith(".tmp")
         tmp.write_text("x")
+
+
+def test_safetensors_in_an_atomic_directory_get_the_umask_mode(tmp_path):
+    """safetensors >= 0.8 creates its files 0600; a checkpoint's weights must be as readable as its JSON."""
+    import torch
+    from safetensors.torch import save_file
+
+    mask = os.umask(0o022)
+    try:
+        with atomic_directory(tmp_path / "ckpt") as tmp:
+            save_file({"w": torch.zeros(2)}, str(tmp / "model.safetensors"))
+            (tmp / "config.json").write_text("{}")
+    finally:
+        os.umask(mask)
+    mode = lambda name: (tmp_path / "ckpt" / name).stat().st_mode & 0o777  # noqa: E731
+    assert mode("model.safetensors") == mode("config.json") == 0o644

@@ -131,6 +131,7 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
+        _give_safetensors_the_umask_mode(tmp)
         if path.exists():
             # Moved aside, then deleted: a kill between the two renames leaves the old copy under a name the next
             # writer removes, never a half-deleted one at ``path``.
@@ -143,6 +144,21 @@ def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _give_safetensors_the_umask_mode(directory: Path) -> None:
+    """Make the ``.safetensors`` files under ``directory`` as readable as any other file written there.
+
+    safetensors >= 0.8 writes through a temporary file that it creates with mode 0600 and renames into place, so
+    weights end up readable by their owner only, unlike the JSON beside them (safetensors issue #782; its fix, PR
+    #789, is not released). A checkpoint on a shared machine must be loadable by the team, so such files get the
+    mode a plain ``open()`` would have given them: 0666 less the process umask.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for file in directory.rglob("*.safetensors"):
+        if file.is_file() and (file.stat().st_mode & 0o777) == 0o600:
+            file.chmod(0o666 & ~mask)
 
 
 def check_writable_destination(path: str | os.PathLike[str], what: str) -> None:
