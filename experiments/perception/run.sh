@@ -237,3 +237,9 @@ reason_files "$C_EVAL" "$C_TRAIN"
 engine_reason sft_lr_colour "${C_TRAIN%.parquet}_reason.parquet" "${C_EVAL%.parquet}_reason.parquet" 3000
 engine_reason sft_lr_colour_deep "${C_TRAIN%.parquet}_reason.parquet" "${C_EVAL%.parquet}_reason.parquet" 3000 \
   model.num_layers=4
+# (In the seventh session the 4-layer run was stopped at step 1500 for time; both runs were compared at their
+#  step-1500 checkpoints, halfway through the same schedule:)
+for RUN in sft_lr_colour sft_lr_colour_deep; do
+  python experiments/perception/reasoning_steps.py outputs/train/$RUN/checkpoints/001500/pretrained_model \
+    "${C_EVAL%.parquet}_reason.parquet" --out "$RES/engine/${RUN}_1500_steps.json"
+done
