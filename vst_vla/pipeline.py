@@ -9,7 +9,7 @@ stage=<name> <its overrides> <the command's other overrides>`` would be, with ``
 Rerunning the command resumes: a stage whose ``run_summary.json`` records its configured final step is done and
 skipped, and an unfinished one resumes at its last checkpoint (each stage's own resume). At the end it prints one
 table (per stage: its key metric and wall time) and writes ``pipeline_summary.json`` and ``pipeline.png``.
-A ``{root}`` in a stage's overrides stands for ``pipeline.output_root``.
+In a stage's overrides ``{root}`` stands for ``pipeline.output_root`` and ``{stage}`` for the stage's name.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,6 @@ class StageResult:
     summary: dict[str, Any]
     seconds: float
     skipped: bool = False
-    metric: dict[str, Any] = field(default_factory=dict)
 
 
 def run_pipeline(cfg_dict: dict[str, Any], user_overrides: Sequence[str],
@@ -83,8 +82,8 @@ def run_pipeline(cfg_dict: dict[str, Any], user_overrides: Sequence[str],
     results: list[StageResult] = []
     previous_checkpoint: str | None = None
     for stage in cfg.stages:
-        overrides = [f"stage={stage.name}", *(o.replace("{root}", str(root)) for o in stage.overrides),
-                     f"output_root={root}", f"run_name={stage.name}"]
+        own = (o.replace("{root}", str(root)).replace("{stage}", stage.name) for o in stage.overrides)
+        overrides = [f"stage={stage.name}", *own, f"output_root={root}", f"run_name={stage.name}"]
         if previous_checkpoint is not None:
             overrides += ["model=local", f"model.pretrained_path={previous_checkpoint}"]
         stage_cfg = compose([*overrides, *user_overrides])
@@ -99,13 +98,12 @@ def run_pipeline(cfg_dict: dict[str, Any], user_overrides: Sequence[str],
             # A resumed stage adds this invocation's time to what it had already spent.
             seconds = float(state.get(stage.name, {}).get("seconds", 0.0)) + time.perf_counter() - start
             result = StageResult(stage.name, summary, seconds)
-        result.metric = key_metric(result.summary)
         state[stage.name] = {"seconds": result.seconds, "checkpoint": result.summary.get("checkpoint")}
         write_json_atomic(root / PIPELINE_SUMMARY, {"stages": state})
         results.append(result)
         previous_checkpoint = _checkpoint_dir(result.summary, stage.name)
     out = {"output_root": str(root), "stages": [
-        {"stage": r.name, "skipped": r.skipped, "seconds": round(r.seconds, 1), **r.metric,
+        {"stage": r.name, "skipped": r.skipped, "seconds": round(r.seconds, 1), **key_metric(r.summary),
          "checkpoint": r.summary.get("checkpoint")} for r in results]}
     out["total_seconds"] = round(sum(r.seconds for r in results), 1)
     write_json_atomic(root / PIPELINE_SUMMARY, {"stages": state, "table": out["stages"],
