@@ -39,7 +39,7 @@ def run(workers: tuple[int, ...] = (1, 2), episodes: int = 4, max_steps: int = 5
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
-        policy = default_policy()
+        policy = default_policy(image_size=image_size)
         policy.env_metadata = {"env": env_cfg.to_dict()}
         path = policy.save_pretrained(Path(tmp) / "policy")
         factory = PretrainedPolicyFactory(str(path), "cpu", precision)

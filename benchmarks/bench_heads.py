@@ -14,19 +14,23 @@ import argparse
 import json
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from unittest import mock
 
 import torch
 
-from vst_vla.precision import PRECISIONS, apply_precision
-from vst_vla.vla.configuration import (
+from vst_vla.policy import modeling_vst_vla
+from vst_vla.policy.configuration_vst_vla import (
+    ActionHeadConfig,
     FlowHeadConfig,
     L1ChunkHeadConfig,
     TokenHeadConfig,
-    VLAConfig,
+    VSTVLAConfig,
 )
-from vst_vla.vla.modeling import VLAPolicy
-from vst_vla.vlm.backbone import BackboneConfig
+from vst_vla.policy.processed import ProcessedPolicy
+from vst_vla.precision import PRECISIONS, apply_precision
+from vst_vla.vlm.backbone import BackboneConfig, build_backbone
 
 BACKBONES = {
     "tiny": BackboneConfig(),
@@ -37,13 +41,13 @@ CAMERA = "observation.images.agentview"
 STATS = {"action": {"q01": [-1.0] * 7, "q99": [1.0] * 7}, "observation.state": {"q01": [-1.0] * 9, "q99": [1.0] * 9}}
 
 
-def variants(chunk_size: int) -> list[tuple[str, object, int]]:
+def variants(chunk_size: int) -> list[tuple[str, ActionHeadConfig, int]]:
     return [("tokens (chunk 1)", TokenHeadConfig(), 1), (f"tokens (chunk {chunk_size})", TokenHeadConfig(), chunk_size),
             (f"l1_chunk (chunk {chunk_size})", L1ChunkHeadConfig(), chunk_size),
             (f"flow (chunk {chunk_size}, 10 steps)", FlowHeadConfig(), chunk_size)]
 
 
-def time_policy(policy: VLAPolicy, repeats: int) -> float:
+def time_policy(policy: ProcessedPolicy, repeats: int) -> float:
     """Median seconds per predict_action_chunk call (after two warm-up calls)."""
     batch = {CAMERA: torch.rand(1, 3, 128, 128), "observation.state": torch.rand(1, 9), "task": ["lift the red cube"]}
     for _ in range(2):
@@ -56,13 +60,39 @@ def time_policy(policy: VLAPolicy, repeats: int) -> float:
     return statistics.median(times)
 
 
-def build_policy(cfg: VLAConfig) -> VLAPolicy:
-    """The default way a variant's policy is built: random init on the CPU."""
-    return VLAPolicy.build(cfg, STATS)
+def variant_config(backbone: BackboneConfig, head: ActionHeadConfig, chunk_size: int,
+                   device: str = "cpu") -> VSTVLAConfig:
+    """A variant's policy config: ``head`` predicting ``chunk_size`` actions from one 128 px camera and the state.
+
+    ``device`` is explicit: left unset, LeRobot's config picks CUDA wherever there is one."""
+    cfg = VSTVLAConfig(backbone=backbone, head=head, chunk_size=chunk_size, n_action_steps=chunk_size, device=device)
+    return cfg.with_features({CAMERA: (3, 128, 128)}, action_dim=7, state_dim=9)
+
+
+def build_policy(cfg: VSTVLAConfig) -> ProcessedPolicy:
+    """The default way a variant's policy is built: random init on the CPU, with its processors."""
+    return ProcessedPolicy.build(cfg, STATS)
+
+
+@contextmanager
+def backbone_built_on(device: torch.device | str, dtype: torch.dtype | None = None) -> Iterator[None]:
+    """Within it, a new ``VSTVLAPolicy`` creates its random-init backbone on ``device`` (then cast to ``dtype``).
+
+    The policy builds its backbone on ``config.device``, but LeRobot's config accepts only devices it can run on
+    (not ``meta``, where the 3B preset takes no memory) and builds in fp32 (15 GB for the 3B preset before a cast);
+    the benchmarks swap in a call that builds on ``device`` and casts at once.
+    """
+
+    def on_device(cfg: BackboneConfig, **policy_device: object):  # the policy's own device choice is replaced
+        backbone, processor = build_backbone(cfg, device)
+        return (backbone.to(dtype) if dtype is not None else backbone), processor
+
+    with mock.patch.object(modeling_vst_vla, "build_backbone", on_device):
+        yield
 
 
 def time_heads(backbone: BackboneConfig, backbone_name: str, chunk_size: int = 8, repeats: int = 20,
-               precision: str = "auto", build: Callable[[VLAConfig], VLAPolicy] = build_policy,
+               precision: str = "auto", build: Callable[[VSTVLAConfig], ProcessedPolicy] = build_policy,
                progress: Callable[[str], None] | None = None) -> list[dict]:
     """One row per head variant (see :func:`variants`) on ``backbone``: latency per inference and per control step.
 
@@ -73,9 +103,7 @@ def time_heads(backbone: BackboneConfig, backbone_name: str, chunk_size: int = 8
     for label, head, chunk in variants(chunk_size):
         if progress is not None:
             progress(f"{backbone_name}: {label}")
-        cfg = VLAConfig(backbone=backbone, head=head, chunk_size=chunk, n_action_steps=chunk,
-                        image_keys=(CAMERA,), action_dim=7, state_dim=9)
-        policy = build(cfg).eval()
+        policy = build(variant_config(backbone, head, chunk)).eval()
         chosen = apply_precision(policy, precision, policy.device)
         seconds = time_policy(policy, repeats)
         ms_per_step = 1000 * seconds / chunk

@@ -17,20 +17,29 @@ import time
 import torch
 
 from benchmarks.flops import VLMShapes, train_flops
+from vst_vla.policy.configuration_vst_vla import TokenHeadConfig, VSTVLAConfig
+from vst_vla.policy.processed import ProcessedPolicy
 from vst_vla.precision import PRECISIONS, apply_precision
-from vst_vla.vla.configuration import TokenHeadConfig, VLAConfig
-from vst_vla.vla.modeling import VLAPolicy
 from vst_vla.vlm.backbone import BackboneConfig
 
 CAMERA = "observation.images.agentview"
 STATS = {"action": {"q01": [-1.0] * 7, "q99": [1.0] * 7}, "observation.state": {"q01": [-1.0] * 9, "q99": [1.0] * 9}}
 
 
-def default_policy(backbone: BackboneConfig | None = None) -> VLAPolicy:
-    """The default job's policy shape (tokens head, chunk 4) with random weights."""
-    cfg = VLAConfig(backbone=backbone or BackboneConfig(), head=TokenHeadConfig(), chunk_size=4, n_action_steps=4,
-                    image_keys=(CAMERA,), action_dim=7, state_dim=9)
-    return VLAPolicy.build(cfg, STATS)
+def default_config(backbone: BackboneConfig | None = None, image_size: int = 128,
+                   device: str = "cpu") -> VSTVLAConfig:
+    """The default job's policy config (tokens head, chunk 4, one camera, 7-D actions, 9-D state).
+
+    ``device`` is explicit: left unset, LeRobot's config picks CUDA wherever there is one, and the pre-processor
+    would then move CPU benchmarks' batches there."""
+    cfg = VSTVLAConfig(backbone=backbone or BackboneConfig(), head=TokenHeadConfig(), chunk_size=4, n_action_steps=4,
+                       device=device)
+    return cfg.with_features({CAMERA: (3, image_size, image_size)}, action_dim=7, state_dim=9)
+
+
+def default_policy(backbone: BackboneConfig | None = None, image_size: int = 128) -> ProcessedPolicy:
+    """The default job's policy shape (tokens head, chunk 4) with random weights, on the CPU, with its processors."""
+    return ProcessedPolicy.build(default_config(backbone, image_size), STATS)
 
 
 def make_batch(batch_size: int, chunk_size: int, image_size: int = 128, seed: int = 0) -> dict:
@@ -43,17 +52,19 @@ def make_batch(batch_size: int, chunk_size: int, image_size: int = 128, seed: in
             "action_is_pad": torch.zeros(batch_size, chunk_size, dtype=torch.bool)}
 
 
-def step_flops(policy: VLAPolicy, batch: dict) -> float:
+def step_flops(policy: ProcessedPolicy, batch: dict) -> float:
     """Model FLOPs of one forward + backward pass of ``policy`` on ``batch`` (see ``benchmarks/flops.py``)."""
-    actions = policy.processor.normalize_actions(batch["action"].float())
-    inputs = policy.processor.encode(batch, policy.head.train_suffixes(actions))
+    # The sequence the model sees: the pre-processed batch (prompt, normalized actions) with its target suffixes.
+    processed = policy.preprocessor(batch)
+    inner = policy.policy
+    inputs = inner.encoder.encode(processed, inner.head.train_suffixes(processed["action"].float()))
     rows, length = inputs["input_ids"].shape
     patches = inputs["image_grid_thw"].prod(-1).tolist()
     scored = rows * policy.config.chunk_size * policy.config.action_dim  # logits only at the action tokens
-    return train_flops(VLMShapes.of(policy.backbone), [length] * rows, scored, patches)
+    return train_flops(VLMShapes.of(inner.backbone), [length] * rows, scored, patches)
 
 
-def time_training(policy: VLAPolicy, batch: dict, steps: int) -> float:
+def time_training(policy: ProcessedPolicy, batch: dict, steps: int) -> float:
     """Seconds per optimizer step (mean of ``steps`` after one warm-up step)."""
     policy.train()
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.01)

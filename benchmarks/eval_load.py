@@ -144,7 +144,7 @@ def make_factory(kind: str, out: Path, env_cfg: Any, precision: str = "auto"):
     from benchmarks.bench_train import default_policy
 
     torch.manual_seed(0)
-    policy = default_policy()
+    policy = default_policy(image_size=env_cfg.image_size)
     policy.env_metadata = {"env": env_cfg.to_dict()}
     path = policy.save_pretrained(out / "policy")
     return PretrainedPolicyFactory(str(path), "cpu", precision)

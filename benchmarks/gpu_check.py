@@ -40,10 +40,9 @@ import torch
 from benchmarks import bench_heads, bench_packing, bench_train
 from benchmarks.bench_matmul import matmul_gflops
 from benchmarks.flops import VLMShapes, train_flops
+from vst_vla.policy.configuration_vst_vla import VSTVLAConfig
+from vst_vla.policy.processed import ProcessedPolicy
 from vst_vla.precision import PRECISIONS, autocast_context, resolve_precision
-from vst_vla.vla.configuration import VLAConfig
-from vst_vla.vla.modeling import VLAPolicy
-from vst_vla.vla.processor import VLAProcessor
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone
 
 logger = logging.getLogger("gpu_check")
@@ -112,13 +111,14 @@ def build_backbone_on(cfg: BackboneConfig, device: torch.device, dtype: torch.dt
     return backbone.to(dtype), processor
 
 
-def policy_builder(device: torch.device, dtype: torch.dtype) -> Callable[[VLAConfig], VLAPolicy]:
-    """Builds a VLA policy whose backbone is made on ``device``; the processor's statistics stay on the CPU."""
+def policy_builder(device: torch.device, dtype: torch.dtype) -> Callable[[VSTVLAConfig], ProcessedPolicy]:
+    """Builds a VLA policy (with its processors) whose backbone is made on ``device``; the normalizer's
+    statistics follow the batches there."""
 
-    def build(cfg: VLAConfig) -> VLAPolicy:
-        backbone, hf_processor = build_backbone_on(cfg.backbone, device, dtype)
-        policy = VLAPolicy(cfg, backbone, VLAProcessor(hf_processor, cfg, bench_heads.STATS))
-        return policy.to(device=device, dtype=dtype)
+    def build(cfg: VSTVLAConfig) -> ProcessedPolicy:
+        with bench_heads.backbone_built_on(device, dtype):
+            policy = ProcessedPolicy.build(cfg, bench_heads.STATS)
+        return policy.to(device=device, dtype=dtype)  # also points the pre-processor's device step at ``device``
 
     return build
 
@@ -174,8 +174,7 @@ def vla_train(args: argparse.Namespace, budget: Budget, device: torch.device, dt
               peak: float | None) -> list[dict]:
     """The VLA training step (``benchmarks/bench_train.py``) on the chosen backbone: samples/s and MFU."""
     _reset_memory(device)
-    cfg = VLAConfig(backbone=backbone_config(args.model), chunk_size=4, n_action_steps=4,
-                    image_keys=(bench_train.CAMERA,), action_dim=7, state_dim=9)
+    cfg = bench_train.default_config(backbone_config(args.model), device=str(device))
     policy = policy_builder(device, dtype)(cfg)
     chosen = resolve_precision(args.precision, device)
     policy.autocast_dtype = chosen.autocast_dtype
@@ -267,7 +266,9 @@ def _fmt(value) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # force: importing LeRobot (through vst_vla.policy) already gave the root logger a WARNING handler, which
+    # would make this call a no-op and drop the progress lines.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", force=True)
     if torch.cuda.is_available():
         device = torch.device("cuda")
         device_name = torch.cuda.get_device_name(device)

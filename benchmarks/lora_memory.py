@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 
 import torch
 
-from vst_vla.vla.configuration import TokenHeadConfig, VLAConfig
-from vst_vla.vla.modeling import VLAPolicy
-from vst_vla.vla.processor import VLAProcessor
-from vst_vla.vlm.backbone import BackboneConfig, build_backbone
+from benchmarks.bench_heads import backbone_built_on
+from vst_vla.policy.configuration_vst_vla import TokenHeadConfig, VSTVLAConfig
+from vst_vla.policy.processed import ProcessedPolicy
+from vst_vla.vlm.backbone import BackboneConfig
 from vst_vla.vlm.lora import LoraAdapters, LoraConfig
 from vst_vla.vlm.presets import preset_hf_config
 
@@ -66,11 +66,13 @@ def count_setups(preset: str, r: int) -> dict[str, Counts]:
             model = Qwen2_5_VLForConditionalGeneration(preset_hf_config(preset))
         LoraAdapters.build(model, cfg)
         out[name] = _counts(model)
-    # The VLA: the library's own policy class around the meta backbone (the real-size tokenizer takes a few s).
-    config = VLAConfig(backbone=BackboneConfig(preset=preset), head=TokenHeadConfig(), chunk_size=4, n_action_steps=4,
-                       image_keys=("observation.images.agentview",), action_dim=7, state_dim=9)
-    backbone, processor = build_backbone(config.backbone, device="meta")
-    out["vla_lora"] = _counts(VLAPolicy(config, backbone, VLAProcessor(processor, config, STATS), lora=lora))
+    # The VLA: the library's own policy class around a meta backbone (the real-size tokenizer takes a few s).
+    config = VSTVLAConfig(backbone=BackboneConfig(preset=preset), head=TokenHeadConfig(), chunk_size=4,
+                          n_action_steps=4, device="cpu")
+    config = config.with_features({"observation.images.agentview": (3, 128, 128)}, action_dim=7, state_dim=9)
+    with backbone_built_on("meta"):
+        policy = ProcessedPolicy.build(config, STATS, lora=lora)
+    out["vla_lora"] = _counts(policy)
     return out
 
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from vst_vla.policy.processed import ProcessedPolicy
     from vst_vla.spatial.schema import SpatialSample
-    from vst_vla.vla.modeling import VLAPolicy
 
 
 @pytest.fixture(autouse=True)
@@ -122,21 +122,23 @@ def _tiny_stats() -> dict:
 
 def _make_policy(
     chunk_size: int = 2, n_action_steps: int = 2, head: object | None = None, lora: object | None = None,
-    **overrides: Any,
-) -> VLAPolicy:
-    """A tiny ``VLAPolicy`` (random init, seed 0) with the given head config (default: tokens), one 64 px
-    ``observation.images.agentview`` camera, 7-dim actions and a 9-dim state; ``lora`` (a ``LoraConfig``) adds
-    adapters."""
+    image_keys: tuple[str, ...] = (TINY_CAMERA,), **overrides: Any,
+) -> ProcessedPolicy:
+    """A tiny ``VSTVLAPolicy`` with its processors (random init, seed 0) and the given head config (default:
+    tokens), one 64 px ``observation.images.agentview`` camera, 7-dim actions and a 9-dim state; ``lora`` (a
+    ``LoraConfig``) adds adapters."""
     import torch
 
-    from vst_vla.vla.configuration import TokenHeadConfig, VLAConfig
-    from vst_vla.vla.modeling import VLAPolicy
+    from vst_vla.policy.configuration_vst_vla import TokenHeadConfig, VSTVLAConfig
+    from vst_vla.policy.processed import ProcessedPolicy
 
     torch.manual_seed(0)
-    overrides.setdefault("image_keys", (TINY_CAMERA,))
-    cfg = VLAConfig(action_dim=TINY_ACTION_DIM, state_dim=TINY_STATE_DIM, chunk_size=chunk_size,
-                    n_action_steps=n_action_steps, head=head or TokenHeadConfig(), **overrides)
-    return VLAPolicy.build(cfg, _tiny_stats(), env_metadata={"env": {"type": "lift", "image_size": 64}}, lora=lora)
+    cfg = VSTVLAConfig(chunk_size=chunk_size, n_action_steps=n_action_steps, head=head or TokenHeadConfig(),
+                       device="cpu", **overrides)
+    state_dim = TINY_STATE_DIM if cfg.use_state else 0
+    cfg = cfg.with_features(dict.fromkeys(image_keys, (3, 64, 64)), TINY_ACTION_DIM, state_dim)
+    return ProcessedPolicy.build(cfg, _tiny_stats(), env_metadata={"env": {"type": "lift", "image_size": 64}},
+                                 lora=lora)
 
 
 def _make_batch(batch_size: int, chunk_size: int = 2, seed: int = 0) -> dict:
@@ -155,7 +157,7 @@ def _make_batch(batch_size: int, chunk_size: int = 2, seed: int = 0) -> dict:
 
 
 @pytest.fixture(scope="session")
-def make_policy() -> Callable[..., VLAPolicy]:
+def make_policy() -> Callable[..., ProcessedPolicy]:
     """The tiny-policy factory: ``make_policy(chunk_size=2, n_action_steps=2, head=None, lora=None,
     **config_overrides)``."""
     return _make_policy

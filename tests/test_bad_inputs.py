@@ -3,7 +3,7 @@
 Each row of :data:`CASES` runs one command line (in-process, through its real ``main``) on a bad input and
 checks: a nonzero exit status (2 for our own checks, 1 for hydra's composition errors), an ``error:`` message
 containing the expected text (which names the field, file or value), no traceback, and nothing left behind
-(no run directory, output file or converted checkpoint). A few rows run again as subprocesses, to check the real
+(no run directory, output file or migrated checkpoint). A few rows run again as subprocesses, to check the real
 exit status of ``python -m ...``.
 
 ``docs/bad_inputs.md`` lists the matrix with the messages actually printed; regenerate it with
@@ -31,13 +31,15 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "bad_inputs.md"
+# The default job's checkpoint in the layout before the one-policy change (experiments/one_policy_parity).
+OLD_LAYOUT_CHECKPOINT = Path(__file__).resolve().parents[1] / "experiments/one_policy_parity/before/pretrained_model"
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 
 MODULES = {
     "train": "vst_vla.train",
     "eval": "vst_vla.eval",
     "collect": "vst_vla.collect",
-    "convert": "vst_vla.convert",
+    "migrate": "vst_vla.migrate_checkpoint",
     "spatial.generate": "vst_vla.spatial.generate",
     "spatial.evaluate": "vst_vla.spatial.evaluate",
 }
@@ -140,19 +142,15 @@ CASES = [
          "env_overrides", "image_size must be a positive int", absent=(EV,)),
     case("eval: unwritable output_dir", "eval", ["policy_path={checkpoint}", "output_dir={file}/eval"],
          "output_dir", "cannot be written"),
-    # ---- python -m vst_vla.convert -----------------------------------------------------------------------------
-    case("convert: --image-size 0", "convert", ["{checkpoint}", "{tmp}/converted", "--image-size", "0"],
-         "--image-size: must be >= 1, got 0", absent=("{tmp}/converted",)),
-    case("convert: --image-size abc", "convert", ["{checkpoint}", "{tmp}/converted", "--image-size", "abc"],
-         "--image-size: expected an integer >= 1, got 'abc'", absent=("{tmp}/converted",)),
-    case("convert: missing source", "convert", ["{tmp}/nope", "{tmp}/converted"], "is not a directory",
-         absent=("{tmp}/converted",)),
-    case("convert: source is not a checkpoint", "convert", ["{empty_dir}", "{tmp}/converted"],
-         "is not a vst-vla checkpoint: config.json is missing", absent=("{tmp}/converted",)),
-    case("convert: existing destination", "convert", ["{checkpoint}", "{empty_dir}"], "already exists"),
-    case("convert: truncated model.safetensors", "convert", ["{truncated_checkpoint}", "{tmp}/converted"],
-         "model.safetensors is truncated or corrupt", absent=("{tmp}/converted",)),
-    case("convert: unwritable destination", "convert", ["{checkpoint}", "{file}/converted"],
+    # ---- python -m vst_vla.migrate_checkpoint ----------------------------------------------------------------
+    case("migrate: missing source", "migrate", ["{tmp}/nope", "{tmp}/migrated"],
+         "is not an old-layout vst_vla checkpoint", absent=("{tmp}/migrated",)),
+    case("migrate: source in the current layout", "migrate", ["{checkpoint}", "{tmp}/migrated"],
+         "is in the current layout already", absent=("{tmp}/migrated",)),
+    case("migrate: existing destination", "migrate", ["{old_checkpoint}", "{empty_dir}"], "already exists"),
+    case("migrate: truncated model.safetensors", "migrate", ["{truncated_old_checkpoint}", "{tmp}/migrated"],
+         "model.safetensors is truncated or corrupt", absent=("{tmp}/migrated",)),
+    case("migrate: unwritable destination", "migrate", ["{old_checkpoint}", "{file}/migrated"],
          "destination", "cannot be written"),
     # ---- python -m vst_vla.collect -----------------------------------------------------------------------------
     case("collect: num_episodes=0", "collect", ["collect.num_episodes=0"],
@@ -214,7 +212,7 @@ DEFAULTS = {
     "collect": ["collect.root={tmp}/dataset", "collect.num_workers=1"],
     "spatial.generate": ["--num-scenes", "1", "--out", "{tmp}/qa_out.parquet"],
     "spatial.evaluate": ["--model", "{vlm_dir}", "--data", "{qa}", "--out", "{tmp}/spatial_eval", "--no-ablations"],
-    "convert": [],
+    "migrate": [],
 }
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
 MESSAGES: dict[str, str] = {}  # case id -> the error line printed (for docs/bad_inputs.md)
@@ -290,6 +288,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory):
             _truncate(path)
         elif name == "checkpoint":
             _save_tiny_policy(path)
+        elif name == "old_checkpoint":  # the shipped old-layout checkpoint, read only
+            path = OLD_LAYOUT_CHECKPOINT
+        elif name == "truncated_old_checkpoint":
+            shutil.copytree(OLD_LAYOUT_CHECKPOINT, path)
+            _truncate(path / "model.safetensors")
         elif name == "truncated_checkpoint":
             shutil.copytree(build("checkpoint"), path)
             _truncate(path / "model.safetensors")
@@ -317,15 +320,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _save_tiny_policy(path: Path) -> None:
-    from vst_vla.vla.configuration import VLAConfig
-    from vst_vla.vla.modeling import VLAPolicy
+    from vst_vla.policy.configuration_vst_vla import VSTVLAConfig
+    from vst_vla.policy.processed import ProcessedPolicy
 
     torch.manual_seed(0)
     stats = {"action": {"q01": [-1.0] * 7, "q99": [1.0] * 7},
              "observation.state": {"q01": [-1.0] * 9, "q99": [1.0] * 9}}
-    cfg = VLAConfig(action_dim=7, state_dim=9, image_keys=("observation.images.agentview",))
+    cfg = VSTVLAConfig(device="cpu").with_features({"observation.images.agentview": (3, 64, 64)}, 7, 9)
     env = {"env": {"type": "lift", "image_size": 64, "cameras": ["agentview"], "cheap_render": True}}
-    VLAPolicy.build(cfg, stats, env_metadata=env).save_pretrained(path)
+    ProcessedPolicy.build(cfg, stats, env_metadata=env).save_pretrained(path)
 
 
 def _save_mismatched_vlm(path: Path) -> None:
@@ -430,7 +433,7 @@ def test_resume_from_a_truncated_optimizer_state_names_the_file(inputs, tmp_path
     _save_tiny_dataset(dataset)
     argv = [f"dataset.root={dataset}", f"output_root={tmp_path}/out", "run_name=resume", "trainer.steps=2",
             "trainer.batch_size=2", "trainer.save_every=2", "trainer.log_every=1", "trainer.wandb.mode=disabled",
-            "trainer.device=cpu", "eval.n_episodes=0", "export_lerobot=false", "trainer.warmup_steps=1"]
+            "trainer.device=cpu", "eval.n_episodes=0", "trainer.warmup_steps=1"]
     assert run_in_process("train", argv, tmp_path / "hydra") == 0, capsys.readouterr().err
     state = tmp_path / "out" / "resume" / "checkpoints" / "last" / "training_state" / "optimizer_state.safetensors"
     _truncate(state)
@@ -456,7 +459,7 @@ def test_a_real_checkpoint_dir_with_another_models_processor_is_refused_at_load(
         build_backbone(BackboneConfig(pretrained_path=str(inputs("mismatched_vlm"))))
 
 
-SUBPROCESS_ROWS = ["convert: --image-size 0"]
+SUBPROCESS_ROWS = ["migrate: source in the current layout"]
 SLOW_SUBPROCESS_ROWS = ["train: wrong type (lr)", "eval: n_episodes=0", "spatial.evaluate: 0 samples",
                         "train: model=local without a path"]
 
@@ -507,13 +510,13 @@ def matrix_markdown(messages: dict[str, str]) -> str:
         rows.append(f"| {key} | {shown} | 2 | {message} |")
     return (
         "# Bad inputs and what the command lines say\n\n"
-        "Every command line (`train`, `eval`, `collect`, `convert`, `spatial.generate`, `spatial.evaluate`) answers a "
-        "plain user error (a config value of the wrong type or range, a missing or damaged file, an output it "
-        "cannot write, a device this machine lacks) with one `error: ...` line naming the field, file or value and "
-        "what was expected, exit status 2, no traceback, and nothing half-written. The checks run before any "
-        "demonstration is collected, scene rendered, model loaded or run directory created. Hydra's own "
-        "composition errors (an unknown config group option such as `head=nope`) keep hydra's message and exit "
-        "status 1.\n\n"
+        "Every command line (`train`, `eval`, `collect`, `migrate_checkpoint`, `spatial.generate`, "
+        "`spatial.evaluate`) answers a plain user error (a config value of the wrong type or range, a missing or "
+        "damaged file, an output it cannot write, a device this machine lacks) with one `error: ...` line naming the "
+        "field, file or value and what was expected, exit status 2, no traceback, and nothing half-written. The "
+        "checks run before any demonstration is collected, scene rendered, model loaded or run directory created. "
+        "Hydra's own composition errors (an unknown config group option such as `head=nope`) keep hydra's message and"
+        " exit status 1.\n\n"
         "User errors are `vst_vla.errors.UserError` (`ConfigError`, `MissingInputError`, `CorruptFileError`, "
         "`OutputExistsError`, ...), raised where the input enters; `vst_vla.errors.exit_on_user_error` in each "
         "`main` turns them into the line below. Anything else is a bug and keeps its traceback.\n\n"

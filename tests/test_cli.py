@@ -37,7 +37,7 @@ def test_top_level_help_lists_every_command_with_its_module(capsys: pytest.Captu
 
 def test_expected_commands_are_there() -> None:
     assert set(cli.COMMANDS) >= {
-        "train", "collect", "eval", "convert", "generate", "evaluate-spatial", "expert-success", "push",
+        "train", "collect", "eval", "migrate-checkpoint", "generate", "evaluate-spatial", "expert-success", "push",
     }
 
 

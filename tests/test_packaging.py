@@ -42,14 +42,11 @@ OWN_MODULES = {
 DECLARED_NOT_IMPORTED = {
     "torchvision": "transformers' Qwen2VLImageProcessor is torchvision-backed; pinned as torch's paired release",
     "lerobot-env-vst": "the LeRobot plugins install with the library",
+    "lerobot-policy-vst-vla": "the LeRobot plugins install with the library",
     "lerobot-robot-vst": "the LeRobot plugins install with the library",
 }
 # Imports of a plugin by the library, each with the reason it is still there.
-LIBRARY_IMPORTS_OF_PLUGINS = {
-    ("vst_vla/convert.py", "lerobot_policy_vst_vla"): "checkpoint conversion lives with the plugin's classes",
-    ("vst_vla/vla/loading.py", "lerobot_policy_vst_vla"): "loads a lerobot-train checkpoint through the plugin",
-    ("vst_vla/stages/vla.py", "lerobot_policy_vst_vla"): "exports the LeRobot layout after training",
-}
+LIBRARY_IMPORTS_OF_PLUGINS: dict[tuple[str, str], str] = {}
 
 
 def _imports(folder: Path) -> dict[str, set[str]]:

@@ -50,8 +50,8 @@ def test_unknown_precision_is_refused():
 
 def test_apply_sets_the_model_and_logs_once(monkeypatch, caplog, make_policy):
     fake_cpu(monkeypatch, amx=True, avx512_bf16=False)
+    policy = make_policy()  # a new policy applies its config's precision, and logs it, already
     monkeypatch.setattr(precision_mod, "_logged", set())
-    policy = make_policy()
     with caplog.at_level("INFO", logger="vst_vla.precision"):
         apply_precision(policy, "auto", "cpu")
         apply_precision(policy, "auto", "cpu")

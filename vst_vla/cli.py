@@ -33,7 +33,7 @@ COMMANDS: dict[str, Command] = {
                      hydra=True),
     "eval": Command("vst_vla.eval", "seeded rollouts of a saved policy: success rate with 95% CI, videos (hydra)",
                     hydra=True),
-    "convert": Command("vst_vla.convert", "convert a VLA checkpoint between vst_vla's layout and LeRobot's"),
+    "migrate-checkpoint": Command("vst_vla.migrate_checkpoint", "rewrite an old-layout VLA checkpoint as a policy"),
     "merge-lora": Command("vst_vla.merge_lora", "fold a LoRA run's adapters into a plain checkpoint"),
     "generate": Command("vst_vla.spatial.generate", "generate VST-style spatial QA from simulator scenes (parquet)"),
     "evaluate-spatial": Command("vst_vla.spatial.evaluate", "per-skill spatial accuracy of a VLM on a QA file"),

@@ -1,7 +1,7 @@
 """``python -m vst_vla.eval policy_path=<checkpoint>``: seeded episodes of a saved policy in simulation.
 
-The checkpoint may be vst_vla's own or a LeRobot one (``lerobot-train --policy.type=vst_vla``); see
-:mod:`vst_vla.vla.loading`.
+The checkpoint is a LeRobot policy directory, from ``python -m vst_vla.train stage=vla`` or ``lerobot-train
+--policy.type=vst_vla`` (:func:`vst_vla.policy.processed.load_policy`).
 
 Prints the success rate with its 95% Wilson interval and the mean episode length; writes ``episodes.jsonl`` as
 episodes finish, ``summary.json`` at the end and mp4s of the first episodes. A checkpoint trained on a
@@ -100,11 +100,11 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     Returns the summary for a single-task checkpoint, ``{task: summary}`` for a multi-task one (whose table has
     an average row, and whose output directory also gets ``success_by_task.png``).
     """
+    from vst_vla.policy.processed import load_policy
     from vst_vla.rollout.multitask import PLOT_FILE, evaluate_tasks
     from vst_vla.rollout.parallel import PretrainedPolicyFactory
     from vst_vla.rollout.policy_eval import env_task_label
     from vst_vla.training.trainer import resolve_device
-    from vst_vla.vla.loading import load_vla_policy
 
     # Everything the user named is checked before the checkpoint and the simulator load.
     device = resolve_device(cfg.device, "device")
@@ -121,7 +121,7 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     factory = PretrainedPolicyFactory(cfg.policy_path, str(device), precision.name)
     # The checkpoint is loaded here even with eval.num_workers > 1, where each worker loads its own copy: its
     # env description may come from the training dataset (a lerobot-train checkpoint has no env.json).
-    policy = load_vla_policy(cfg.policy_path).to(device)
+    policy = load_policy(cfg.policy_path, str(device)).to(device)
     apply_precision(policy, cfg.precision, device)
     env_metadata = policy.env_metadata
     if cfg.eval.num_workers > 1:

@@ -4,7 +4,7 @@ CHECKPOINT is what ``vst-vla train ... lora.enabled=true`` wrote (a frozen base 
 :mod:`vst_vla.vlm.lora`): a ``pretrained_model`` directory, a step directory holding one, or the run directory
 (its last checkpoint). OUT gets what the next step takes: for a VLM stage (align / sft / cot / rl) a plain Hugging
 Face Qwen2.5-VL directory (``model=local model.pretrained_path=OUT``); for the VLA stage a VLA checkpoint in
-vst_vla's layout (``vst-vla eval policy_path=OUT``, ``vst-vla convert OUT ...``). OUT is written atomically.
+LeRobot's layout (``vst-vla eval policy_path=OUT``, ``lerobot-eval --policy.path=OUT``). OUT is written atomically.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from vst_vla.vlm.lora import ADAPTER_DIR, is_lora_checkpoint
 
 logger = logging.getLogger(__name__)
 
-# What tells a VLA checkpoint from a VLM one (vst_vla.vla.modeling.BACKBONE_CONFIG_FILENAME; not imported here, so
-# that --help stays light).
+# What tells a VLA checkpoint from a VLM one (vst_vla.policy.modeling_vst_vla.BACKBONE_CONFIG_FILENAME; not
+# imported here, so that --help stays light).
 VLA_MARKER = "backbone_config.json"
 
 
@@ -47,9 +47,9 @@ def merge_checkpoint(source: str | Path, destination: str | Path) -> Path:
     ``destination`` (written atomically); returns ``destination``."""
     source = Path(source)
     if (source / VLA_MARKER).is_file():
-        from vst_vla.vla.modeling import VLAPolicy
+        from vst_vla.policy.processed import ProcessedPolicy
 
-        model = VLAPolicy.from_pretrained(source)
+        model = ProcessedPolicy.from_pretrained(source)
     else:
         from vst_vla.sft.model import SpatialVLM
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# LeRobot's own tools on the default run's policy: convert (if needed), lerobot-eval on simulated Lift, then
+# LeRobot's own tools on the default run's policy as it is: lerobot-eval on simulated Lift, then
 # lerobot-rollout against the simulated arm. Run from the repo root after `python -m vst_vla.train`:
 #   ./scripts/run.sh bash experiments/lerobot_tools/run.sh [RUN_DIR] [EVAL_EPISODES] [ROLLOUT_SECONDS]
 # Writes logs and summaries to experiments/lerobot_tools/results/.
@@ -10,10 +10,7 @@ SECONDS_=${3:-120}
 OUT=experiments/lerobot_tools/results
 BIN=$(dirname "$(command -v python)")
 mkdir -p "$OUT"
-POLICY="$RUN_DIR/lerobot_policy"
-if [ ! -d "$POLICY" ]; then
-  python -m vst_vla.convert "$RUN_DIR/checkpoints/last/pretrained_model" "$POLICY"
-fi
+POLICY="$RUN_DIR/checkpoints/last/pretrained_model"  # a LeRobot policy directory already
 
 rm -rf "$OUT/lerobot_eval"
 "$BIN/lerobot-eval" --policy.path="$POLICY" --env.type=vst --env.task=lift \

@@ -19,7 +19,7 @@ from vst_vla.rollout.stats import EvalSummary
 from vst_vla.sft.config import VLMStageConfig
 from vst_vla.spatial.report import write_skill_report
 from vst_vla.training.checkpoint import CHECKPOINTS_DIR, LAST_LINK, PRETRAINED_DIR
-from vst_vla.training.run_files import COMMANDS_FILE, LEROBOT_EXPORT_DIR, RUN_CONFIG, RUN_SUMMARY
+from vst_vla.training.run_files import COMMANDS_FILE, RUN_CONFIG, RUN_SUMMARY
 
 
 @pytest.fixture
@@ -60,20 +60,17 @@ def _invocation(command: str, time: str) -> dict:
 
 @pytest.fixture
 def vla_run_dir(tmp_path: Path, compose_config, vla_command) -> Path:
-    """A finished ``stage=vla`` run: checkpoint, LeRobot export, config, commands, evaluation with a blank ablation
-    (2/3 real, 0/3 blank) and a later ``python -m vst_vla.eval`` result beside the checkpoint."""
+    """A finished ``stage=vla`` run: checkpoint (a LeRobot policy directory), config, commands, evaluation with a
+    blank ablation (2/3 real, 0/3 blank) and a later ``python -m vst_vla.eval`` result beside the checkpoint."""
     run_dir = tmp_path / "runs" / "debug"
     cfg = train_config_from_dict(compose_config("train", [
         "experiment=debug", f"dataset.root={tmp_path}/no_dataset", f"output_root={tmp_path}/runs",
         "eval.n_episodes=3", "eval.ablations=[blank]"]))
-    policy = dataclass_to_dict(cfg.policy) | {"image_keys": ["observation.images.agentview"], "action_dim": 7,
-                                              "state_dim": 9}
-    _checkpoint(run_dir, 4, {"config.json": json.dumps(policy), "model.safetensors": "weights",
-                             "backbone_config.json": "{}", "processor/tokenizer.json": "{}", "env.json": "{}"})
-    export = run_dir / LEROBOT_EXPORT_DIR
-    for name in ("config.json", "model.safetensors", "policy_preprocessor.json", "processor/tokenizer.json"):
-        (export / name).parent.mkdir(parents=True, exist_ok=True)
-        (export / name).write_text("{}")
+    # The config.json the stage writes: the run's policy with the dataset's features (one 64 px camera, 9 / 7 dims).
+    policy = cfg.policy.with_features({"observation.images.agentview": (3, 64, 64)}, 7, 9)
+    _checkpoint(run_dir, 4, {"config.json": json.dumps(policy.to_dict()), "model.safetensors": "weights",
+                             "backbone_config.json": "{}", "processor/tokenizer.json": "{}",
+                             "policy_preprocessor.json": "{}", "policy_postprocessor.json": "{}", "env.json": "{}"})
     _write_json(run_dir / RUN_CONFIG, cfg.to_dict())
     real, blank = _eval_summary([True, False, True]), _eval_summary([False, False, False], "blank")
     _write_json(run_dir / "eval" / "summary.json", real.to_dict())
@@ -81,7 +78,7 @@ def vla_run_dir(tmp_path: Path, compose_config, vla_command) -> Path:
     _write_json(run_dir / RUN_SUMMARY, {
         "run_dir": str(run_dir), "phases_s": {"train": 3.0}, "start_step": 0, "final_step": 4, "final_loss": 2.25,
         "precision": "fp32", "checkpoint": str(run_dir / CHECKPOINTS_DIR / "000004"),
-        "lerobot_policy": str(export), "eval": real.to_dict(), "eval_ablations": {"blank": blank.to_dict()}})
+        "eval": real.to_dict(), "eval_ablations": {"blank": blank.to_dict()}})
     # Where `python -m vst_vla.eval` writes by default: beside the step directories, naming its step.
     later = run_dir / CHECKPOINTS_DIR / "eval_seed3_n5"
     _write_json(later / "eval_info.json", {"policy_path": "x", "checkpoint_step": "000004", "seeds": [3, 4, 5, 6, 7],

@@ -10,7 +10,8 @@ import yaml
 from vst_vla.hub.cards import NO_COMMAND, NOT_EVALUATED, dataset_card, model_card
 from vst_vla.hub.config import HubConfig
 from vst_vla.hub.runs import base_model_of, inspect_dataset, inspect_run
-from vst_vla.training.run_files import COMMANDS_FILE, LEROBOT_EXPORT_DIR, RUN_SUMMARY
+from vst_vla.training.checkpoint import CHECKPOINTS_DIR, PRETRAINED_DIR
+from vst_vla.training.run_files import COMMANDS_FILE, RUN_SUMMARY
 
 
 def _rows(text: str, width: int = 4) -> list[list[str]]:
@@ -26,7 +27,9 @@ def _front_matter(text: str) -> dict:
 
 def test_vla_card_has_metadata_command_and_the_evaluation_with_wilson_intervals(vla_run_dir, vla_command):
     run = inspect_run(vla_run_dir)
-    assert run.stage == "vla" and run.layout == "lerobot" and run.checkpoint == vla_run_dir / LEROBOT_EXPORT_DIR
+    # The final checkpoint (checkpoints/last resolved) is the LeRobot policy itself: no export directory beside it.
+    assert run.stage == "vla" and run.layout == "lerobot"
+    assert run.checkpoint == vla_run_dir / CHECKPOINTS_DIR / "000004" / PRETRAINED_DIR
     text = str(model_card(run, "alice/vst_lift", HubConfig(license="mit")))
     meta = _front_matter(text)
     assert meta["license"] == "mit" and meta["library_name"] == "lerobot" and meta["pipeline_tag"] == "robotics"
@@ -52,13 +55,6 @@ def test_vla_card_without_evaluation_or_command_says_so(vla_run_dir):
     shutil.rmtree(vla_run_dir / "checkpoints" / "eval_seed3_n5")
     text = str(model_card(inspect_run(vla_run_dir), "alice/vst_lift", HubConfig()))
     assert NOT_EVALUATED in text and NO_COMMAND in text and "Wilson" not in text
-
-
-def test_vla_card_falls_back_to_the_own_layout_without_a_current_export(vla_run_dir):
-    shutil.rmtree(vla_run_dir / LEROBOT_EXPORT_DIR)
-    run = inspect_run(vla_run_dir)
-    assert run.layout == "vst_vla" and run.checkpoint.name == "pretrained_model"
-    assert _front_matter(str(model_card(run, "alice/x", HubConfig())))["library_name"] == "vst-vla"
 
 
 def test_sft_card_has_the_skill_table_and_every_command_of_a_resumed_run(sft_run_dir, sft_command):

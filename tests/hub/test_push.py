@@ -11,7 +11,7 @@ import vst_vla.hub.push as push
 from vst_vla.hub.command import DATASET_COMMANDS_FILE, append_invocation
 from vst_vla.hub.config import HubConfig
 from vst_vla.hub.payload import CARD_FILE, build_model_payload
-from vst_vla.training.run_files import LEROBOT_EXPORT_DIR
+from vst_vla.training.checkpoint import CHECKPOINTS_DIR, PRETRAINED_DIR
 
 HUB = HubConfig(push=True, repo_id="alice/vst_lift")
 
@@ -31,15 +31,17 @@ def recorded_uploads(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     return calls
 
 
-def test_vla_payload_links_the_export_results_and_card(vla_run_dir):
+def test_vla_payload_links_the_checkpoint_results_and_card(vla_run_dir):
     payload = build_model_payload(vla_run_dir, "alice/vst_lift", HUB)
     assert payload.folder == vla_run_dir / "hub_payload" and payload.repo_type == "model"
-    assert {"README.md", "config.json", "model.safetensors", "policy_preprocessor.json", "processor/tokenizer.json",
+    # The final pretrained_model as it is (the LeRobot policy), its run's records under results/, and the card.
+    assert {"README.md", "config.json", "model.safetensors", "backbone_config.json", "processor/tokenizer.json",
+            "policy_preprocessor.json", "policy_postprocessor.json", "env.json",
             "results/run_config.json", "results/run_summary.json", "results/commands.jsonl",
             "results/eval/summary.json", "results/eval_blank/summary.json"} == set(payload.files)
     # Hard links: the payload costs no copy of the weights.
     weights = payload.folder / "model.safetensors"
-    assert os.path.samefile(weights, vla_run_dir / LEROBOT_EXPORT_DIR / "model.safetensors")
+    assert os.path.samefile(weights, vla_run_dir / CHECKPOINTS_DIR / "last" / PRETRAINED_DIR / "model.safetensors")
     # Rebuilding replaces the payload folder this module wrote.
     assert build_model_payload(vla_run_dir, "alice/vst_lift", HUB).files == payload.files
 

@@ -1,11 +1,12 @@
 """LeRobot's own command lines on vst-vla checkpoints, both ways, as subprocesses (CPU, offline, a few steps).
 
-* ``python -m vst_vla.train`` → its ``lerobot_policy`` export → ``lerobot-rollout`` against the simulated arm
+* ``python -m vst_vla.train`` → its final ``pretrained_model`` (a LeRobot policy as it is) → ``lerobot-rollout``
+  against the simulated arm
   (``--robot.type=vst_sim``; the command a user runs on an SO-101 with only the ``--robot.*`` flags changed), and
   ``lerobot-eval --env.type=vst``. ``lerobot-rollout`` runs for a wall-clock ``--duration``, so the run that
   counts its steps is marked slow; its refusal of a wrong camera (before the control loop) stays in the default run.
 * ``lerobot-train --policy.type=vst_vla`` on a dataset collected by ``vst_vla.collect`` → ``vst_vla.eval`` and
-  ``python -m vst_vla.convert``.
+  ``ProcessedPolicy.from_pretrained`` (the env found through the training dataset).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def run_cli(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def vst_vla_run(tiny_lift_dataset, tmp_path_factory, compose_config) -> dict:
-    """Two training steps of the debug preset on the shared tiny Lift dataset (64 px), exported for LeRobot."""
+    """Two training steps of the debug preset on the shared tiny Lift dataset (64 px); returns the run summary."""
     from vst_vla.train import run
 
     out = tmp_path_factory.mktemp("runs")
@@ -40,12 +41,19 @@ def vst_vla_run(tiny_lift_dataset, tmp_path_factory, compose_config) -> dict:
     return run(compose_config("train", overrides))
 
 
-def test_vst_vla_train_exports_a_lerobot_policy(vst_vla_run: dict) -> None:
-    export = Path(vst_vla_run["lerobot_policy"])
-    assert export == Path(vst_vla_run["run_dir"]) / "lerobot_policy"
+def policy_path(run: dict) -> str:
+    """The run's final ``pretrained_model``: the directory ``--policy.path`` takes (no export step in between)."""
+    return run["checkpoint"] + "/pretrained_model"
+
+
+def test_vst_vla_train_checkpoint_is_a_lerobot_policy(vst_vla_run: dict) -> None:
+    checkpoint = Path(policy_path(vst_vla_run))
+    assert checkpoint.parent.parent == Path(vst_vla_run["run_dir"]) / "checkpoints"
     assert {"config.json", "model.safetensors", "policy_preprocessor.json", "policy_postprocessor.json"} <= {
-        p.name for p in export.iterdir()}
-    assert json.loads((export / "config.json").read_text())["type"] == "vst_vla"
+        p.name for p in checkpoint.iterdir()}
+    assert json.loads((checkpoint / "config.json").read_text())["type"] == "vst_vla"
+    # One layout: no second copy of the policy beside the checkpoints, nor a key naming one.
+    assert "lerobot_policy" not in vst_vla_run and not (Path(vst_vla_run["run_dir"]) / "lerobot_policy").exists()
 
 
 @pytest.mark.slow  # lerobot-rollout stops on wall-clock time (--duration): the steps that fit depend on the machine
@@ -53,7 +61,7 @@ def test_lerobot_rollout_drives_the_simulated_arm(vst_vla_run: dict, tmp_path: P
     """The SO-101 rollout command, with ``--robot.type=vst_sim`` in place of the real arm's flags."""
     summary_path = tmp_path / "rollout_summary.json"
     result = run_cli([
-        str(BIN / "lerobot-rollout"), "--strategy.type=base", f"--policy.path={vst_vla_run['lerobot_policy']}",
+        str(BIN / "lerobot-rollout"), "--strategy.type=base", f"--policy.path={policy_path(vst_vla_run)}",
         "--robot.type=vst_sim", "--robot.task=lift", "--robot.image_size=64", "--robot.cheap_render=true",
         "--robot.max_episode_steps=8", f"--robot.summary_path={summary_path}",
         f"--robot.calibration_dir={tmp_path / 'calibration'}",
@@ -70,7 +78,7 @@ def test_lerobot_rollout_drives_the_simulated_arm(vst_vla_run: dict, tmp_path: P
 def test_lerobot_rollout_refuses_a_camera_the_policy_was_not_trained_on(vst_vla_run: dict, tmp_path: Path) -> None:
     summary_path = tmp_path / "rollout_summary.json"
     result = subprocess.run([
-        str(BIN / "lerobot-rollout"), "--strategy.type=base", f"--policy.path={vst_vla_run['lerobot_policy']}",
+        str(BIN / "lerobot-rollout"), "--strategy.type=base", f"--policy.path={policy_path(vst_vla_run)}",
         "--robot.type=vst_sim", "--robot.camera_names=[frontview]", "--robot.image_size=64",
         "--robot.cheap_render=true", f"--robot.summary_path={summary_path}",
         f"--robot.calibration_dir={tmp_path / 'calibration'}", "--task=lift the red cube", "--duration=2",
@@ -81,10 +89,10 @@ def test_lerobot_rollout_refuses_a_camera_the_policy_was_not_trained_on(vst_vla_
     assert not summary_path.exists() or json.loads(summary_path.read_text())["policy_steps"] == 0
 
 
-def test_lerobot_eval_runs_the_exported_policy(vst_vla_run: dict, tmp_path: Path) -> None:
+def test_lerobot_eval_runs_the_vst_vla_checkpoint(vst_vla_run: dict, tmp_path: Path) -> None:
     out = tmp_path / "eval"
     run_cli([
-        str(BIN / "lerobot-eval"), f"--policy.path={vst_vla_run['lerobot_policy']}", "--policy.device=cpu",
+        str(BIN / "lerobot-eval"), f"--policy.path={policy_path(vst_vla_run)}", "--policy.device=cpu",
         "--env.type=vst", "--env.task=lift", "--env.image_size=64", "--env.cheap_render=true",
         "--env.episode_length=4", "--eval.n_episodes=1", "--eval.batch_size=1", "--eval.use_async_envs=false",
         f"--output_dir={out}",
@@ -96,13 +104,13 @@ def test_lerobot_eval_runs_the_exported_policy(vst_vla_run: dict, tmp_path: Path
 def test_lerobot_train_checkpoint_runs_in_vst_vla_eval(tiny_lift_dataset, tmp_path: Path) -> None:
     from vst_vla.config.schema import RolloutConfig
     from vst_vla.eval import EvalCommandConfig, run_eval
-    from vst_vla.vla.modeling import VLAPolicy
+    from vst_vla.policy.processed import ProcessedPolicy
 
     out = tmp_path / "train"
     run_cli([
         str(BIN / "lerobot-train"), "--dataset.repo_id=local/tiny_lift", f"--dataset.root={tiny_lift_dataset.root}",
         "--dataset.video_backend=pyav", "--policy.type=vst_vla", "--policy.device=cpu", "--policy.push_to_hub=false",
-        "--policy.head_type=l1_chunk", "--steps=2", "--batch_size=2", "--save_freq=2", "--num_workers=0",
+        "--policy.head.type=l1_chunk", "--steps=2", "--batch_size=2", "--save_freq=2", "--num_workers=0",
         "--wandb.enable=false", f"--output_dir={out}",
     ], cwd=tmp_path)
     checkpoint = out / "checkpoints" / "000002" / "pretrained_model"
@@ -111,7 +119,6 @@ def test_lerobot_train_checkpoint_runs_in_vst_vla_eval(tiny_lift_dataset, tmp_pa
     summary = run_eval(EvalCommandConfig(policy_path=str(checkpoint), output_dir=str(tmp_path / "eval"),
                                          eval=RolloutConfig(n_episodes=1, seed=0, n_videos=0, max_steps=4)))
     assert summary.n_episodes == 1 and summary.mean_episode_length == 4
-    converted = tmp_path / "vst_layout"
-    run_cli([sys.executable, "-m", "vst_vla.convert", str(checkpoint), str(converted)], cwd=tmp_path)
-    policy = VLAPolicy.from_pretrained(converted)
+    # The same directory is what the vst_vla stage and rollouts load: no conversion in either direction.
+    policy = ProcessedPolicy.from_pretrained(checkpoint)
     assert policy.env_metadata["env"]["image_size"] == 64 and policy.config.head.type == "l1_chunk"

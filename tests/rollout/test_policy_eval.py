@@ -3,9 +3,9 @@
 
 import pytest
 
+from vst_vla.policy.configuration_vst_vla import VSTVLAConfig
+from vst_vla.policy.processed import ProcessedPolicy
 from vst_vla.rollout.policy_eval import PolicyEnvMismatchError, check_policy_fits_env
-from vst_vla.vla.configuration import VLAConfig
-from vst_vla.vla.modeling import VLAPolicy
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +18,11 @@ def lift_env():
     env.close()
 
 
-def _policy(action_dim: int, cameras: tuple[str, ...]) -> VLAPolicy:
+def _policy(action_dim: int, cameras: tuple[str, ...]) -> ProcessedPolicy:
     stats = {"action": {"q01": [-1.0] * action_dim, "q99": [1.0] * action_dim},
              "observation.state": {"q01": [-1.0] * 9, "q99": [1.0] * 9}}
-    cfg = VLAConfig(image_keys=cameras, action_dim=action_dim, state_dim=9)
-    return VLAPolicy.build(cfg, stats)
+    cfg = VSTVLAConfig(device="cpu").with_features(dict.fromkeys(cameras, (3, 64, 64)), action_dim, 9)
+    return ProcessedPolicy.build(cfg, stats)
 
 
 def test_matching_policy_passes(lift_env):

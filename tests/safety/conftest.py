@@ -1,4 +1,10 @@
-"""The three paths from a model to a motor, built tiny: vst_vla's policy, the LeRobot plugin, the simulated arm.
+"""The paths from a model to a motor, built tiny: the VLA policy between its processor pipelines, the same policy
+held apart from them as LeRobot's tools hold it, and the simulated arm.
+
+There is one policy class (``VSTVLAPolicy``) and one pair of pipelines (``make_vst_vla_pre_post_processors``);
+the two shapes below differ in what they drive: vst_vla's Lift arm (tokens head, 7-dim actions, 9-dim state,
+``make_policy`` of tests/conftest.py) and an SO-101-like arm (l1_chunk head, 6-dim actions and state), whose
+pipelines the tests build themselves from fuzzed statistics and action bounds.
 
 Module-scoped so hypothesis can reuse them across examples (it refuses function-scoped fixtures, which it would
 not reset between examples); a test that swaps a part of one restores it before the example ends.
@@ -7,75 +13,57 @@ not reset between examples); a test that swaps a part of one restores it before 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from tests.safety.shapes import ACTION_DIM, CAMERA, LEROBOT_CAMERA, LEROBOT_DIM, STATE_DIM
+from tests.safety.shapes import LEROBOT_CAMERA, LEROBOT_DIM
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-# The stats the tiny vst_vla policy is built with; the statistics fuzz replaces them per example.
-STATS = {
-    "action": {"q01": [-1.0] * ACTION_DIM, "q99": [1.0] * ACTION_DIM},
-    "observation.state": {"q01": [-1.0] * STATE_DIM, "q99": [1.0] * STATE_DIM},
-}
 
+@pytest.fixture(scope="module")
+def build_vla_policy(make_policy):
+    """The builder of tiny Lift policies with their pipelines (a ``ProcessedPolicy``, statistics q01 = -1 and
+    q99 = 1 everywhere): ``build_vla_policy(chunk_size, n_action_steps, temporal_ensemble_coeff)``. A fraction of
+    a second once the first is built, so a property can build one per example; the config's own refusals (an
+    ensembling coefficient that would overflow) surface here as its ValueError."""
 
-def _build_vla_policy(chunk_size: int = 2, n_action_steps: int = 2, temporal_ensemble_coeff: float | None = None):
-    """A random-init tiny :class:`VLAPolicy` (tokens head, one camera, 7-dim actions, 9-dim state)."""
-    from vst_vla.vla.configuration import TokenHeadConfig, VLAConfig
-    from vst_vla.vla.modeling import VLAPolicy
+    def build(chunk_size: int = 2, n_action_steps: int = 2, temporal_ensemble_coeff: float | None = None):
+        return make_policy(chunk_size, n_action_steps, temporal_ensemble_coeff=temporal_ensemble_coeff).eval()
 
-    torch.manual_seed(0)
-    cfg = VLAConfig(action_dim=ACTION_DIM, state_dim=STATE_DIM, chunk_size=chunk_size, n_action_steps=n_action_steps,
-                    head=TokenHeadConfig(), image_keys=(CAMERA,), temporal_ensemble_coeff=temporal_ensemble_coeff)
-    return VLAPolicy.build(cfg, STATS).eval()
+    return build
 
 
 @pytest.fixture(scope="module")
-def build_vla_policy():
-    """The builder of tiny vst_vla policies: ``build_vla_policy(chunk_size, n_action_steps, temporal_ensemble_coeff)``
-    (~0.1 s, so a property can build one per example)."""
-    return _build_vla_policy
-
-
-@pytest.fixture(scope="module")
-def vla_policy():
-    """The tiny vst_vla policy (chunk 2, 2 actions per inference)."""
-    return _build_vla_policy()
-
-
-@pytest.fixture(scope="module")
-def vla_checkpoint(vla_policy, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``vla_policy`` saved once; tests overwrite its statistics file to load fuzzed ones."""
-    return vla_policy.save_pretrained(tmp_path_factory.mktemp("safety") / "vla")
+def vla_policy(build_vla_policy):
+    """The tiny Lift policy between its pipelines (chunk 2, 2 actions per inference)."""
+    return build_vla_policy()
 
 
 def _lerobot_config(**overrides):
-    """A tiny-backbone :class:`VSTVLAConfig` with its features set (what ``make_policy`` fills from a dataset)."""
-    from lerobot.configs import FeatureType, PolicyFeature
-    from lerobot_policy_vst_vla.configuration_vst_vla import VSTVLAConfig
+    """A tiny-backbone :class:`VSTVLAConfig` of the SO-101-like arm with its features set (what LeRobot's
+    ``make_policy`` fills from a dataset); ``overrides`` are config fields (e.g. ``action_bounds_low=[...]``)."""
+    from vst_vla.policy.configuration_vst_vla import L1ChunkHeadConfig, VSTVLAConfig
 
-    kwargs = {"device": "cpu", "push_to_hub": False, "chunk_size": 2, "n_action_steps": 2, "head_type": "l1_chunk",
-              "input_features": {LEROBOT_CAMERA: PolicyFeature(FeatureType.VISUAL, (3, 32, 32)),
-                                 "observation.state": PolicyFeature(FeatureType.STATE, (LEROBOT_DIM,))},
-              "output_features": {"action": PolicyFeature(FeatureType.ACTION, (LEROBOT_DIM,))}}
-    return VSTVLAConfig(**{**kwargs, **overrides})
+    kwargs = {"device": "cpu", "chunk_size": 2, "n_action_steps": 2, "head": L1ChunkHeadConfig()}
+    config = VSTVLAConfig(**{**kwargs, **overrides})
+    return config.with_features({LEROBOT_CAMERA: (3, 32, 32)}, LEROBOT_DIM, LEROBOT_DIM)
 
 
 @pytest.fixture(scope="module")
 def lerobot_config():
-    """The builder of plugin configs: ``lerobot_config(**overrides)`` (e.g. ``action_bounds_low=[...]``)."""
+    """The builder of the SO-101-like arm's configs: ``lerobot_config(**overrides)``; the tests build its pipelines
+    from it with the statistics and bounds they draw."""
     return _lerobot_config
 
 
 @pytest.fixture(scope="module")
 def lerobot_policy():
-    """The LeRobot plugin's policy on the tiny backbone (l1_chunk head, chunk 2)."""
-    from lerobot_policy_vst_vla.modeling_vst_vla import VSTVLAPolicy
+    """The SO-101-like arm's ``VSTVLAPolicy`` alone (l1_chunk head, chunk 2), as ``lerobot-eval`` holds it: the
+    pre- and post-processor are separate objects around it, never seen by it."""
+    from vst_vla.policy.modeling_vst_vla import VSTVLAPolicy
 
     torch.manual_seed(0)
     return VSTVLAPolicy(_lerobot_config()).eval()

@@ -8,6 +8,6 @@ when that module is imported, before any fixture exists.
 CAMERA = "observation.images.agentview"
 ACTION_DIM, STATE_DIM = 7, 9
 
-# The LeRobot plugin's policy (an SO-101-like arm): one camera, 6-dim actions and state.
+# The LeRobot-side policy (VSTVLAPolicy for an SO-101-like arm): one camera, 6-dim actions and state.
 LEROBOT_CAMERA = "observation.images.front"
 LEROBOT_DIM = 6

@@ -1,19 +1,23 @@
 """Action safety, property-based: every path from a model to a motor refuses or emits a finite, bounded command.
 
-The paths are vst_vla's ``VLAPolicy.select_action``, the LeRobot plugin's ``select_action`` followed by its
-post-processor, and the ``vst_sim`` robot's ``send_action``. Each property holds for every input hypothesis draws:
-either a clear refusal (the project's error, naming what was wrong) or an action of the right shape and dtype,
-finite and inside its bounds; and an input that is malformed or non-finite is refused, never acted on.
+The paths are the VLA policy between its processor pipelines (``ProcessedPolicy.select_action`` and
+``predict_action_chunk``: pre-processor → ``VSTVLAPolicy`` → post-processor, what rollouts, eval and the VLA stage
+run), the same pieces held apart as LeRobot's tools hold them (the pre-processor, ``VSTVLAPolicy.
+predict_action_chunk`` on the batch it made, the post-processor; and the post-processor alone), and the ``vst_sim``
+robot's ``send_action``. Each property holds for every input hypothesis draws: either a clear refusal (the
+project's error, naming what was wrong) or an action of the right shape and dtype, finite and inside its bounds;
+and an input that is malformed or non-finite is refused, never acted on.
 
 Model outputs are fuzzed by fault injection (the action head's ``predict`` replaced, for one example, by a function
 returning the drawn tensor); observations and normalization statistics are fed as drawn. Example counts per
 property are in docs/safety.md (``pytest tests/safety --hypothesis-show-statistics``).
+
+Malformed states (non-finite, non-real, wrongly sized) have their own parametrized test, each case named.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Iterator
 
@@ -32,11 +36,7 @@ from tests.safety.shapes import (
     STATE_DIM,
 )
 from vst_vla.vla.errors import InvalidObservationError, UnsafeActionError
-from vst_vla.vla.normalization import (
-    STATS_FILENAME,
-    MissingStatsError,
-    QuantileNormalizer,
-)
+from vst_vla.vla.normalization import MissingStatsError, check_quantile_stats
 
 
 def fuzz(max_examples: int) -> settings:
@@ -114,6 +114,7 @@ def head_returning(head: torch.nn.Module, outputs: list[torch.Tensor], calls: li
 
 
 def vla_observation(batch_size: int, seed: int = 0) -> dict:
+    """A well-formed raw observation of the tiny Lift policy (state in env units, the instruction as ``task``)."""
     g = torch.Generator().manual_seed(seed)
     return {CAMERA: torch.rand(batch_size, 3, 16, 16, generator=g),
             "observation.state": torch.rand(batch_size, STATE_DIM, generator=g) * 2 - 1,
@@ -121,17 +122,42 @@ def vla_observation(batch_size: int, seed: int = 0) -> dict:
 
 
 def assert_safe_action(
-    action: object, batch_size: int, low: torch.Tensor, high: torch.Tensor, atol: float = 0.0
+    action: object, shape: tuple[int, ...], low: torch.Tensor, high: torch.Tensor, atol: float = 0.0
 ) -> None:
-    """A float32 (B, A) tensor, finite, inside [low, high] (per dimension; ``atol`` for LeRobot's epsilon)."""
+    """A float32 tensor of ``shape`` ((B, A) or (B, chunk, A)), finite, inside [low, high] per action dimension
+    (``atol`` for float32 rounding and LeRobot's epsilon)."""
     assert isinstance(action, torch.Tensor), type(action)
-    assert tuple(action.shape) == (batch_size, low.numel()), action.shape
+    assert tuple(action.shape) == shape, action.shape
     assert action.dtype == torch.float32, action.dtype
     assert torch.isfinite(action).all(), action
     assert (action >= low - atol).all() and (action <= high + atol).all(), (action, low, high)
 
 
-# ---- vst_vla's VLAPolicy.select_action -------------------------------------------------------------------------
+def as_float32(values: object) -> torch.Tensor:
+    """Statistics or bounds (lists, numpy arrays) as the float32 vector the pipelines hold them in."""
+    return torch.as_tensor(np.asarray(values, dtype=np.float64), dtype=torch.float32)
+
+
+def expected_range(stats: dict, bounds=None) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Where an emitted action must lie: the configured bounds, else the statistics' [q01, q99] (float32, plus
+    LeRobot's epsilon: it un-normalizes a constant dimension to q01 + (y + 1) * 1e-8 / 2)."""
+    if bounds is not None:
+        return as_float32(bounds[0]), as_float32(bounds[1]), 0.0
+    q01, q99 = as_float32(stats["action"]["q01"]), as_float32(stats["action"]["q99"])
+    # float32 rounding of the affine map, relative to the size of the values involved.
+    atol = 1e-8 + 1e-6 * float(torch.maximum(q01.abs(), q99.abs()).max())
+    return q01, q99, atol
+
+
+def pipeline_stats(policy) -> dict:
+    """The statistics a ``ProcessedPolicy``'s post-processor un-normalizes with (read from the pipeline itself,
+    not from a copy of what it was built with)."""
+    from lerobot.processor import UnnormalizerProcessorStep
+
+    return next(step for step in policy.postprocessor.steps if isinstance(step, UnnormalizerProcessorStep)).stats
+
+
+# ---- ProcessedPolicy.select_action: the head's output through the queue or the ensembler -------------------------
 
 
 @st.composite
@@ -142,7 +168,8 @@ def vla_runs(draw):
         n_action_steps, coeff = draw(st.integers(1, chunk_size)), None
     else:
         n_action_steps = 1
-        # One in ten coefficients is NaN or inf (a config error); the rest weight chunks old-first or new-first.
+        # One in ten coefficients is NaN or inf; the rest weight chunks old-first or new-first, some beyond what
+        # float32 holds (|coeff| * (chunk_size - 1) > 80): both are config errors.
         coeff = draw(st.sampled_from([math.nan, math.inf, -math.inf]) if draw(st.integers(0, 9)) == 0
                      else st.floats(-200, 200) | st.sampled_from([-200.0, -60.0, -0.01, 0.0, 0.01, 60.0, 200.0]))
     batch_size, steps = draw(st.integers(1, 2)), draw(st.integers(1, 4))
@@ -150,21 +177,28 @@ def vla_runs(draw):
     return chunk_size, n_action_steps, coeff, batch_size, outputs
 
 
+def ensembling_overflows(coeff: float | None, chunk_size: int) -> bool:
+    """Whether ACT's ensembling weights exp(-coeff * i), i < chunk_size, leave what float32 holds (or are NaN)."""
+    return coeff is not None and not (math.isfinite(coeff) and abs(coeff) * (chunk_size - 1) <= 80)
+
+
 @fuzz(150)
 @given(run=vla_runs())
 def test_vla_select_action_refuses_or_emits_bounded_actions(build_vla_policy, run) -> None:
-    """Whatever the head returns, select_action emits (B, A) float32 in [q01, q99] or raises UnsafeActionError;
-    a wrongly shaped or non-finite head output is always refused. Non-finite ensembling weights are a config error."""
+    """Whatever the head returns, ProcessedPolicy.select_action emits (B, A) float32 in [q01, q99] or raises
+    UnsafeActionError; a wrongly shaped or non-finite head output is always refused. An ensembling coefficient
+    whose weights would overflow float32 (NaN, inf, |coeff| * (chunk_size - 1) > 80) is a config error: LeRobot's
+    ACTTemporalEnsembler does not rescale its weights, and inf / inf would average to NaN actions."""
     chunk_size, n_action_steps, coeff, batch_size, outputs = run
-    if coeff is not None and not math.isfinite(coeff):
+    if ensembling_overflows(coeff, chunk_size):
         with pytest.raises(ValueError, match="temporal_ensemble_coeff"):
             build_vla_policy(chunk_size, n_action_steps, coeff)
-        event("refused: non-finite temporal_ensemble_coeff")
+        event("refused: temporal_ensemble_coeff " + ("not finite" if not math.isfinite(coeff) else "too large"))
         return
     policy = build_vla_policy(chunk_size, n_action_steps, coeff)
-    low, high = policy.processor.action_normalizer.q01, policy.processor.action_normalizer.q99
+    low, high, atol = expected_range(pipeline_stats(policy))
     calls: list[int] = []
-    with head_returning(policy.head, [raw for raw, _ in outputs], calls):
+    with head_returning(policy.policy.head, [raw for raw, _ in outputs], calls):
         for _ in outputs:
             before = len(calls)
             try:
@@ -175,11 +209,11 @@ def test_vla_select_action_refuses_or_emits_bounded_actions(build_vla_policy, ru
                 return  # the policy stopped acting; a caller would reset it
             if len(calls) > before:
                 assert outputs[calls[-1]][1], f"acted on a malformed head output {outputs[calls[-1]][0]}"
-            assert_safe_action(action, batch_size, low, high)
-    event("acted on every step")
+            assert_safe_action(action, (batch_size, ACTION_DIM), low, high, atol)
+    event("acted on every step" + (", ensembling" if coeff is not None else ""))
 
 
-# ---- normalization statistics (vst_vla's checkpoint) -----------------------------------------------------------
+# ---- normalization statistics (what the pipelines are built with) -------------------------------------------------
 
 STAT_FAULTS = ["inverted", "inverted", "nan", "inf", "float32_overflow", "huge_range"]
 
@@ -205,7 +239,7 @@ def quantiles(draw, dim: int, faulty: bool) -> tuple[list[float], list[float], d
         elif kind == "inf":
             high = math.inf
         elif kind == "float32_overflow":
-            high = 1e39  # finite in the file, inf once the policy holds it in float32
+            high = 1e39  # finite in the dataset's float64 statistics, inf once the pipelines hold it in float32
         elif kind == "huge_range":
             low, high = -3e38, 3e38  # each fits float32, their difference does not
         if kind not in ("range", "constant"):
@@ -216,8 +250,9 @@ def quantiles(draw, dim: int, faulty: bool) -> tuple[list[float], list[float], d
 
 
 @st.composite
-def checkpoint_stats(draw):
-    """A checkpoint's statistics for action and state; sometimes the action has a dimension too many or few."""
+def dataset_stats(draw):
+    """A dataset's statistics for action and state (``meta/stats.json`` as lists); sometimes the action has a
+    dimension too many or few."""
     action_dim = draw(st.sampled_from([ACTION_DIM] * 6 + [ACTION_DIM - 1, ACTION_DIM + 1]))
     faulty = draw(st.sampled_from(["none", "none", "action", "state"]))
     a01, a99, action_faults = draw(quantiles(action_dim, faulty == "action"))
@@ -233,68 +268,71 @@ def names(message: str, key: str, dim: int) -> bool:
     return (f"'{key}'" in message or f"{key}." in message) and (f"dimension {dim} " in message or f"[{dim}]" in message)
 
 
-@contextlib.contextmanager
-def processor_of(policy, processor) -> Iterator[None]:
-    original = policy.processor
-    policy.processor = processor
-    try:
-        yield
-    finally:
-        policy.processor = original
-
-
 @fuzz(150)
-@given(drawn=checkpoint_stats(), head=head_outputs(1, 2, ACTION_DIM))
-def test_vla_statistics_refused_at_load_or_actions_stay_in_range(vla_policy, vla_checkpoint, drawn, head) -> None:
-    """Loading a checkpoint's statistics refuses NaN, inf, inverted (q01 > q99) and float32-overflowing dimensions,
-    naming the file, the key and the dimension; accepted statistics (constant dimensions included) keep every
-    action inside [q01, q99], a constant dimension at its constant."""
-    from vst_vla.vla.processor import VLAProcessor
+@given(drawn=dataset_stats(), head=head_outputs(1, 2, ACTION_DIM))
+def test_vla_statistics_refused_at_build_or_actions_stay_in_range(vla_policy, drawn, head) -> None:
+    """Building the pipelines (what ProcessedPolicy.build, the VLA stage and lerobot-train do, through
+    check_quantile_stats) refuses NaN, inf, inverted (q01 > q99) and float32-overflowing dimensions, naming the key
+    and the dimension, and a wrong action size, naming the key; LeRobot's normalizer would divide by them without a
+    word. With accepted statistics (constant dimensions included) every action of ProcessedPolicy.
+    predict_action_chunk lies inside [q01, q99], a constant dimension at its constant (within LeRobot's epsilon)."""
+    from vst_vla.policy.processed import ProcessedPolicy
+    from vst_vla.policy.processor_vst_vla import make_vst_vla_pre_post_processors
 
     stats, faults, action_dim = drawn
-    (vla_checkpoint / STATS_FILENAME).write_text(json.dumps(stats))  # NaN / Infinity as Python's json writes them
     if faults or action_dim != ACTION_DIM:
         with pytest.raises(MissingStatsError) as refusal:
-            VLAProcessor.load(vla_checkpoint, vla_policy.config)
+            make_vst_vla_pre_post_processors(vla_policy.config, stats)
         message = str(refusal.value)
-        assert STATS_FILENAME in message, message
-        if action_dim != ACTION_DIM and "dimensions but policy.action_dim" in message:
-            event("refused at load: action dimensions")
+        if action_dim != ACTION_DIM and "dimensions but the policy's action has" in message:
+            assert "'action'" in message, message
+            event("refused at build: action dimensions")
             return
         assert any(names(message, key, i) for key, i in faults), message
-        event("refused at load: " + "+".join(sorted(set(faults.values()))))
+        event("refused at build: " + "+".join(sorted(set(faults.values()))))
         return
-    processor = VLAProcessor.load(vla_checkpoint, vla_policy.config)
-    low, high = processor.action_normalizer.q01, processor.action_normalizer.q99
+    low, high = check_quantile_stats(stats, "action", ACTION_DIM)
+    assert torch.equal(low, as_float32(stats["action"]["q01"])), low
+    assert torch.equal(high, as_float32(stats["action"]["q99"])), high
+    _, _, atol = expected_range(stats)
+    # The module's one model between pipelines built from the drawn statistics: the model itself never sees
+    # statistics, so swapping the pipelines is all a new dataset changes.
+    policy = ProcessedPolicy(vla_policy.policy, *make_vst_vla_pre_post_processors(vla_policy.config, stats))
     raw, well_formed = head
     calls: list[int] = []
-    with processor_of(vla_policy, processor), head_returning(vla_policy.head, [raw], calls):
-        vla_policy.reset()
+    with head_returning(vla_policy.policy.head, [raw], calls):
         try:
-            action = vla_policy.select_action(vla_observation(1))
+            actions = policy.predict_action_chunk(vla_observation(1))
         except UnsafeActionError:
-            assert not well_formed
-            event("loaded, refused: UnsafeActionError")
+            assert not well_formed, "refused a well-formed head output"
+            event("built, refused: UnsafeActionError")
             return
-    assert well_formed
-    assert_safe_action(action, 1, low, high)
-    event("loaded, acted" + (" (constant dimensions)" if bool((low == high).any()) else ""))
+    assert well_formed, f"acted on a malformed head output {raw}"
+    assert_safe_action(actions, (1, 2, ACTION_DIM), low, high, atol)
     constant = low == high
-    assert torch.equal(action[0, constant], low[constant]), "a constant dimension must stay at its value"
+    event("built, acted" + (" (constant dimensions)" if bool(constant.any()) else ""))
+    assert ((actions[..., constant] - low[constant]).abs() <= atol).all(), "a constant dimension must stay at its value"
 
 
-# ---- observations into VLAPolicy.select_action (the real tiny model, nothing replaced) ---------------------------
+# ---- observations into ProcessedPolicy.select_action (the real tiny model, nothing replaced) ---------------------
 
 
-OBSERVATION_FAULTS = ["image_shape", "image_dtype", "image_values", "state_shape", "state_dtype", "state_values",
-                      "task"]
+# Faults in the state's size (one dimension short or long) or dtype (bool, complex) and ±inf readings have their own
+# test below (test_pre_processor_refuses_malformed_state), which names each case.
+OBSERVATION_FAULTS = ["image_shape", "image_dtype", "image_values", "state_shape", "state_values", "task"]
 
 
 @st.composite
 def observations(draw, fault: str):
-    """A batch with every key present: well formed (``fault="none"``), or with the fault named in the images, the
-    state or the task."""
+    """A raw batch with every key present: well formed (``fault="none"``), or with the fault named in the images,
+    the state or the task. Returns the batch, whether it is well formed, and its batch size.
+
+    LeRobot's pre-processor adds the batch dimension to an unbatched observation (one (3, H, W) image, one
+    (state_dim,) state), so with one task string a missing batch dimension is well formed; with two, the sizes
+    disagree and it is refused.
+    """
     batch_size = draw(st.integers(1, 2))
+    unbatched = False
 
     image_shape = [batch_size, 3, draw(st.integers(1, 12)), draw(st.integers(1, 12))]
     if fault == "image_shape":
@@ -304,7 +342,7 @@ def observations(draw, fault: str):
         elif change == "channels":
             image_shape[1] = draw(st.sampled_from([1, 4]))
         elif change == "no_batch_dim":
-            image_shape = image_shape[1:]
+            image_shape, unbatched = image_shape[1:], True
         elif change == "channel_last":
             # (B, H, W, 3) with H = 3 would also be a (B, 3, H', W') image: which layout it is cannot be seen.
             image_shape = [batch_size, draw(st.sampled_from([1, 2, 4, 16])), image_shape[3], 3]
@@ -320,13 +358,12 @@ def observations(draw, fault: str):
 
     state_shape = (batch_size, STATE_DIM)
     if fault == "state_shape":
-        state_shape = draw(st.sampled_from([(STATE_DIM,), (batch_size, STATE_DIM - 1), (batch_size + 1, STATE_DIM),
-                                            (batch_size, 1, STATE_DIM)]))
-    state_dtype = draw(st.sampled_from([torch.bool, torch.complex64] if fault == "state_dtype"
-                                       else [torch.float32, torch.float32, torch.float64, torch.float16, torch.int64]))
+        state_shape = draw(st.sampled_from([(STATE_DIM,), (batch_size + 1, STATE_DIM), (batch_size, 1, STATE_DIM)]))
+        unbatched = state_shape == (STATE_DIM,)
+    state_dtype = draw(st.sampled_from([torch.float32, torch.float32, torch.float64, torch.float16, torch.int64]))
     reading = st.floats(-5, 5) if state_dtype.is_floating_point else st.integers(-5, 5).map(float)
     if fault == "state_values":
-        reading = st.one_of(st.floats(-5, 5), st.sampled_from([math.nan, math.inf, -math.inf]))
+        reading = st.one_of(st.floats(-5, 5), st.just(math.nan))
     state = as_torch(draw(arrays(np.float64, state_shape, elements=reading)), state_dtype)
 
     tasks: object = draw(st.sampled_from([["lift the red cube"] * batch_size] + (["lift the red cube"]
@@ -335,7 +372,8 @@ def observations(draw, fault: str):
         tasks = draw(st.sampled_from([["lift"] * (batch_size + 1), [7] * batch_size, [], None]
                                      + (["lift the red cube"] if batch_size > 1 else [])))
     # A value fault is a fault only if a NaN / inf was drawn (the elements may all have come out finite).
-    valid = fault == "none" or (fault in ("image_values", "state_values") and is_finite(image) and is_finite(state))
+    valid = (fault == "none" or (unbatched and batch_size == 1)
+             or (fault in ("image_values", "state_values") and is_finite(image) and is_finite(state)))
     return {CAMERA: image, "observation.state": state, "task": tasks}, valid, batch_size
 
 
@@ -344,11 +382,12 @@ def observations(draw, fault: str):
 @fuzz(40)
 @given(data=st.data())
 def test_vla_observations_refused_or_acted_on_safely(vla_policy, fault, data) -> None:
-    """A well-formed observation gets a (B, A) float32 action in [q01, q99]; a malformed or non-finite one (wrong
-    shape or dtype, NaN / inf pixels or state, task strings not matching the batch) is refused by
-    InvalidObservationError naming its key."""
+    """A well-formed observation gets a (B, A) float32 action in [q01, q99] from ProcessedPolicy.select_action; a
+    malformed or non-finite one (wrong shape or dtype, NaN / inf pixels, a NaN state, task strings not matching
+    the batch) is refused by InvalidObservationError naming its key, whether the pre-processor's prompt step or the
+    policy's own check refuses it."""
     batch, valid, batch_size = data.draw(observations(fault))
-    low, high = vla_policy.processor.action_normalizer.q01, vla_policy.processor.action_normalizer.q99
+    low, high, atol = expected_range(pipeline_stats(vla_policy))
     vla_policy.reset()
     try:
         action = vla_policy.select_action(batch)
@@ -358,11 +397,60 @@ def test_vla_observations_refused_or_acted_on_safely(vla_policy, fault, data) ->
         event("refused: InvalidObservationError")
         return
     assert valid, "acted on a malformed observation"
-    assert_safe_action(action, batch_size, low, high)
+    assert_safe_action(action, (batch_size, ACTION_DIM), low, high, atol)
     event("acted")
 
 
-# ---- the LeRobot path: pre-processor → plugin select_action → post-processor ----------------------------------
+# LeRobot's normalizer would read the state before VSTVLAPolicy's check_batch does, and the clip step would hide what
+# it did: an inf reading normalized to inf and clipped to ±1 (an ordinary-looking, full-scale state), a complex
+# state without its imaginary part, a bool state or one of the wrong size failing inside torch, naming no key. The
+# pre-processor's input check (VSTVLAInputCheckProcessorStep) runs first.
+
+
+def _with_inf(value: float) -> torch.Tensor:
+    """A plausible (1, state_dim) state with one broken sensor among working ones."""
+    state = torch.rand(1, STATE_DIM, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    state[0, 3] = value
+    return state
+
+
+@pytest.mark.parametrize("state", [
+    pytest.param(_with_inf(math.inf), id="inf"),
+    pytest.param(_with_inf(-math.inf), id="-inf"),
+    pytest.param(torch.zeros(1, STATE_DIM, dtype=torch.complex64), id="complex64"),
+    pytest.param(torch.zeros(1, STATE_DIM, dtype=torch.bool), id="bool"),
+    pytest.param(torch.zeros(1, STATE_DIM - 1), id="one-dimension-short"),
+    pytest.param(torch.zeros(1, STATE_DIM + 1), id="one-dimension-long"),
+])
+def test_pre_processor_refuses_malformed_state(vla_policy, state) -> None:
+    """A non-finite, non-real or wrongly sized state is refused by InvalidObservationError naming
+    'observation.state', as every other malformed observation is: it must not become an action, nor a library
+    error that names no key."""
+    vla_policy.reset()
+    with pytest.raises(InvalidObservationError, match="'observation.state'"):
+        vla_policy.select_action({**vla_observation(1), "observation.state": state})
+
+
+def test_loading_refuses_inverted_statistics(vla_policy, tmp_path) -> None:
+    """A checkpoint whose saved statistics are inverted (q01 > q99: swapped quantiles, a hand-edited or mixed-up
+    file) is refused when loaded, naming the key and the dimension, as building the pipelines refuses them; loaded
+    as they are, they flip the sign of every action and still land inside [q99, q01], so nothing later refuses."""
+    from safetensors.torch import load_file, save_file
+
+    from vst_vla.policy.processed import ProcessedPolicy
+
+    directory = vla_policy.save_pretrained(tmp_path / "policy")
+    stat_files = sorted(directory.glob("policy_*processor_step_*.safetensors"))
+    assert len(stat_files) == 2, stat_files  # the normalizer's and the unnormalizer's
+    for path in stat_files:
+        tensors = load_file(path)
+        tensors["action.q01"], tensors["action.q99"] = tensors["action.q99"], tensors["action.q01"]
+        save_file(tensors, str(path))
+    with pytest.raises(MissingStatsError, match=r"'action'.*dimension 0 "):
+        ProcessedPolicy.from_pretrained(directory)
+
+
+# ---- LeRobot's way: pre-processor → VSTVLAPolicy.predict_action_chunk → post-processor --------------------------
 
 
 @st.composite
@@ -387,36 +475,32 @@ def action_bounds(draw):
     return np.minimum(a, b).tolist(), np.maximum(a, b).tolist()
 
 
-def expected_range(stats: dict, bounds) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Where an emitted action must lie: the configured bounds, else the statistics' [q01, q99] (float32, plus
-    LeRobot's epsilon: it un-normalizes a constant dimension to q01 + (y + 1) * 1e-8 / 2)."""
-    if bounds is not None:
-        return torch.tensor(bounds[0], dtype=torch.float32), torch.tensor(bounds[1], dtype=torch.float32), 0.0
-    q01 = torch.tensor(stats["action"]["q01"], dtype=torch.float32)
-    q99 = torch.tensor(stats["action"]["q99"], dtype=torch.float32)
-    # float32 rounding of the affine map, relative to the size of the values involved.
-    atol = 1e-8 + 1e-6 * float(torch.maximum(q01.abs(), q99.abs()).max())
-    return q01, q99, atol
-
-
 def make_pipelines(lerobot_config, stats: dict, bounds):
-    from lerobot_policy_vst_vla.processor_vst_vla import (
-        make_vst_vla_pre_post_processors,
-    )
+    """The SO-101-like arm's (pre, post) pipelines from ``stats`` and optional ``(low, high)`` action bounds."""
+    from vst_vla.policy.processor_vst_vla import make_vst_vla_pre_post_processors
 
     bounds_fields = {} if bounds is None else {"action_bounds_low": bounds[0], "action_bounds_high": bounds[1]}
     cfg = lerobot_config(**bounds_fields)
     return make_vst_vla_pre_post_processors(cfg, dataset_stats=stats)
 
 
+# Raw readings as a sensor hands them over, NaN and values past float32 included (±inf is refused by the
+# pre-processor's input check: test_pre_processor_refuses_malformed_state).
+STATE_READING = st.one_of(st.floats(-1e3, 1e3), st.floats(allow_infinity=False, width=32),
+                          st.sampled_from([v for v in EXTREMES if math.isnan(v) or abs(v) <= 3e38]))
+
+
 @fuzz(150)
 @given(drawn=lerobot_stats(), bounds=action_bounds(), head=head_outputs(1, 2, LEROBOT_DIM),
-       state=arrays(np.float64, LEROBOT_DIM, elements=st.one_of(st.floats(-1e3, 1e3), ANY_FLOAT)))
+       state=arrays(np.float64, LEROBOT_DIM, elements=STATE_READING))
 def test_lerobot_pipeline_refuses_or_emits_bounded_actions(lerobot_policy, lerobot_config, drawn, bounds, head,
                                                            state) -> None:
-    """Building the processors refuses bad statistics naming key and dimension; then pre → select_action → post
-    emits a (1, A) float32 action inside the configured bounds (else inside [q01, q99]) or refuses: a NaN state
-    as InvalidObservationError, a malformed head output as UnsafeActionError."""
+    """Building the processors refuses bad statistics naming key and dimension; then pre → predict_action_chunk
+    gives a (1, chunk, A) float32 chunk in [-1, 1] and → post a (1, chunk, A) float32 chunk inside the configured
+    bounds (else inside [q01, q99]), or refuses: a NaN state as InvalidObservationError (from the pre-processor's
+    input check), a malformed head output
+    as UnsafeActionError. A finite reading beyond the statistics (even one whose normalization overflows float32)
+    is clipped to the edge of the range, as the demonstrations' outliers were."""
     stats, faults = drawn
     if faults:
         with pytest.raises(MissingStatsError) as refusal:
@@ -429,26 +513,25 @@ def test_lerobot_pipeline_refuses_or_emits_bounded_actions(lerobot_policy, lerob
     low, high, atol = expected_range(stats, bounds)
     observation = {LEROBOT_CAMERA: torch.rand(3, 32, 32), "observation.state": torch.from_numpy(state).float(),
                    "task": "pick up the cube"}
+    state_nan = bool(np.isnan(state).any())
     raw, well_formed = head
-    batch = pre(observation)
-    # A huge finite reading can overflow float32 once normalized by a narrow range: what the policy sees counts.
-    state_finite = bool(torch.isfinite(batch["observation.state"]).all())
     calls: list[int] = []
-    lerobot_policy.reset()
-    with head_returning(lerobot_policy.model.head, [raw], calls):
-        try:
-            action = post(lerobot_policy.select_action(batch))
+    with head_returning(lerobot_policy.head, [raw], calls):
+        try:  # the pre-processor's input check refuses a NaN state, before the policy's own check would
+            normalized = lerobot_policy.predict_action_chunk(pre(observation))
         except InvalidObservationError as refusal:
-            assert not state_finite and "observation.state" in str(refusal), str(refusal)
+            assert state_nan and "observation.state" in str(refusal), str(refusal)
             event("refused: InvalidObservationError")
             return
         except UnsafeActionError:
             assert not well_formed, "refused a well-formed head output"
             event("refused: UnsafeActionError")
             return
-    assert state_finite, "acted on a non-finite state"
+    assert not state_nan, "acted on a NaN state"
     assert well_formed, f"acted on a malformed head output {raw}"
-    assert_safe_action(action, 1, low, high, atol)
+    chunk = (1, 2, LEROBOT_DIM)
+    assert_safe_action(normalized, chunk, -torch.ones(LEROBOT_DIM), torch.ones(LEROBOT_DIM))
+    assert_safe_action(post(normalized), chunk, low, high, atol)
     event("acted, " + ("clipped to the configured bounds" if bounds else "inside [q01, q99]"))
 
 
@@ -478,36 +561,47 @@ def test_lerobot_post_processor_refuses_or_bounds_any_action(lerobot_config, dra
         return
     assert not malformed and is_finite(action), f"passed on {action}"
     rows = out.reshape(-1, LEROBOT_DIM)
-    assert_safe_action(rows, rows.shape[0], low, high, atol)
+    assert_safe_action(rows, (rows.shape[0], LEROBOT_DIM), low, high, atol)
     event("passed on, " + ("clipped to the configured bounds" if bounds else "inside [q01, q99]"))
 
 
-# ---- constant dimensions: what each normalizer does with q01 == q99 ----------------------------------------------
+# ---- the pipelines' normalize → clip → un-normalize, constant dimensions included --------------------------------
 
 
 @fuzz(100)
-@given(constant=st.floats(-1e3, 1e3), x=st.floats(-1e4, 1e4), y=st.floats(-1, 1))
-def test_constant_dimensions_behave_identically_in_both_normalizers(constant, x, y) -> None:
-    """A dimension with q01 == q99 normalizes to -1 at its constant and to ±1 elsewhere in vst_vla, which is
-    LeRobot's QUANTILES value (-1, or ±huge off the constant) once clipped; both un-normalize any y in [-1, 1] to
-    the constant (vst_vla exactly, LeRobot within its 1e-8 epsilon). Training and acting on either path agree."""
-    from lerobot.configs import FeatureType, NormalizationMode, PolicyFeature
-    from lerobot.processor import NormalizerProcessorStep, UnnormalizerProcessorStep
+@given(drawn=quantiles(LEROBOT_DIM, faulty=False), x=arrays(np.float64, LEROBOT_DIM, elements=st.floats(-1e4, 1e4)),
+       y=arrays(np.float64, LEROBOT_DIM, elements=st.floats(-1, 1)))
+def test_pipelines_normalize_into_and_unnormalize_inside_the_quantile_range(lerobot_config, drawn, x, y) -> None:
+    """LeRobot's QUANTILES formula, clipped to [-1, 1] on both sides (vst_vla's own normalizer is gone). The
+    pre-processor maps any state or action into [-1, 1]: at or below q01 to -1, at or above q99 to 1, so a
+    constant dimension (q01 == q99, LeRobot's 1e-8 epsilon as its range) to -1 at its constant, where training
+    saw it. The post-processor maps any y in [-1, 1] into [q01, q99], a constant dimension back to its constant.
+    And pre → post returns x clipped to [q01, q99]: an outlier is clipped, never extrapolated."""
+    q01, q99, _ = drawn
+    stats = {key: {"q01": np.array(q01), "q99": np.array(q99)} for key in ("action", "observation.state")}
+    pre, post = make_pipelines(lerobot_config, stats, None)
+    low, high, atol = expected_range(stats)
+    constant = low == high
+    value = torch.from_numpy(x).float().unsqueeze(0)
+    # A training batch's state and action, as ProcessedPolicy.forward pre-processes them.
+    batch = pre({"observation.state": value, "action": value.clone()})
+    normalized = batch["action"]
+    assert torch.equal(batch["observation.state"], normalized), "state and action normalize alike"
+    assert_safe_action(normalized, (1, LEROBOT_DIM), -torch.ones(LEROBOT_DIM), torch.ones(LEROBOT_DIM))
+    assert (normalized[value <= low] == -1).all(), normalized
+    # A constant dimension's range is LeRobot's epsilon: 1e-8 past its constant is already "above q99".
+    above = torch.where(constant, value - low >= 1e-8, value >= high)
+    assert (normalized[above] == 1).all(), normalized
+    event("constant dimensions" if bool(constant.any()) else "ranges only")
 
-    ours = QuantileNormalizer(torch.tensor([constant]), torch.tensor([constant]), feature="action")
-    q = ours.q01  # the constant as the policy holds it (float32)
-    assert torch.equal(ours.unnormalize(torch.tensor([y])), q)
+    unnormalized = post(torch.from_numpy(y).float().unsqueeze(0))
+    assert_safe_action(unnormalized, (1, LEROBOT_DIM), low, high, atol)
+    assert ((unnormalized[0, constant] - low[constant]).abs() <= atol).all(), unnormalized
 
-    features = {"action": PolicyFeature(FeatureType.ACTION, (1,))}
-    norm_map = {FeatureType.ACTION: NormalizationMode.QUANTILES}
-    stats = {"action": {"q01": q.numpy(), "q99": q.numpy()}}
-    theirs = NormalizerProcessorStep(features=features, norm_map=norm_map, stats=stats)
-    for value in (q.clone(), torch.tensor([x])):
-        assert torch.equal(theirs._normalize_action(value, False).clamp(-1.0, 1.0), ours.normalize(value))
-    assert ours.normalize(q.clone()).item() == -1.0
-    back = UnnormalizerProcessorStep(features=features, norm_map=norm_map, stats=stats)._normalize_action(
-        torch.tensor([y]), True)
-    assert abs(back.item() - q.item()) <= 1e-8 + 1e-6 * abs(q.item())
+    back = post(normalized)
+    expected = torch.minimum(torch.maximum(value, low), high)
+    # Within float32 rounding of the statistics' size: a value past the range is already ±1 once normalized.
+    assert ((back - expected).abs() <= atol).all(), (back, expected)
 
 
 # ---- the simulated arm's send_action ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ def short_training(dataset: Path) -> KillCommand:
     def args(trial: Path, shared: Path, refs: dict) -> list[str]:
         return ["-m", "vst_vla.train", "experiment=debug", f"dataset.root={dataset}", f"output_root={trial}/{OUT}",
                 "run_name=short", "trainer.steps=4", "trainer.save_every=2", "trainer.log_every=1",
-                "eval.n_episodes=0", "export_lerobot=false", f"hydra.run.dir={trial}/hydra", "hydra.output_subdir=null"]
+                "eval.n_episodes=0", f"hydra.run.dir={trial}/hydra", "hydra.output_subdir=null"]
 
     return KillCommand("short", args, check_files_after_kill, check_training_run("short"))
 

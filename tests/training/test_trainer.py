@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch.utils.data import Dataset
 
+from vst_vla.policy.processed import ProcessedPolicy
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.config import TrainerConfig, WandbConfig
 from vst_vla.training.sampler import ResumableBatchSampler
 from vst_vla.training.trainer import TRAIN_LOG, EvalRecord, PeriodicEval, Trainer, build_optimizer, warmup_cosine
-from vst_vla.vla.modeling import VLAPolicy
 
 
 class FrameDataset(Dataset):
@@ -38,7 +38,7 @@ def test_vision_tower_gets_its_own_learning_rate(make_policy):
     lrs = {g["name"]: g["lr"] for g in optimizer.param_groups}
     assert lrs["vision_decay"] == 2e-4 and lrs["main_decay"] == 1e-3
     vision_params = {id(p) for g in optimizer.param_groups if g["name"].startswith("vision") for p in g["params"]}
-    assert vision_params == {id(p) for p in policy.backbone.model.visual.parameters()}
+    assert vision_params == {id(p) for p in policy.policy.backbone.model.visual.parameters()}
     assert all(g["weight_decay"] == 0.0 for g in optimizer.param_groups if g["name"].endswith("no_decay"))
 
 
@@ -67,7 +67,7 @@ def test_resume_continues_exactly(tmp_path, make_policy, make_batch):
         Trainer(trainer_cfg(4, 2), tmp_path / "split").fit(make_policy(), _Truncated(data, stop_after_batches=2))
     ckpt = last_checkpoint(tmp_path / "split")
     assert ckpt.name == "000002"
-    resumed_policy = VLAPolicy.from_pretrained(ckpt / PRETRAINED_DIR)
+    resumed_policy = ProcessedPolicy.from_pretrained(ckpt / PRETRAINED_DIR)
     resumed = Trainer(trainer_cfg(4, 2), tmp_path / "split").fit(resumed_policy, data, resume_from=ckpt)
     assert (resumed.start_step, resumed.final_step) == (2, 4)
     for (name, a), (_, b) in zip(straight.state_dict().items(), resumed_policy.state_dict().items()):
@@ -80,7 +80,7 @@ def test_periodic_evaluation_changes_nothing_that_is_trained(tmp_path, make_poli
     """An evaluation every 2 steps that draws random numbers and runs the policy in eval mode: the weights after
     4 steps are those of a run without it (the flow head's training noise comes from the global RNG, which the
     trainer forks around the evaluation), its metrics are logged at their steps, and training mode comes back."""
-    from vst_vla.vla.configuration import FlowHeadConfig
+    from vst_vla.policy.configuration_vst_vla import FlowHeadConfig
 
     data = FrameDataset(make_batch(16, seed=1))
     plain = make_policy(head=FlowHeadConfig())

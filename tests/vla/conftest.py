@@ -2,10 +2,10 @@
 
 import pytest
 
-from vst_vla.vla.modeling import VLAPolicy
+from vst_vla.policy.processed import ProcessedPolicy
 
 
 @pytest.fixture
-def tiny_policy(make_policy) -> VLAPolicy:
+def tiny_policy(make_policy) -> ProcessedPolicy:
     """A fresh tiny policy (tokens head, chunk 2, 2 actions per inference)."""
     return make_policy()

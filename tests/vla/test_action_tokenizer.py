@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from vst_vla.vla.action_tokenizer import ActionTokenizer, action_token
-from vst_vla.vla.normalization import MissingStatsError, QuantileNormalizer
+from vst_vla.vla.normalization import MissingStatsError, check_quantile_stats
 from vst_vla.vlm.tokenizer import build_offline_tokenizer
 
 
@@ -34,34 +34,52 @@ def test_tokens_are_added_not_overwritten():
     assert ids == [start, end - 1]
 
 
+def _pipelines(q01: list[float], q99: list[float]):
+    """The policy's pre/post-processors for an action with these quantiles (the one place that normalizes)."""
+    from vst_vla.policy.configuration_vst_vla import VSTVLAConfig
+    from vst_vla.policy.processor_vst_vla import make_vst_vla_pre_post_processors
+
+    config = VSTVLAConfig(device="cpu", use_state=False).with_features(
+        {"observation.images.agentview": (3, 8, 8)}, len(q01), 0)
+    return make_vst_vla_pre_post_processors(config, {"action": {"q01": q01, "q99": q99}})
+
+
+def _normalize(pre, actions: torch.Tensor) -> torch.Tensor:
+    batch = {"observation.images.agentview": torch.zeros(len(actions), 3, 8, 8), "action": actions,
+             "task": ["x"] * len(actions)}
+    return pre(batch)["action"]
+
+
 def test_round_trip_within_half_bin_inside_quantiles_and_clipped_outside(tokenizer):
     at = ActionTokenizer(tokenizer, n_bins=256)
     q01 = torch.tensor([-0.5, 0.0, -2.0])
     q99 = torch.tensor([0.5, 4.0, 2.0])
-    norm = QuantileNormalizer(q01, q99)
+    pre, post = _pipelines(q01.tolist(), q99.tolist())
     generator = torch.Generator().manual_seed(0)
     raw = q01 + (q99 - q01) * torch.rand(2000, 3, generator=generator)
-    decoded = norm.unnormalize(at.from_token_ids(at.to_token_ids(norm.normalize(raw))))
+    decoded = post(at.from_token_ids(at.to_token_ids(_normalize(pre, raw))))
     half_bin = (q99 - q01) / 256 / 2
     assert ((decoded - raw).abs() <= half_bin + 1e-6).all()
     outside = torch.tensor([[10.0, -10.0, 3.0]])
-    clipped = norm.unnormalize(at.from_token_ids(at.to_token_ids(norm.normalize(outside))))
+    clipped = post(at.from_token_ids(at.to_token_ids(_normalize(pre, outside))))
     expected = torch.tensor([[0.5, 0.0, 2.0]])
     assert ((clipped - expected).abs() <= half_bin + 1e-6).all()
 
 
-def test_normalizer_hand_computed_and_constant_dims():
-    norm = QuantileNormalizer(torch.tensor([0.0, 1.0]), torch.tensor([10.0, 1.0]))
-    assert norm.normalize(torch.tensor([[2.5, 1.0]])).tolist() == [[-0.5, -1.0]]  # constant: -1, as LeRobot
-    assert norm.unnormalize(torch.tensor([[0.5, 0.3]])).tolist() == [[7.5, 1.0]]
+def test_pipelines_hand_computed_and_constant_dims():
+    pre, post = _pipelines([0.0, 1.0], [10.0, 1.0])
+    assert _normalize(pre, torch.tensor([[2.5, 1.0]])).tolist() == [[-0.5, -1.0]]  # constant: -1, as LeRobot
+    assert post(torch.tensor([[0.5, 0.3]])).tolist() == [[7.5, 1.0]]
 
 
-def test_normalizer_refuses_missing_or_bad_stats():
+def test_statistics_check_refuses_missing_or_bad_stats():
     with pytest.raises(MissingStatsError, match="'action' are missing"):
-        QuantileNormalizer.from_stats({"observation.state": {"q01": [0], "q99": [1]}}, "action")
+        check_quantile_stats({"observation.state": {"q01": [0], "q99": [1]}}, "action")
     with pytest.raises(MissingStatsError, match=r"lack \['q99'\]"):
-        QuantileNormalizer.from_stats({"action": {"q01": [0.0]}}, "action")
+        check_quantile_stats({"action": {"q01": [0.0]}}, "action")
     with pytest.raises(MissingStatsError, match="NaN"):
-        QuantileNormalizer(torch.tensor([float("nan")]), torch.tensor([1.0]))
-    with pytest.raises(ValueError, match="last dimension of 2"):
-        QuantileNormalizer(torch.zeros(2), torch.ones(2)).normalize(torch.zeros(3))
+        check_quantile_stats({"action": {"q01": [float("nan")], "q99": [1.0]}}, "action")
+    with pytest.raises(MissingStatsError, match="dimension 1 has q01 = 2 > q99 = 1"):
+        check_quantile_stats({"action": {"q01": [0.0, 2.0], "q99": [1.0, 1.0]}}, "action")
+    with pytest.raises(MissingStatsError, match="have 2 dimensions but the policy's action has 3"):
+        check_quantile_stats({"action": {"q01": [0.0, 0.0], "q99": [1.0, 1.0]}}, "action", 3)

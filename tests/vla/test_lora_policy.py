@@ -10,12 +10,12 @@ from torch.utils.data import Dataset
 
 from tests.lora_training import assert_trains_only_the_trainable
 from vst_vla.merge_lora import merge_checkpoint
+from vst_vla.policy.configuration_vst_vla import L1ChunkHeadConfig, TokenHeadConfig
+from vst_vla.policy.processed import ProcessedPolicy, load_policy
+from vst_vla.precision import apply_precision
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
 from vst_vla.training.config import TrainerConfig, WandbConfig
 from vst_vla.training.trainer import Trainer
-from vst_vla.vla.configuration import L1ChunkHeadConfig, TokenHeadConfig
-from vst_vla.vla.loading import load_vla_policy
-from vst_vla.vla.modeling import VLAPolicy
 from vst_vla.vlm.lora import ADAPTER_DIR, LoraConfig, is_lora_checkpoint
 
 # Dropout off so that a policy, its reload and its merge compute the same thing.
@@ -83,7 +83,7 @@ def test_checkpoints_resume_exactly_and_merge_into_the_plain_layout(tmp_path, ma
     assert {p.name for p in (pretrained / ADAPTER_DIR).iterdir()} == {"adapter_config.json",
                                                                      "adapter_model.safetensors"}
     assert json.loads((pretrained / ADAPTER_DIR / "adapter_config.json").read_text())["trainable_token_indices"]
-    resumed = VLAPolicy.from_pretrained(pretrained)
+    resumed = ProcessedPolicy.from_pretrained(pretrained)
     result = Trainer(_trainer_cfg(2), tmp_path / "split").fit(resumed, FrameDataset(data), resume_from=ckpt)
     assert (result.start_step, result.final_step) == (2, 4)
     assert straight.state_dict().keys() == resumed.state_dict().keys()
@@ -97,12 +97,14 @@ def test_checkpoints_resume_exactly_and_merge_into_the_plain_layout(tmp_path, ma
     expected_actions = resumed.predict_action_chunk(batch)
     merged_dir = merge_checkpoint(last_checkpoint(tmp_path / "split") / PRETRAINED_DIR, tmp_path / "merged")
     assert not is_lora_checkpoint(merged_dir)
-    merged = VLAPolicy.from_pretrained(merged_dir).eval()
-    assert merged.lora is None and not any("lora" in name for name in merged.state_dict())
+    merged = ProcessedPolicy.from_pretrained(merged_dir).eval()
+    apply_precision(merged, "fp32", "cpu")  # as the run trained (a loaded policy takes its config's "auto")
+    assert merged.policy.lora is None and not any("lora" in name for name in merged.state_dict())
     with torch.no_grad():
         assert torch.allclose(merged(batch)[0], expected_loss, atol=1e-4)
     assert torch.allclose(merged.predict_action_chunk(batch), expected_actions, atol=1e-4)
     # Evaluation loads a LoRA checkpoint merged, to the same actions.
-    evaluated = load_vla_policy(last_checkpoint(tmp_path / "split") / PRETRAINED_DIR).eval()
-    assert evaluated.lora is None
+    evaluated = load_policy(last_checkpoint(tmp_path / "split") / PRETRAINED_DIR).eval()
+    apply_precision(evaluated, "fp32", "cpu")
+    assert evaluated.policy.lora is None
     assert torch.allclose(evaluated.predict_action_chunk(batch), expected_actions, atol=1e-4)

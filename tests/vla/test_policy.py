@@ -4,10 +4,11 @@ import json
 
 import pytest
 import torch
+from safetensors.torch import load_file
 
+from vst_vla.policy.processed import POSTPROCESSOR_FILE, PREPROCESSOR_FILE, ProcessedPolicy
 from vst_vla.vla.errors import UnsafeActionError
-from vst_vla.vla.modeling import VLAPolicy
-from vst_vla.vla.normalization import STATS_FILENAME, MissingStatsError
+from vst_vla.vla.normalization import MissingStatsError
 
 
 def test_forward_backward_reduces_loss(tiny_policy, make_batch):
@@ -21,7 +22,7 @@ def test_forward_backward_reduces_loss(tiny_policy, make_batch):
         loss.backward()
         optimizer.step()
     assert loss.item() < first.item() * 0.7
-    grads = [p.grad for p in tiny_policy.backbone.model.visual.parameters()]
+    grads = [p.grad for p in tiny_policy.policy.backbone.model.visual.parameters()]
     assert any(g is not None and g.abs().sum() > 0 for g in grads), "the vision tower must receive gradients"
 
 
@@ -58,32 +59,42 @@ def test_save_load_gives_identical_actions(tiny_policy, tmp_path, make_batch):
     before = tiny_policy.predict_action_chunk(batch)
     path = tiny_policy.save_pretrained(tmp_path / "ckpt")
     written = {p.name for p in path.iterdir()}
-    assert {"config.json", "model.safetensors", STATS_FILENAME, "env.json", "processor"} <= written
+    assert {"config.json", "model.safetensors", PREPROCESSOR_FILE, POSTPROCESSOR_FILE, "env.json",
+            "processor"} <= written
+    assert json.loads((path / "config.json").read_text())["type"] == "vst_vla"
     assert not list(tmp_path.glob(".ckpt.*")), "no temporary directory may be left behind"
-    loaded = VLAPolicy.from_pretrained(path)
+    loaded = ProcessedPolicy.from_pretrained(path)
     assert torch.equal(before, loaded.predict_action_chunk(batch))
     assert loaded.env_metadata == {"env": {"type": "lift", "image_size": 64}}
 
 
-def test_checkpoint_without_stats_is_refused(tiny_policy, tmp_path):
+def test_the_model_holds_no_statistics(tiny_policy, tmp_path):
+    # Normalization belongs to the processor pipelines: no buffer of the module, no tensor of its weights file.
     path = tiny_policy.save_pretrained(tmp_path / "ckpt")
-    (path / STATS_FILENAME).unlink()
-    with pytest.raises(MissingStatsError, match="no normalization statistics"):
-        VLAPolicy.from_pretrained(path)
+    names = set(load_file(str(path / "model.safetensors")))
+    assert not [n for n in names if any(w in n for w in ("q01", "q99", "stats", "normaliz"))]
+    assert len(list(tmp_path.glob("ckpt/policy_preprocessor_step_*_normalizer_processor.safetensors"))) == 1
 
 
-def test_checkpoint_with_wrong_action_dim_stats_is_refused(tiny_policy, tmp_path):
+def test_checkpoint_without_pipelines_is_refused(tiny_policy, tmp_path):
     path = tiny_policy.save_pretrained(tmp_path / "ckpt")
-    stats = json.loads((path / STATS_FILENAME).read_text())
-    stats["action"] = {"q01": [-1.0] * 6, "q99": [1.0] * 6}
-    (path / STATS_FILENAME).write_text(json.dumps(stats))
-    with pytest.raises(ValueError, match="6 dimensions but policy.action_dim is 7"):
-        VLAPolicy.from_pretrained(path)
+    (path / PREPROCESSOR_FILE).unlink()
+    with pytest.raises(MissingStatsError, match="no processor pipelines"):
+        ProcessedPolicy.from_pretrained(path)
+
+
+def test_statistics_of_another_action_size_are_refused(make_policy, tiny_stats):
+    from vst_vla.policy.processor_vst_vla import make_vst_vla_pre_post_processors
+
+    config = make_policy().config
+    stats = dict(tiny_stats, action={"q01": [-1.0] * 6, "q99": [1.0] * 6})
+    with pytest.raises(MissingStatsError, match="have 6 dimensions but the policy's action has 7"):
+        make_vst_vla_pre_post_processors(config, stats)
 
 
 def test_refuses_nan_actions(tiny_policy, make_batch):
     with torch.no_grad():
-        tiny_policy.backbone.lm_head.weight.fill_(float("nan"))
+        tiny_policy.policy.backbone.lm_head.weight.fill_(float("nan"))
     with pytest.raises(UnsafeActionError):
         tiny_policy.predict_action_chunk(make_batch(1))
 

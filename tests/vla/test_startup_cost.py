@@ -11,9 +11,9 @@ from collections import Counter
 import pytest
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
 
+from vst_vla.policy.configuration_vst_vla import L1ChunkHeadConfig
+from vst_vla.policy.processed import ProcessedPolicy
 from vst_vla.vla.action_tokenizer import ActionTokenizer
-from vst_vla.vla.configuration import L1ChunkHeadConfig
-from vst_vla.vla.modeling import VLAPolicy
 from vst_vla.vlm.tokenizer import build_offline_tokenizer
 
 
@@ -58,7 +58,7 @@ def test_policy_build_and_load_make_a_constant_number_of_vocabulary_scans(vocab_
         built = sum(vocab_calls.values())
         path = policy.save_pretrained(tmp_path / f"chunk{chunk}")
         vocab_calls.clear()
-        VLAPolicy.from_pretrained(path)
+        ProcessedPolicy.from_pretrained(path)
         counts.append((built, sum(vocab_calls.values())))
     # 256 action tokens (+ chunk query tokens for l1_chunk) + the state token: still a handful of scans.
     assert counts[0] == counts[1]
@@ -71,18 +71,21 @@ def test_real_size_preset_policy_fits_the_spare_rows_and_round_trips(tmp_path, t
     embedding rows (no resize), and a save/load gives the same actions."""
     import torch
 
-    from vst_vla.vla.configuration import VLAConfig
+    from vst_vla.policy.configuration_vst_vla import VSTVLAConfig
     from vst_vla.vlm.backbone import BackboneConfig
 
     torch.manual_seed(0)
     backbone = BackboneConfig(preset="qwen2_5_vl_3b", preset_num_layers=1, preset_vision_depth=1)
-    cfg = VLAConfig(backbone=backbone, image_keys=("observation.images.agentview",), action_dim=7, state_dim=9)
-    policy = VLAPolicy.build(cfg, tiny_stats).eval()
+    cfg = VSTVLAConfig(backbone=backbone, chunk_size=1, n_action_steps=1, device="cpu").with_features(
+        {"observation.images.agentview": (3, 64, 64)}, 7, 9)
+    processed = ProcessedPolicy.build(cfg, tiny_stats).eval()
+    policy = processed.policy
     start, end = policy.head.action_tokenizer.token_id_range
-    assert (start, end) == (151665, 151921) and len(policy.processor.tokenizer) == 151922
+    assert (start, end) == (151665, 151921) and len(policy.encoder.tokenizer) == 151922
     assert policy.backbone.get_input_embeddings().weight.shape[0] == 151936
     batch = make_batch(1, chunk_size=1)
-    before = policy.predict_action_chunk(batch)
-    loaded = VLAPolicy.from_pretrained(policy.save_pretrained(tmp_path / "ckpt")).eval()
-    assert loaded.backbone.lm_head.weight.data_ptr() == loaded.backbone.get_input_embeddings().weight.data_ptr()
+    before = processed.predict_action_chunk(batch)
+    loaded = ProcessedPolicy.from_pretrained(processed.save_pretrained(tmp_path / "ckpt")).eval()
+    backbone = loaded.policy.backbone
+    assert backbone.lm_head.weight.data_ptr() == backbone.get_input_embeddings().weight.data_ptr()
     assert torch.equal(before, loaded.predict_action_chunk(batch))

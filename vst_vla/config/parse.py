@@ -82,6 +82,11 @@ def _with_path(message: str, where: str, class_name: str) -> str:
     return f"{where}: {message}"
 
 
+def check_value(hint: Any, value: Any, path: str) -> Any:
+    """``value`` as the type ``hint`` asks for, or a ConfigError naming ``path`` and the expected type."""
+    return _convert(hint, value, path)
+
+
 def _convert(hint: Any, value: Any, path: str) -> Any:
     """``value`` as the type ``hint`` asks for (nested dataclasses built, lists made tuples), or ConfigError."""
     if hint is Any or hint is object:
@@ -143,9 +148,10 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
             return value
         raise _wrong_type(hint, value, path)
     if origin is list or hint is list:
-        if isinstance(value, (list, tuple)):
-            return list(value)
-        raise _wrong_type(hint, value, path)
+        if not isinstance(value, (list, tuple)):
+            raise _wrong_type(hint, value, path)
+        args = typing.get_args(hint)
+        return [_convert(args[0], item, f"{path}[{i}]") for i, item in enumerate(value)] if args else list(value)
     return value  # a hint this parser does not know: left to the dataclass's own validation
 
 

@@ -6,16 +6,17 @@ The env is kept as its own registered dataclass (``vst_envs.ENVS``), picked by i
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 from vst_vla.config.parse import ConfigError, dataclass_from_dict, dataclass_to_dict
 from vst_vla.data.config import DatasetConfig
 from vst_vla.hub.config import HubConfig
+from vst_vla.policy.configuration_vst_vla import VSTVLAConfig, policy_config_from_dict
 from vst_vla.rollout.ablation import IMAGE_ABLATIONS, check_image_ablation
 from vst_vla.seeds import DEMO_SEED_BASE, EVAL_SEED_BASE
 from vst_vla.training.config import TrainerConfig
-from vst_vla.vla.configuration import VLAConfig
 from vst_vla.vlm.lora import LoraConfig, check_lora_options
 
 STAGES = ("vla",)
@@ -86,10 +87,9 @@ class TrainConfig:
     env: Any = None
     dataset: DatasetConfig = field(default_factory=lambda: DatasetConfig(root="outputs/datasets/lift"))
     collect: DemoCollection = field(default_factory=DemoCollection)
-    policy: VLAConfig = field(default_factory=VLAConfig)
+    policy: VSTVLAConfig = field(default_factory=lambda: VSTVLAConfig(device="cpu"))
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     eval: RolloutConfig = field(default_factory=RolloutConfig)
-    export_lerobot: bool = True  # VLA stage: convert the final checkpoint to <run>/lerobot_policy
     hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
     # Train LoRA adapters on the VLM (plus the action head, the state projection and the added tokens' embedding
     # rows) instead of the whole policy; off by default. A training setting, not part of the policy's config.json:
@@ -104,7 +104,8 @@ class TrainConfig:
         check_lora_options(self.lora, self.hub.push)
 
     def to_dict(self) -> dict:
-        out = dataclass_to_dict(self)
+        out = dataclass_to_dict(dataclasses.replace(self, policy=None))
+        out["policy"] = self.policy.to_dict()
         out["env"] = self.env.to_dict() if hasattr(self.env, "to_dict") else self.env
         return out
 
@@ -126,12 +127,6 @@ def train_config_from_dict(data: dict) -> TrainConfig:
         env_cfg = env_config_from_dict(env) if env is not None else None
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"env: {err}") from err
-    try:
-        policy_cfg = VLAConfig.from_dict(policy)
-    except ConfigError as err:
-        message = str(err)
-        raise ConfigError(message if message.startswith("policy.") else f"policy.{message}") from err
+    policy_cfg = policy_config_from_dict(policy)
     cfg = dataclass_from_dict(TrainConfig, data)
-    import dataclasses
-
     return dataclasses.replace(cfg, env=env_cfg, policy=policy_cfg)

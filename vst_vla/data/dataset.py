@@ -373,6 +373,11 @@ class VLATrainingDataset(torch.utils.data.Dataset):
         return {k: images[k] for k in self.image_keys}
 
     @property
+    def image_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each camera's (3, H, W), as the items hold it (the policy's VISUAL input features)."""
+        return {key: tuple(image.shape) for key, image in self._images(0).items()}
+
+    @property
     def state_dim(self) -> int:
         """Length of ``observation.state``."""
         return int(self._state.shape[1])

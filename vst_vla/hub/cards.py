@@ -32,8 +32,6 @@ VLA_LAYOUTS = {
     "lerobot": "the LeRobot policy layout (`config.json` with `type: vst_vla`, `model.safetensors`, "
                "`policy_preprocessor.json` / `policy_postprocessor.json` with the normalization statistics, "
                "`backbone_config.json`, `processor/`, `env.json`)",
-    "vst_vla": "vst-vla's own checkpoint layout (`config.json`, `model.safetensors`, `backbone_config.json`, "
-               "`processor/`, `normalization_stats.json`, `env.json`)",
 }
 
 
@@ -131,6 +129,18 @@ def _vla_training_data(cfg: dict, dataset: DatasetArtifacts | None) -> str:
     return text + (f"; tasks: {', '.join(f'`{t}`' for t in tasks)}." if tasks else ".")
 
 
+def _features_of(policy: dict, table: str, kind: str) -> list[str]:
+    """The names of a policy config.json's LeRobot features of one type (``VISUAL``, ``STATE``, ``ACTION``)."""
+    return [name for name, feature in (policy.get(table) or {}).items() if (feature or {}).get("type") == kind]
+
+
+def _size_of(policy: dict, table: str, kind: str) -> int | None:
+    """The size of the policy's one 1-D feature of this type (the state, the action), or None when absent."""
+    names = _features_of(policy, table, kind)
+    shape = (policy[table][names[0]].get("shape") or [None]) if names else [None]
+    return shape[0]
+
+
 def vla_card(run: RunArtifacts, repo_id: str, hub: HubConfig) -> ModelCard:
     """The card of a VLA checkpoint (``stage=vla``); reads only ``run``'s files and ``hub``'s licence / base model."""
     from huggingface_hub import ModelCardData
@@ -145,19 +155,20 @@ def vla_card(run: RunArtifacts, repo_id: str, hub: HubConfig) -> ModelCard:
     base_model = hub.base_model or base_model_of(backbone.get("pretrained_path"))
     dataset_id = (cfg.get("dataset") or {}).get("repo_id")
     card_data = ModelCardData(
-        license=hub.license, library_name="lerobot" if run.layout == "lerobot" else "vst-vla",
+        license=hub.license, library_name="lerobot",
         pipeline_tag="robotics", base_model=base_model,
         datasets=[dataset_id] if is_hub_repo_id(dataset_id) and not dataset_id.startswith("local/") else None,
         tags=[*BASE_TAGS, "vla", "vision-language-action", "vst_vla", head, *([env["type"]] if "type" in env else [])],
         model_name=_name(repo_id),
     )
+    state_dim = _size_of(policy, "input_features", "STATE") if policy.get("use_state", True) else "no state"
     model_rows = [
         ("VLM backbone", _backbone_text(backbone)),
         ("action head", f"`{head}`"),
         ("action chunk / steps executed", f"{policy.get('chunk_size')} / {policy.get('n_action_steps')}"),
-        ("cameras", ", ".join(f"`{k}`" for k in policy.get("image_keys") or []) or "from the dataset"),
-        ("state / action dims", f"{policy.get('state_dim') if policy.get('use_state', True) else 'no state'} / "
-                                f"{policy.get('action_dim')}"),
+        ("cameras", ", ".join(f"`{k}`" for k in _features_of(policy, "input_features", "VISUAL"))
+                    or "from the dataset"),
+        ("state / action dims", f"{state_dim} / {_size_of(policy, 'output_features', 'ACTION')}"),
         ("prompt", f"`{policy.get('prompt_template')}`"),
         ("files", VLA_LAYOUTS[run.layout]),
     ]
@@ -169,10 +180,9 @@ def vla_card(run: RunArtifacts, repo_id: str, hub: HubConfig) -> ModelCard:
         ("precision", str(summary.get("precision", "not recorded"))),
     ]
     usage = (f"```bash\nhf download {repo_id} --local-dir {_name(repo_id)}\n"
-             f"python -m vst_vla.eval policy_path={_name(repo_id)} eval.n_episodes=50   # simulated rollouts\n")
-    if run.layout == "lerobot":
-        usage += (f"lerobot-eval --env.type=vst --env.task={env.get('type', '<task>')} "
-                  f"--policy.path={_name(repo_id)} --eval.use_async_envs=false   # LeRobot's own tools\n")
+             f"python -m vst_vla.eval policy_path={_name(repo_id)} eval.n_episodes=50   # simulated rollouts\n"
+             f"lerobot-eval --env.type=vst --env.task={env.get('type', '<task>')} "
+             f"--policy.path={_name(repo_id)} --eval.use_async_envs=false   # LeRobot's own tools\n")
     usage += "```\n\nThe policy's processors hold its normalization statistics and prompt; `env.json` describes " \
              "the simulated environment it was trained in."
     body = f"""

@@ -1,7 +1,7 @@
 """Read what a finished run directory or a collected dataset holds, for its card and its upload.
 
-Nothing here writes or touches the network: it finds the checkpoint to publish (the VLA stage's LeRobot export,
-else its final ``pretrained_model``; a VLM stage's final Hugging Face directory), the run's config, commands and
+Nothing here writes or touches the network: it finds the checkpoint to publish (the final ``pretrained_model``:
+a LeRobot policy for the VLA stage, a Hugging Face directory for a VLM stage), the run's config, commands and
 summary, and the evaluations that were actually run. Missing files are reported as missing, never filled in.
 """
 
@@ -18,7 +18,6 @@ from vst_vla.hub.config import is_hub_repo_id
 from vst_vla.training.run_files import (
     COMMANDS_FILE,
     EVAL_DIR,
-    LEROBOT_EXPORT_DIR,
     REWARD_CHANGE,
     RUN_CONFIG,
     RUN_SUMMARY,
@@ -49,7 +48,7 @@ class RunArtifacts:
         run_dir: the run directory.
         stage: ``vla`` or the VLM stage (``align``, ``sft``, ``cot``, ``rl``).
         checkpoint: the directory whose files become the repository's root.
-        layout: ``lerobot`` (the LeRobot plugin's), ``vst_vla`` (vst_vla's own) or ``transformers`` (a VLM).
+        layout: ``lerobot`` (the VLA policy, LeRobot's layout) or ``transformers`` (a VLM).
         step: the training step of that checkpoint, when known.
         run_config: the resolved config (``run_config.json``), or None for runs that predate it.
         checkpoint_config: the final ``pretrained_model/config.json`` (a VLA's config with the cameras and
@@ -113,20 +112,10 @@ def inspect_run(run_dir: Path) -> RunArtifacts:
         stage = (summary or {}).get("stage") or (run_config or {}).get("stage") or "sft"
         return RunArtifacts(run_dir, stage, pretrained, "transformers", step, run_config, checkpoint_config, summary,
                             invocations, result_files=_vlm_result_files(run_dir))
-    checkpoint, layout = _vla_checkpoint(run_dir, pretrained)
-    return RunArtifacts(run_dir, "vla", checkpoint, layout, step, run_config, checkpoint_config, summary, invocations,
-                        evaluations=_stage_evaluations(summary, run_config),
+    return RunArtifacts(run_dir, "vla", pretrained, "lerobot", step, run_config, checkpoint_config, summary,
+                        invocations, evaluations=_stage_evaluations(summary, run_config),
                         later_evaluations=_later_evaluations(last),
                         result_files=_vla_result_files(run_dir))
-
-
-def _vla_checkpoint(run_dir: Path, pretrained: Path) -> tuple[Path, str]:
-    """The LeRobot export when it is from the final checkpoint (not older than it), else ``pretrained_model``."""
-    export = run_dir / LEROBOT_EXPORT_DIR
-    exported, weights = export / "model.safetensors", pretrained / "model.safetensors"
-    if exported.is_file() and (not weights.is_file() or exported.stat().st_mtime >= weights.stat().st_mtime):
-        return export, "lerobot"
-    return pretrained, "vst_vla"
 
 
 def _task_label(run_config: dict | None) -> str:

@@ -6,6 +6,10 @@ This is LeRobot's ``preprocess_observation`` (``lerobot/envs/utils.py``) for the
 "task": [instruction] * B}``. The arithmetic is the same as LeRobot's (uint8 -> float32, then ``/ 255``), so a
 policy sees bit-identical tensors whichever of the two produced them. Unlike LeRobot we also add the ``task``
 strings, because a VLA conditions on the instruction.
+
+Own code rather than a call to ``preprocess_observation``: LeRobot's checks are ``assert`` statements (gone under
+``python -O``) where a user needs an error naming the camera, its ``torch.from_numpy`` refuses the flipped,
+read-only views MuJoCo renders, and it converts on the CPU before any move to the policy's device.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Workers are started with the ``spawn`` method: a forked child would inherit the 
 policy from a picklable *policy factory*, a callable ``factory(env) -> policy`` run inside the worker:
 
 - :class:`ExpertPolicyFactory`: the scripted expert (it acts on the worker's env);
-- :class:`PretrainedPolicyFactory`: a saved checkpoint of either layout (``load_vla_policy``).
+- :class:`PretrainedPolicyFactory`: a saved checkpoint (``load_policy``).
 
 Seeds are handed out one at a time (dynamic load balancing); the first ``n_videos`` seeds come back with their
 frames and the parent writes the mp4s. Errors raised in a worker (a policy/env mismatch, a bad action) are
@@ -91,7 +91,7 @@ class ExpertPolicyFactory:
 
 @dataclasses.dataclass(frozen=True)
 class PretrainedPolicyFactory:
-    """A :class:`~vst_vla.vla.modeling.VLAPolicy` checkpoint, loaded in eval mode and checked against the env.
+    """A VLA checkpoint (:func:`~vst_vla.policy.processed.load_policy`), in eval mode and checked against the env.
 
     Attributes:
         path: the ``pretrained_model`` directory.
@@ -106,11 +106,11 @@ class PretrainedPolicyFactory:
     def __call__(self, env: Any) -> Any:
         import torch
 
+        from vst_vla.policy.processed import load_policy
         from vst_vla.precision import apply_precision
         from vst_vla.rollout.policy_eval import check_policy_fits_env
-        from vst_vla.vla.loading import load_vla_policy
 
-        policy = load_vla_policy(self.path).to(torch.device(self.device))
+        policy = load_policy(self.path, self.device).to(torch.device(self.device))
         apply_precision(policy, self.precision, self.device)
         policy.eval()
         check_policy_fits_env(policy, env)

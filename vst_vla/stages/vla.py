@@ -1,8 +1,10 @@
-"""The VLA stage: demonstrations → fine-tuned VLA checkpoint → simulated success rate.
+"""The VLA stage: demonstrations → fine-tuned VLA checkpoint (LeRobot's layout) → simulated success rate.
 
 Phases (each timed and reported): collect scripted demos if the dataset is missing, load the LeRobot dataset,
-build the policy (or resume the run's last checkpoint), train, then evaluate the final checkpoint in the env
-the demonstrations came from.
+build the policy and its processor pipelines from the dataset's features and stored statistics (or resume the
+run's last checkpoint), train, then evaluate the final checkpoint in the env the demonstrations came from. Every
+checkpoint's ``pretrained_model`` is a LeRobot policy directory that ``lerobot-eval``, ``lerobot-rollout`` and
+``lerobot-train --policy.path`` take as it is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from pathlib import Path
 import torch
 
 from vst_vla.config.schema import RolloutConfig, TrainConfig
-from vst_vla.constants import ACTION, OBS_STATE
 from vst_vla.data.collect import collect_demos
 from vst_vla.data.config import CollectConfig
 from vst_vla.data.dataset import VLATrainingDataset, load_env_metadata
@@ -25,23 +26,15 @@ from vst_vla.hub.command import record_invocation
 from vst_vla.hub.push import push_run
 from vst_vla.hub.reachability import check_can_push
 from vst_vla.io import check_writable_destination, write_json_atomic
+from vst_vla.policy.processed import ProcessedPolicy
 from vst_vla.rollout.parallel import PretrainedPolicyFactory
 from vst_vla.rollout.policy_eval import env_task_label, evaluate_image_ablations, evaluate_policy
 from vst_vla.rollout.stats import format_summary_table
 from vst_vla.seeds import check_eval_seeds, demo_seeds
 from vst_vla.training.checkpoint import PRETRAINED_DIR, check_training_state, last_checkpoint
 from vst_vla.training.learning_curve import EvalPoint, plot_learning_curve
-from vst_vla.training.run_files import (
-    COMMANDS_FILE,
-    EVAL_DURING_DIR,
-    LEARNING_CURVE,
-    LEROBOT_EXPORT_DIR,
-    RUN_CONFIG,
-    RUN_SUMMARY,
-)
+from vst_vla.training.run_files import COMMANDS_FILE, EVAL_DURING_DIR, LEARNING_CURVE, RUN_CONFIG, RUN_SUMMARY
 from vst_vla.training.trainer import TRAIN_LOG, EvalRecord, PeriodicEval, Trainer, resolve_device
-from vst_vla.vla.modeling import VLAPolicy
-from vst_vla.vla.normalization import to_json_stats
 from vst_vla.vlm.lora import check_resume_matches
 
 logger = logging.getLogger(__name__)
@@ -84,27 +77,23 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
         dataset = VLATrainingDataset.from_config(cfg.dataset, chunk_size=cfg.policy.chunk_size)
     env_metadata = load_env_metadata(dataset_root)
     _check_env_matches_dataset(cfg, dataset)
-    policy_cfg = dataclasses.replace(cfg.policy, image_keys=dataset.image_keys, action_dim=dataset.action_dim,
-                                     state_dim=dataset.state_dim)
+    policy_cfg = dataclasses.replace(cfg.policy, device=str(resolve_device(cfg.trainer.device))).with_features(
+        dataset.image_shapes, dataset.action_dim, dataset.state_dim if cfg.policy.use_state else 0)
     resume_from = _resume_point(cfg, run_dir, policy_cfg)
     with timer.time("build_policy"):
         if resume_from is not None:
-            policy = VLAPolicy.from_pretrained(resume_from / PRETRAINED_DIR)
+            policy = ProcessedPolicy.from_pretrained(resume_from / PRETRAINED_DIR, device=policy_cfg.device)
         else:
-            stats = to_json_stats(dataset.stats(), [ACTION, OBS_STATE])
             # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
             torch.manual_seed(cfg.trainer.seed)
-            policy = VLAPolicy.build(policy_cfg, stats, env_metadata or {"env": cfg.env.to_dict()}, lora=cfg.lora)
+            policy = ProcessedPolicy.build(policy_cfg, dataset.stats(), env_metadata or {"env": cfg.env.to_dict()},
+                                           lora=cfg.lora)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / RUN_CONFIG, cfg.to_dict())
     record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")  # the exact command, for the card
     with timer.time("train"):
         result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict()).fit(policy, dataset, resume_from,
                                                                              _periodic_eval(cfg, run_dir))
-    lerobot_dir = None
-    if cfg.export_lerobot and result.last_checkpoint is not None:
-        with timer.time("export_lerobot"):
-            lerobot_dir = _export_lerobot(result.last_checkpoint / PRETRAINED_DIR, run_dir / LEROBOT_EXPORT_DIR)
     summary, ablated = None, {}
     if cfg.eval.n_episodes > 0:
         with timer.time("eval"):
@@ -118,7 +107,6 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     out = {"run_dir": str(run_dir), "phases_s": timer.seconds, "start_step": result.start_step,
            "final_step": result.final_step, "final_loss": result.last_loss, **result.precision.as_dict(),
            "checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
-           "lerobot_policy": str(lerobot_dir) if lerobot_dir else None,
            "eval": summary.to_dict() if summary else None,
            "eval_ablations": {name: s.to_dict() for name, s in ablated.items()}}
     write_json_atomic(run_dir / RUN_SUMMARY, out)
@@ -182,13 +170,6 @@ def _check_eval_seeds_against_demos(cfg: TrainConfig) -> None:
     check_eval_seeds(sorted(set(cfg.eval.seeds) | set(periodic)), demos, source)
 
 
-def _export_lerobot(checkpoint: Path, destination: Path) -> Path:
-    """The final checkpoint in the LeRobot plugin's layout (replacing, atomically, an older export of this run)."""
-    from lerobot_policy_vst_vla.conversion import export_to_lerobot
-
-    return export_to_lerobot(checkpoint, destination)
-
-
 def _check_env_matches_dataset(cfg: TrainConfig, dataset: VLATrainingDataset) -> None:
     """The env evaluated at the end must take the actions the dataset holds."""
     env_action_dim = getattr(cfg.env, "action_dim", None)
@@ -210,15 +191,22 @@ def _resume_point(cfg: TrainConfig, run_dir: Path, policy_cfg) -> Path | None:
         )
     saved_path = last / PRETRAINED_DIR / "config.json"
     try:
-        saved = json.loads(saved_path.read_text())
+        saved = _comparable(json.loads(saved_path.read_text()))
     except (OSError, ValueError) as err:
         raise CorruptFileError(f"cannot resume from {last}: {saved_path} is unreadable ({err}); train under another "
                                f"run_name, or delete {last.parent} to start this run afresh") from None
     check_training_state(last)
-    if saved != policy_cfg.to_dict():
+    if saved != _comparable(policy_cfg.to_dict()):
         raise ConfigError(
             f"the policy config differs from the one of {last}; resuming would mix two models. "
             "Use another run_name (or trainer.resume=false with a fresh run_name)."
         )
     check_resume_matches(last / PRETRAINED_DIR, cfg.lora)
     return last
+
+
+def _comparable(policy_config: dict) -> dict:
+    """A policy config.json's content as resuming compares it: JSON types, without the device it ran on."""
+    data = json.loads(json.dumps(policy_config))
+    data.pop("device", None)
+    return data

@@ -9,7 +9,6 @@ RUN_CONFIG = "run_config.json"  # the stage's resolved config (dataclass as JSON
 RUN_SUMMARY = "run_summary.json"  # the stage's returned summary: steps, losses, evaluation results
 EVAL_BEFORE = "eval_before.json"  # VLM stages: the starting model's evaluation, kept for a resumed run's summary
 COMMANDS_FILE = "commands.jsonl"  # one line per invocation: the exact command (vst_vla.hub.command)
-LEROBOT_EXPORT_DIR = "lerobot_policy"  # VLA stage: the final checkpoint in the LeRobot plugin's layout
 EVAL_DIR = "eval"  # VLA stage: the final evaluation; image ablations in eval_<ablation>/
 REWARD_CHANGE = "reward_change.md"  # RL stage: accuracy / format reward before vs after, paired
 EVAL_DURING_DIR = "eval_during"  # VLA stage with eval.every_steps: one step_<N>/ per evaluation during training

@@ -12,7 +12,7 @@ from transformers import BatchFeature
 
 
 class ActionHead(nn.Module):
-    """Base class of the registered heads (see ``vla.configuration.HEADS``)."""
+    """Base class of the heads (each configured by an ``ActionHeadConfig`` subclass)."""
 
     def train_suffixes(self, normalized_actions: torch.Tensor) -> list[str] | None:
         """Per-sample text appended after the prompt when training (None: nothing)."""

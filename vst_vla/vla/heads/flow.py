@@ -10,13 +10,16 @@ every step instead of re-running the VLM.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from transformers import BatchFeature
 
-from vst_vla.vla.configuration import FlowHeadConfig, VLAConfig
 from vst_vla.vla.heads.base import ActionHead, masked_mean, step_weights
+
+if TYPE_CHECKING:
+    from vst_vla.policy.configuration_vst_vla import FlowHeadConfig, VSTVLAConfig
 
 
 def time_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
@@ -37,7 +40,7 @@ class FlowMatchingHead(ActionHead):
         hidden_size: the backbone's hidden size (projected to the expert's width).
     """
 
-    def __init__(self, head_config: FlowHeadConfig, policy_config: VLAConfig, tokenizer, hidden_size: int) -> None:
+    def __init__(self, head_config: FlowHeadConfig, policy_config: VSTVLAConfig, tokenizer, hidden_size: int) -> None:
         super().__init__()
         width = head_config.hidden_size
         self.chunk_size = policy_config.chunk_size

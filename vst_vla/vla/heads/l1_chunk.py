@@ -7,13 +7,17 @@ forward pass yields the whole chunk (parallel decoding), instead of chunk·A aut
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from transformers import BatchFeature
 
-from vst_vla.vla.configuration import L1ChunkHeadConfig, VLAConfig
 from vst_vla.vla.heads.base import ActionHead, masked_mean, step_weights
 from vst_vla.vlm.tokenizer import add_missing_tokens
+
+if TYPE_CHECKING:
+    from vst_vla.policy.configuration_vst_vla import L1ChunkHeadConfig, VSTVLAConfig
 
 
 def query_token(i: int) -> str:
@@ -30,7 +34,8 @@ class L1ChunkHead(ActionHead):
         hidden_size: the backbone's hidden size.
     """
 
-    def __init__(self, head_config: L1ChunkHeadConfig, policy_config: VLAConfig, tokenizer, hidden_size: int) -> None:
+    def __init__(self, head_config: L1ChunkHeadConfig, policy_config: VSTVLAConfig, tokenizer,
+                 hidden_size: int) -> None:
         super().__init__()
         self.chunk_size = policy_config.chunk_size
         self.action_dim = policy_config.action_dim

@@ -7,15 +7,19 @@ greedy with a KV cache and logits masked to action tokens, so the output always 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import BatchFeature, LogitsProcessor, LogitsProcessorList
 
 from vst_vla.vla.action_tokenizer import ActionTokenizer
-from vst_vla.vla.configuration import TokenHeadConfig, VLAConfig
 from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.heads.base import ActionHead, masked_mean, step_weights
+
+if TYPE_CHECKING:
+    from vst_vla.policy.configuration_vst_vla import TokenHeadConfig, VSTVLAConfig
 
 END_OF_TURN = "<|im_end|>"
 
@@ -44,7 +48,7 @@ class TokenActionHead(ActionHead):
         tokenizer: the backbone tokenizer; the action tokens are added to it.
     """
 
-    def __init__(self, head_config: TokenHeadConfig, policy_config: VLAConfig, tokenizer, hidden_size: int) -> None:
+    def __init__(self, head_config: TokenHeadConfig, policy_config: VSTVLAConfig, tokenizer, hidden_size: int) -> None:
         super().__init__()
         self.action_tokenizer = ActionTokenizer(tokenizer, head_config.n_bins)
         self.chunk_size = policy_config.chunk_size

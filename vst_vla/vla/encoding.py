@@ -1,77 +1,67 @@
-"""The VLA's input/output pipeline, kept outside the ``nn.Module`` and saved with every checkpoint.
+"""The backbone's inputs: a pre-processed batch → Qwen2.5-VL tensors (chat template, image processing, tokens).
 
-In: LeRobot-style batch (camera images float [0, 1] (B, 3, H, W), ``task`` strings) → the VST prompt in the
-backbone's chat template → Qwen2.5-VL processor tensors (resize, patchify, tokenize; left padding so prompts
-end where generation starts). Out: normalized actions in [-1, 1] → raw units via the q01/q99 statistics.
+In: a batch as the policy's pre-processor leaves it: camera images float [0, 1] (B, 3, H, W), ``task`` holding
+the VST prompt text (the pre-processor's prompt step formats it), the normalized state. Out: the chat-formatted
+prompt (images, the ``<|state|>`` placeholder, the prompt text) as Qwen2.5-VL processor tensors (resize,
+patchify, tokenize; left padding so prompts end where generation starts).
+
+Why in the model and not a processor step: LeRobot's pipelines save each step's JSON config and tensors, not a
+tokenizer's files; its own ``TokenizerProcessorStep`` reloads a tokenizer by Hub name, which this project's
+offline tokenizer does not have. The tokenizer and image processor therefore travel with the model, in the
+checkpoint's ``processor/`` directory, as SmolVLA keeps its image resizing in its model.
 """
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import BatchFeature, Qwen2_5_VLProcessor
 
-from vst_vla.constants import ACTION, OBS_STATE, TASK
-from vst_vla.vla.configuration import VLAConfig
+from vst_vla.constants import OBS_STATE, TASK
 from vst_vla.vla.errors import InvalidObservationError
-from vst_vla.vla.normalization import (
-    STATS_FILENAME,
-    MissingStatsError,
-    QuantileNormalizer,
-    load_stats,
-    save_stats,
-)
 from vst_vla.vla.state import STATE_TOKEN
+
+if TYPE_CHECKING:
+    from vst_vla.policy.configuration_vst_vla import VSTVLAConfig
 
 PROCESSOR_SUBDIR = "processor"
 
 
-class VLAProcessor:
-    """Prompting, image/text encoding and action (un)normalization for one VLA.
+class VLAInputEncoder:
+    """Chat prompt, image processing and tokenization of a batch for one VLA (no statistics: the pre-processor
+    normalized the state already).
 
     Args:
         hf_processor: the backbone's ``Qwen2_5_VLProcessor`` (tokenizer already holding the action tokens).
-        config: the policy config (image keys, prompt template).
-        stats: ``{feature: {"q01": [...], "q99": [...], ...}}``; must contain ``action``.
+        config: the policy config (image keys, state use and size).
     """
 
-    def __init__(self, hf_processor: Qwen2_5_VLProcessor, config: VLAConfig, stats: dict) -> None:
+    def __init__(self, hf_processor: Qwen2_5_VLProcessor, config: VSTVLAConfig) -> None:
         self.hf_processor = hf_processor
         self.hf_processor.tokenizer.padding_side = "left"
         self.config = config
-        self.stats = stats
-        self.action_normalizer = QuantileNormalizer.from_stats(stats, ACTION)
-        self.state_normalizer = QuantileNormalizer.from_stats(stats, OBS_STATE) if config.use_state else None
-        if self.state_normalizer is not None and config.state_dim and self.state_normalizer.dim != config.state_dim:
-            raise MissingStatsError(
-                f"statistics for {OBS_STATE!r} have {self.state_normalizer.dim} dimensions but policy.state_dim is "
-                f"{config.state_dim}"
-            )
-        if config.action_dim and self.action_normalizer.dim != config.action_dim:
-            raise MissingStatsError(
-                f"statistics for {ACTION!r} have {self.action_normalizer.dim} dimensions but policy.action_dim is "
-                f"{config.action_dim}"
-            )
 
     @property
     def tokenizer(self):
         return self.hf_processor.tokenizer
 
-    def prompt_text(self, instruction: str) -> str:
-        """The chat-formatted prompt for one instruction, ending at the assistant's turn."""
+    def prompt_text(self, prompt: str) -> str:
+        """The chat-formatted prompt around one prompt text, ending at the assistant's turn."""
         content = [{"type": "image"} for _ in self.config.image_keys]
         if self.config.use_state:
             content.append({"type": "text", "text": STATE_TOKEN})
-        content.append({"type": "text", "text": self.config.prompt_template.format(instruction=instruction.strip())})
+        content.append({"type": "text", "text": prompt})
         return self.hf_processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
 
     def encode(self, batch: dict, suffixes: list[str] | None = None) -> BatchFeature:
         """Model inputs for a batch: input_ids/attention_mask (B, L), pixel_values, image_grid_thw, ...
 
         Args:
-            batch: images under ``config.image_keys`` (B, 3, H, W) float in [0, 1] (or uint8), ``task`` list[str].
+            batch: images under ``config.image_keys`` (B, 3, H, W) float in [0, 1] (or uint8), ``task`` the prompt
+                texts (one string or B of them).
             suffixes: per-sample text appended after the prompt (training targets), or None for inference.
         """
         self.check_batch(batch)
@@ -124,34 +114,17 @@ class VLAProcessor:
                 raise InvalidObservationError(f"{OBS_STATE!r} contains NaN or inf; refusing to act on it")
         return batch_size
 
-    def normalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
-        return self.action_normalizer.normalize(actions)
-
-    def normalize_state(self, state: torch.Tensor) -> torch.Tensor:
-        if self.state_normalizer is None:
-            raise RuntimeError("this policy does not use the state (policy.use_state is false)")
-        return self.state_normalizer.normalize(state)
-
-    def unnormalize_actions(self, actions: torch.Tensor) -> torch.Tensor:
-        return self.action_normalizer.unnormalize(actions)
-
     def save(self, directory: Path) -> None:
-        """Write the HF processor files (tokenizer, image processor, chat template) and the stats."""
+        """Write the HF processor files (tokenizer, image processor, chat template) into ``directory/processor``."""
         sub = Path(directory) / PROCESSOR_SUBDIR
         if sub.exists():
             shutil.rmtree(sub)
         self.hf_processor.save_pretrained(sub)
-        save_stats(self.stats, Path(directory))
 
-    @classmethod
-    def load(cls, directory: Path, config: VLAConfig) -> VLAProcessor:
-        """Rebuild from a checkpoint directory; refuses when the normalization stats are missing."""
-        stats = load_stats(Path(directory))
-        hf_processor = Qwen2_5_VLProcessor.from_pretrained(Path(directory) / PROCESSOR_SUBDIR, local_files_only=True)
-        try:
-            return cls(hf_processor, config, stats)
-        except MissingStatsError as err:
-            raise MissingStatsError(f"{Path(directory) / STATS_FILENAME}: {err}") from None
+
+def load_hf_processor(directory: Path) -> Qwen2_5_VLProcessor:
+    """The HF processor a checkpoint saved with :meth:`VLAInputEncoder.save` (offline)."""
+    return Qwen2_5_VLProcessor.from_pretrained(Path(directory) / PROCESSOR_SUBDIR, local_files_only=True)
 
 
 def _checked_tensor(value: object, key: str, shape: tuple[int | None, ...], what: str, batch_size: int) -> torch.Tensor:
