@@ -100,9 +100,9 @@ def main(cfg: DictConfig) -> None:
         print(summary["report"])
     if "phases_s" in summary:
         logging.getLogger(__name__).info("phases (s): %s", summary["phases_s"])
-    if summary.get("checkpoint") and summary.get("stage", "vla") == "vla" and "eval" in summary:
-        print(f"LeRobot policy: {summary['checkpoint']}/pretrained_model (lerobot-eval / lerobot-rollout "
-              "--policy.path=...)")
+    if summary.get("policy_path"):
+        print(f"LeRobot policy: {summary['policy_path']} (vst-vla eval policy_path=..., lerobot-eval / "
+              "lerobot-rollout --policy.path=...)")
 
 
 if __name__ == "__main__":

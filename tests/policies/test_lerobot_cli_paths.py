@@ -42,8 +42,10 @@ def vst_vla_run(tiny_lift_dataset, tmp_path_factory, compose_config) -> dict:
 
 
 def policy_path(run: dict) -> str:
-    """The run's final ``pretrained_model``: the directory ``--policy.path`` takes (no export step in between)."""
-    return run["checkpoint"] + "/pretrained_model"
+    """The run's final ``pretrained_model``, as its summary names it: the directory ``--policy.path`` takes (no
+    export step in between)."""
+    assert run["policy_path"] == run["checkpoint"] + "/pretrained_model"
+    return run["policy_path"]
 
 
 def test_vst_vla_train_checkpoint_is_a_lerobot_policy(vst_vla_run: dict) -> None:

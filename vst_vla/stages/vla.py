@@ -107,6 +107,8 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     out = {"run_dir": str(run_dir), "phases_s": timer.seconds, "start_step": result.start_step,
            "final_step": result.final_step, "final_loss": result.last_loss, **result.precision.as_dict(),
            "checkpoint": str(result.last_checkpoint) if result.last_checkpoint else None,
+           # The LeRobot policy directory: what --policy.path, vst_vla.eval and a robot take.
+           "policy_path": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,
            "eval": summary.to_dict() if summary else None,
            "eval_ablations": {name: s.to_dict() for name, s in ablated.items()}}
     write_json_atomic(run_dir / RUN_SUMMARY, out)

@@ -63,7 +63,7 @@ def _hydra(trial: Path) -> list[str]:
 # ---- training stages -----------------------------------------------------------------------------------------------
 
 # Run-summary fields that name this trial's paths or its timing; the rest must equal the reference's.
-_SUMMARY_PATH_KEYS = ("run_dir", "checkpoint", "start_step", "hub_url", "report")
+_SUMMARY_PATH_KEYS = ("run_dir", "checkpoint", "policy_path", "start_step", "hub_url", "report")
 
 
 def check_training_run(run_name: str) -> Callable[[Path, Path, Tolerance], list[str]]:
