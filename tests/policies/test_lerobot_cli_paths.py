@@ -7,6 +7,7 @@
   counts its steps is marked slow; its refusal of a wrong camera (before the control loop) stays in the default run.
 * ``lerobot-train --policy.type=vst_vla`` on a dataset collected by ``vst_vla.collect`` → ``vst_vla.eval`` and
   ``ProcessedPolicy.from_pretrained`` (the env found through the training dataset).
+* ``lerobot-train --policy.path`` on the stage's checkpoint: LeRobot's loop fine-tunes it as it is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 BIN = Path(sys.executable).parent
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
@@ -124,3 +126,24 @@ def test_lerobot_train_checkpoint_runs_in_vst_vla_eval(tiny_lift_dataset, tmp_pa
     # The same directory is what the vst_vla stage and rollouts load: no conversion in either direction.
     policy = ProcessedPolicy.from_pretrained(checkpoint)
     assert policy.env_metadata["env"]["image_size"] == 64 and policy.config.head.type == "l1_chunk"
+
+
+def test_lerobot_train_fine_tunes_a_stage_checkpoint(vst_vla_run: dict, tiny_lift_dataset, tmp_path: Path) -> None:
+    """``lerobot-train --policy.path`` takes the VLA stage's checkpoint as it is and continues training it."""
+    from safetensors.torch import load_file
+
+    from vst_vla.policy.processed import ProcessedPolicy
+
+    out = tmp_path / "finetune"
+    run_cli([
+        str(BIN / "lerobot-train"), "--dataset.repo_id=local/tiny_lift", f"--dataset.root={tiny_lift_dataset.root}",
+        "--dataset.video_backend=pyav", f"--policy.path={policy_path(vst_vla_run)}", "--policy.device=cpu",
+        "--policy.push_to_hub=false", "--steps=2", "--batch_size=2", "--save_freq=2", "--num_workers=0",
+        "--wandb.enable=false", f"--output_dir={out}",
+    ], cwd=tmp_path)
+    checkpoint = out / "checkpoints" / "000002" / "pretrained_model"
+    before = load_file(Path(policy_path(vst_vla_run)) / "model.safetensors")
+    after = load_file(checkpoint / "model.safetensors")
+    assert before.keys() == after.keys()
+    assert any(not torch.equal(before[name], after[name]) for name in before), "two steps changed no weight"
+    assert ProcessedPolicy.from_pretrained(checkpoint).config.head.type == "tokens"
