@@ -224,10 +224,7 @@ class VSTVLAPolicy(PreTrainedPolicy, AutocastModule):
         trainable (call :meth:`merge_lora` to act without them). Refuses a missing or truncated file by name."""
         path = Path(pretrained_name_or_path)
         if path.is_dir():
-            for name in ("config.json", WEIGHTS_FILENAME, BACKBONE_CONFIG_FILENAME):
-                if not (path / name).is_file():
-                    raise MissingInputError(f"{path} is not a vst-vla checkpoint: {name} is missing")
-            check_safetensors(path / WEIGHTS_FILENAME, CHECKPOINT_HINT)
+            check_checkpoint_files(path)
             kwargs.setdefault("checkpoint_dir", path)
         kwargs.setdefault("strict", True)
         policy = super().from_pretrained(pretrained_name_or_path, **kwargs)
@@ -235,6 +232,14 @@ class VSTVLAPolicy(PreTrainedPolicy, AutocastModule):
             policy.lora = LoraAdapters.load(policy.backbone, path / ADAPTER_DIR)
             policy._attach_state_injector()
         return policy
+
+
+def check_checkpoint_files(directory: Path) -> None:
+    """Refuse a directory that lacks a policy file, or whose weights file is cut short, naming the file."""
+    for name in ("config.json", WEIGHTS_FILENAME, BACKBONE_CONFIG_FILENAME):
+        if not (directory / name).is_file():
+            raise MissingInputError(f"{directory} is not a vst-vla checkpoint: {name} is missing")
+    check_safetensors(directory / WEIGHTS_FILENAME, CHECKPOINT_HINT)
 
 
 def _build_vlm(config: VSTVLAConfig, checkpoint_dir: str | Path | None) -> tuple[nn.Module, Any]:

@@ -31,7 +31,7 @@ from torch import nn
 from vst_vla.errors import CorruptFileError, MissingInputError
 from vst_vla.io import atomic_directory
 from vst_vla.policy.configuration_vst_vla import VSTVLAConfig
-from vst_vla.policy.modeling_vst_vla import BACKBONE_CONFIG_FILENAME, WEIGHTS_FILENAME, VSTVLAPolicy
+from vst_vla.policy.modeling_vst_vla import VSTVLAPolicy, check_checkpoint_files
 from vst_vla.policy.processor_vst_vla import check_pipeline_stats, make_vst_vla_pre_post_processors
 from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.normalization import MissingStatsError
@@ -150,9 +150,7 @@ class ProcessedPolicy(nn.Module):
         if not directory.is_dir():
             raise MissingInputError(f"checkpoint directory {directory} does not exist (expected a pretrained_model "
                                     "directory holding config.json and model.safetensors)")
-        for name in ("config.json", WEIGHTS_FILENAME, BACKBONE_CONFIG_FILENAME):
-            if not (directory / name).is_file():
-                raise MissingInputError(f"{directory} is not a vst-vla checkpoint: {name} is missing")
+        check_checkpoint_files(directory)  # the policy's files first: a bare directory is not a checkpoint at all
         for name in (PREPROCESSOR_FILE, POSTPROCESSOR_FILE):
             if not (directory / name).is_file():
                 raise MissingStatsError(f"{directory / name} not found: the checkpoint has no processor pipelines "

@@ -44,9 +44,18 @@ from vst_vla.vla.normalization import MissingStatsError, check_quantile_stats
 logger = logging.getLogger(__name__)
 
 
+class _FeaturePreservingStep(ProcessorStep):
+    """A step that checks or rescales values but changes no feature's key, type or shape."""
+
+    def transform_features(
+        self, features: dict[PipelineFeatureType, dict[str, PolicyFeature]]
+    ) -> dict[PipelineFeatureType, dict[str, PolicyFeature]]:
+        return features
+
+
 @ProcessorStepRegistry.register(name="vst_vla_check_inputs")
 @dataclass
-class VSTVLAInputCheckProcessorStep(ProcessorStep):
+class VSTVLAInputCheckProcessorStep(_FeaturePreservingStep):
     """The state (and a training batch's action) refused unless real, finite and of the policy's size; cast to
     float32. Runs before normalization, which would otherwise clip an inf reading to an ordinary ±1, drop a
     complex value's imaginary part, fail on a wrong size without naming the key, or cast its statistics down to
@@ -70,11 +79,6 @@ class VSTVLAInputCheckProcessorStep(ProcessorStep):
     def get_config(self) -> dict[str, Any]:
         return {"state_dim": self.state_dim, "action_dim": self.action_dim}
 
-    def transform_features(
-        self, features: dict[PipelineFeatureType, dict[str, PolicyFeature]]
-    ) -> dict[PipelineFeatureType, dict[str, PolicyFeature]]:
-        return features
-
 
 def _checked_real(value: Any, key: str, dim: int | None, dim_name: str) -> torch.Tensor:
     """``value`` as a float32 tensor, or an InvalidObservationError naming ``key`` and what was expected."""
@@ -92,7 +96,7 @@ def _checked_real(value: Any, key: str, dim: int | None, dim_name: str) -> torch
 
 @ProcessorStepRegistry.register(name="vst_vla_prompt")
 @dataclass
-class VSTVLAPromptProcessorStep(ProcessorStep):
+class VSTVLAPromptProcessorStep(_FeaturePreservingStep):
     """The instruction (``task``) into the VST prompt, e.g. "What action should the robot take to lift the cube?".
 
     Refuses a ``task`` that is not one non-empty string or a list of them, naming what it got.
@@ -118,15 +122,10 @@ class VSTVLAPromptProcessorStep(ProcessorStep):
     def get_config(self) -> dict[str, Any]:
         return {"template": self.template}
 
-    def transform_features(
-        self, features: dict[PipelineFeatureType, dict[str, PolicyFeature]]
-    ) -> dict[PipelineFeatureType, dict[str, PolicyFeature]]:
-        return features
-
 
 @ProcessorStepRegistry.register(name="vst_vla_clip_normalized")
 @dataclass
-class VSTVLAClipProcessorStep(ProcessorStep):
+class VSTVLAClipProcessorStep(_FeaturePreservingStep):
     """The normalized state and action clipped to [-1, 1], after LeRobot's normalizer (which does not clip).
 
     Values outside [q01, q99] are the demonstrations' outliers; clipping keeps them from stretching the range the
@@ -144,15 +143,10 @@ class VSTVLAClipProcessorStep(ProcessorStep):
             transition[TransitionKey.ACTION] = action.float().clamp(-1.0, 1.0)
         return transition
 
-    def transform_features(
-        self, features: dict[PipelineFeatureType, dict[str, PolicyFeature]]
-    ) -> dict[PipelineFeatureType, dict[str, PolicyFeature]]:
-        return features
-
 
 @ProcessorStepRegistry.register(name="vst_vla_normalized_action")
 @dataclass
-class VSTVLANormalizedActionProcessorStep(ProcessorStep):
+class VSTVLANormalizedActionProcessorStep(_FeaturePreservingStep):
     """First step of the post-processor: the policy's normalized action, checked and clipped to [-1, 1].
 
     Raises :class:`UnsafeActionError` on NaN/inf (clipping would turn inf into a full-scale command) or on a last
@@ -184,15 +178,10 @@ class VSTVLANormalizedActionProcessorStep(ProcessorStep):
     def get_config(self) -> dict[str, Any]:
         return {"action_dim": self.action_dim}
 
-    def transform_features(
-        self, features: dict[PipelineFeatureType, dict[str, PolicyFeature]]
-    ) -> dict[PipelineFeatureType, dict[str, PolicyFeature]]:
-        return features
-
 
 @ProcessorStepRegistry.register(name="vst_vla_action_safety")
 @dataclass
-class VSTVLAActionSafetyProcessorStep(ProcessorStep):
+class VSTVLAActionSafetyProcessorStep(_FeaturePreservingStep):
     """Last line of defence before an action reaches an env or robot (runs after un-normalization).
 
     Raises :class:`UnsafeActionError` on NaN/inf or on an action whose size does not match the bounds, and clips
@@ -231,11 +220,6 @@ class VSTVLAActionSafetyProcessorStep(ProcessorStep):
 
     def get_config(self) -> dict[str, Any]:
         return {"low": self.low, "high": self.high}
-
-    def transform_features(
-        self, features: dict[PipelineFeatureType, dict[str, PolicyFeature]]
-    ) -> dict[PipelineFeatureType, dict[str, PolicyFeature]]:
-        return features
 
 
 def make_vst_vla_pre_post_processors(

@@ -61,7 +61,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     """Run the whole VLA stage; returns (and writes to ``run_summary.json``) timings, losses and eval results."""
     run_dir = Path(cfg.output_root) / cfg.run_name
     # Refused before anything is collected or written: a device this machine lacks, an output it cannot write.
-    resolve_device(cfg.trainer.device)
+    device = resolve_device(cfg.trainer.device)
     check_writable_destination(run_dir, "output_root/run_name")
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     timer = _PhaseTimer()
@@ -77,7 +77,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
         dataset = VLATrainingDataset.from_config(cfg.dataset, chunk_size=cfg.policy.chunk_size)
     env_metadata = load_env_metadata(dataset_root)
     _check_env_matches_dataset(cfg, dataset)
-    policy_cfg = dataclasses.replace(cfg.policy, device=str(resolve_device(cfg.trainer.device))).with_features(
+    policy_cfg = dataclasses.replace(cfg.policy, device=str(device)).with_features(
         dataset.image_shapes, dataset.action_dim, dataset.state_dim if cfg.policy.use_state else 0)
     resume_from = _resume_point(cfg, run_dir, policy_cfg)
     with timer.time("build_policy"):
