@@ -4,7 +4,7 @@
 
 Every variant is a whole :func:`vst_vla.data.collect.collect_demos` run (roll-outs, PNG staging, AV1 encoding,
 parquet; worker start-up included) into a fresh temporary directory, with the env exactly as its
-``configs/env/<name>.yaml`` file describes it and seeds 0, 1, ... "seconds" is the collection's own wall-clock
+registered env type (``env=<name>``) describes it and seeds 0, 1, ... "seconds" is the collection's own wall-clock
 time; "CPU s" is the CPU time the collecting process and its workers used, which depends much less than
 wall-clock time on what else a shared machine runs. LeRobot is imported once before the first variant, so no
 variant pays for it (a collection process pays it once, whatever its worker count). Prints a markdown table (the
@@ -29,7 +29,6 @@ from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # before anything can import MuJoCo (also inherited by the workers)
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "env"
 
 
 def run(
@@ -38,7 +37,7 @@ def run(
     """Collect ``episodes`` expert episodes of every env with every worker count; one row per (env, workers).
 
     Args:
-        envs: names of ``configs/env`` files (or registered env types, with their defaults).
+        envs: registered env types (with their defaults).
         episodes: episodes each variant keeps (failed ones are dropped and retried, as in a real collection).
         workers: worker counts to compare (1 = in the collecting process).
 
@@ -51,7 +50,7 @@ def run(
     from vst_vla.data.config import CollectConfig
     from vst_vla.data.multitask import resolve_tasks
 
-    env_cfgs = resolve_tasks(list(envs), {}, CONFIG_DIR)
+    env_cfgs = resolve_tasks(list(envs), {})
     rows = []
     for name, env_cfg in env_cfgs.items():
         for n in workers:
@@ -101,7 +100,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 def main() -> None:
     """Parse the command line, run every variant, print the table and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--envs", nargs="+", default=["lift", "pick_place_can"], help="configs/env names")
+    parser.add_argument("--envs", nargs="+", default=["lift", "pick_place_can"], help="registered env types")
     parser.add_argument("--episodes", type=int, default=4, help="episodes kept per variant")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--out", help="also write the rows as JSON here")

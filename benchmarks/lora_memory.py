@@ -4,7 +4,7 @@
 
 The model is the shipped public architecture (``vst_vla/vlm/presets``) built on the meta device: every parameter
 has its real shape and no memory, nothing is downloaded, and it takes seconds. The adapters are the library's own
-(``vst_vla.vlm.lora``, through peft) with ``configs/lora/default.yaml``'s modules at rank ``--r``, so the trainable
+(``vst_vla.vlm.lora``, through peft) with ``LoraConfig``'s default modules at rank ``--r``, so the trainable
 counts are what a run trains. The VLA row is the tokens-head policy of ``bench_startup.py`` (chunk 4, 7-D actions,
 9-D state): LoRA plus its declared extras (the state projection and the embedding rows of its 257 added tokens).
 

@@ -69,14 +69,11 @@ def tiny_lift_dataset(tmp_path_factory: pytest.TempPathFactory) -> TinyLiftDatas
 def _compose_config(name: str, overrides: Sequence[str] = ()) -> dict:
     """``configs/<name>.yaml`` (the checkout's) composed with ``overrides``, unresolved, as the plain dict an entry
     point parses (without hydra's own ``hydra`` section)."""
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from vst_vla.config import HYDRA_CONFIG_DIR
+    from vst_vla.config.store import compose
 
-    with initialize_config_dir(config_dir=HYDRA_CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name=name, overrides=list(overrides))
-    out = OmegaConf.to_container(cfg, resolve=False)
+    out = OmegaConf.to_container(compose(name, overrides), resolve=False)
     out.pop("hydra", None)
     return out
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from vst_vla.config.parse import ConfigError
 from vst_vla.config.schema import RolloutConfig
 from vst_vla.eval import EvalCommandConfig, run_eval
 from vst_vla.train import run
@@ -48,5 +49,14 @@ def test_missing_dataset_feature_is_refused_before_training(tmp_path, tiny_lift_
     overrides = ["experiment=debug", f"dataset.root={tiny_lift_dataset.root}", f"output_root={tmp_path}/runs",
                  "dataset.state_key=observation.joint_pos"]
     with pytest.raises(Exception, match="observation.joint_pos"):
+        run(compose_config("train", overrides))
+    assert not (tmp_path / "runs" / "debug" / "checkpoints").exists()
+
+
+def test_cameras_the_env_does_not_render_are_refused_before_training(tmp_path, tiny_lift_dataset, compose_config):
+    """A dataset from another simulator fails before training when the stage would evaluate it in ``env``."""
+    overrides = ["experiment=debug", f"dataset.root={tiny_lift_dataset.root}", f"output_root={tmp_path}/runs",
+                 "env.cameras=[robot0_eye_in_hand]"]
+    with pytest.raises(ConfigError, match=r"cameras \['observation.images.agentview'\] that env 'lift' does not"):
         run(compose_config("train", overrides))
     assert not (tmp_path / "runs" / "debug" / "checkpoints").exists()

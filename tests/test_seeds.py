@@ -11,12 +11,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from vst_vla.config import HYDRA_CONFIG_DIR
 from vst_vla.config.parse import dataclass_from_dict
 from vst_vla.config.schema import RolloutConfig, train_config_from_dict
+from vst_vla.config.store import compose
 from vst_vla.data.config import CollectConfig
 from vst_vla.errors import ConfigError
 from vst_vla.eval import EvalCommandConfig
@@ -24,9 +23,7 @@ from vst_vla.seeds import DEMO_SEED_BASE, EVAL_SEED_BASE, check_eval_seeds, demo
 
 
 def _compose(name: str, overrides: list[str] | None = None) -> dict:
-    with initialize_config_dir(config_dir=HYDRA_CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name=name, overrides=overrides or [])
-    out = OmegaConf.to_container(cfg, resolve=True)
+    out = OmegaConf.to_container(compose(name, overrides or []), resolve=True)
     out.pop("hydra", None)
     return out
 

@@ -2,7 +2,7 @@
 
     python -m vst_vla.collect                                   # 20 Lift episodes -> outputs/datasets/lift
     python -m vst_vla.collect collect.num_episodes=50 env.image_size=96 collect.overwrite=true
-    python -m vst_vla.collect env=lift                          # any file of configs/env
+    python -m vst_vla.collect env=stack                         # any registered env type (vst_envs.ENVS)
 
 Several tasks into ONE dataset (``collect.num_episodes`` each; every frame keeps its own instruction as the
 LeRobot task string):
@@ -10,11 +10,11 @@ LeRobot task string):
     python -m vst_vla.collect --config-name collect_multitask   # the preset: lift + tabletop_pick
     python -m vst_vla.collect +tasks=[lift,tabletop_pick] +task_overrides.image_size=64 collect.root=outputs/datasets/mt
 
-A task is a file of ``configs/env`` or a registered env type (defaults), or an inline env dict; ``task_overrides``
+A task is a registered env type (its defaults) or an inline env dict; ``task_overrides``
 sets fields on every task (``env.*`` overrides do not apply to ``tasks`` and are refused). The tasks must share
 cameras, image size, control frequency and state / action layout (:mod:`vst_vla.data.multitask`).
 
-Hydra composes ``configs/collect.yaml`` (env group default: ``configs/env/lift.yaml``); this entry point turns
+Hydra composes ``configs/collect.yaml`` (env group default: ``lift``, LiftEnvConfig's defaults); this entry point turns
 the result into dataclasses and hands them to :func:`vst_vla.data.collect.collect_demos` (or
 :func:`~vst_vla.data.collect.collect_multitask_demos`). Hydra keeps the working directory (no ``chdir``), so
 relative paths are relative to where you run the command; its own logs go to ``outputs/hydra/collect/<time>``.
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import hydra
@@ -37,6 +36,7 @@ from vst_envs.config import env_config_from_dict
 
 from vst_vla.config import HYDRA_CONFIG_DIR
 from vst_vla.config.parse import ConfigError, container_from_hydra, dataclass_from_dict
+from vst_vla.config.store import register_config_defaults
 from vst_vla.data.collect import CollectReport, collect_demos, collect_multitask_demos
 from vst_vla.data.config import CollectConfig
 from vst_vla.data.multitask import resolve_tasks
@@ -45,8 +45,6 @@ from vst_vla.hub.command import DATASET_COMMANDS_FILE, record_invocation
 from vst_vla.hub.config import HubConfig
 from vst_vla.hub.push import push_dataset
 from vst_vla.hub.reachability import check_can_push
-
-ENV_CONFIG_DIR = Path(HYDRA_CONFIG_DIR) / "env"
 
 
 def _command_line_env_overrides() -> list[str]:
@@ -90,7 +88,7 @@ def _collect_tasks(cfg: dict[str, Any], collect_cfg: CollectConfig, env_override
             "with task_overrides.<field>=<value> (or +task_overrides.<field>=... when the config has none)"
         )
     with _as_config_error("tasks"):
-        env_cfgs = resolve_tasks(tasks, cfg.get("task_overrides") or {}, ENV_CONFIG_DIR)
+        env_cfgs = resolve_tasks(tasks, cfg.get("task_overrides") or {})
     return collect_multitask_demos(env_cfgs, collect_cfg)
 
 
@@ -103,6 +101,9 @@ def _as_config_error(field: str) -> Iterator[None]:
         if isinstance(err, ConfigError):
             raise
         raise ConfigError(f"{field}: {err.args[0] if isinstance(err, KeyError) and err.args else err}") from err
+
+
+register_config_defaults()  # before hydra composes: the defaults the YAML files leave out
 
 
 @hydra.main(config_path=HYDRA_CONFIG_DIR, config_name="collect", version_base="1.3")

@@ -25,6 +25,7 @@ import vst_vla  # noqa: F401  (sets MUJOCO_GL before any simulator import)
 from vst_vla.config import HYDRA_CONFIG_DIR
 from vst_vla.config.parse import container_from_hydra, dataclass_from_dict
 from vst_vla.config.schema import RolloutConfig
+from vst_vla.config.store import register_config_defaults
 from vst_vla.errors import ConfigError, MissingInputError, exit_on_user_error
 from vst_vla.io import check_writable_destination, write_json_atomic
 from vst_vla.precision import PRECISIONS, apply_precision, resolve_precision
@@ -146,6 +147,9 @@ def run_eval(cfg: EvalCommandConfig) -> EvalSummary | dict[str, EvalSummary]:
     print(format_summary_table(summaries))
     print(f"results: {out_dir} (per task in its sub-directories; plot: {out_dir / PLOT_FILE})")
     return summaries
+
+
+register_config_defaults()  # before hydra composes: the defaults the YAML files leave out
 
 
 @hydra.main(config_path=HYDRA_CONFIG_DIR, config_name="eval", version_base="1.3")

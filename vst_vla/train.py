@@ -21,6 +21,7 @@ import vst_vla  # noqa: F401  (sets MUJOCO_GL before any simulator import)
 from vst_vla.config import HYDRA_CONFIG_DIR
 from vst_vla.config.parse import ConfigError, container_from_hydra
 from vst_vla.config.schema import train_config_from_dict
+from vst_vla.config.store import register_config_defaults
 from vst_vla.errors import exit_on_user_error
 
 
@@ -60,15 +61,9 @@ def run(cfg_dict: dict) -> dict:
 
 def compose_train(overrides: list[str]) -> dict:
     """``configs/train.yaml`` composed with ``overrides`` and resolved (inside or outside a hydra app)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from vst_vla.config.store import compose
 
-    if GlobalHydra.instance().is_initialized():
-        cfg = compose(config_name="train", overrides=overrides)
-    else:
-        with initialize_config_dir(config_dir=HYDRA_CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="train", overrides=overrides)
-    out = container_from_hydra(cfg)
+    out = container_from_hydra(compose("train", overrides))
     out.pop("hydra", None)
     return out
 
@@ -85,6 +80,9 @@ def _command_overrides() -> list[str]:
     from hydra.core.hydra_config import HydraConfig
 
     return [o for o in HydraConfig.get().overrides.task if o.lstrip("+~").split("=")[0].split(".")[0] != "pipeline"]
+
+
+register_config_defaults()  # before hydra composes: the defaults the YAML files leave out
 
 
 @hydra.main(config_path=HYDRA_CONFIG_DIR, config_name="train", version_base="1.3")

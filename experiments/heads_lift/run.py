@@ -17,20 +17,18 @@ from pathlib import Path
 import vst_vla  # noqa: F401  (MUJOCO_GL before any simulator import)
 
 HERE = Path(__file__).resolve().parent
-CONFIGS = HERE.parents[1] / "configs"
 
 
 def run_head(head: str, args: argparse.Namespace, extra: list[str]) -> dict:
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
+    from vst_vla.config.store import compose
     from vst_vla.train import run
 
     overrides = [f"head={head}", f"run_name=heads_lift_{head}", f"dataset.root={args.dataset}",
                  f"trainer.steps={args.steps}", f"trainer.save_every={args.steps}", f"eval.n_episodes={args.episodes}",
                  "eval.n_videos=1", "trainer.wandb.mode=disabled", *extra]
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = OmegaConf.to_container(compose(config_name="train", overrides=overrides), resolve=True)
+    cfg = OmegaConf.to_container(compose("train", overrides), resolve=True)
     cfg.pop("hydra", None)
     return run(cfg)
 

@@ -36,7 +36,7 @@ EVAL=outputs/spatial/eval60x6.parquet
 [ -f "$EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 60 --seed 100000 --max-per-scene 6 --out "$EVAL"
 [ -f "$TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 300 --seed 0 --max-per-scene 4 --out "$TRAIN"
 python -m vst_vla.train stage=sft run_name=sft_theta2 data.train_path=$TRAIN data.eval_path=$EVAL \
-  trainer.steps="$SFT_STEPS" trainer.vision_lr=1e-3 trainer.save_every=400 sft.eval_max_samples=400
+  trainer.steps="$SFT_STEPS" trainer.vision_lr=1e-3 trainer.save_every=400 eval.max_samples=400
 CHOICE="depth_order_points closer_object left_right relative_direction gripper_above_below approach_direction
   closest_to_robot camera_motion point_correspondence multiview_object_relation appearance_order video_camera_turn"
 NUMERIC="point_depth object_distance object_size gripper_height count_objects video_count"
@@ -55,7 +55,7 @@ for FOV in 45 25; do
   [ -f "$A_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 40 --seed 100000 $ALIGN --out "$A_EVAL"
   [ -f "$A_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 800 --seed 0 $ALIGN --out "$A_TRAIN"
   python -m vst_vla.train stage=align run_name=align224fov$FOV data.image_size=224 data.train_path=$A_TRAIN \
-    data.eval_path=$A_EVAL trainer.steps=1000 trainer.save_every=250 sft.eval_max_samples=60
+    data.eval_path=$A_EVAL trainer.steps=1000 trainer.save_every=250 eval.max_samples=60
   for STEP in 000250 000500 000750 001000; do
     python experiments/perception/locate_error.py --data "$A_EVAL" --max-questions 100 \
       --model outputs/train/align224fov$FOV/checkpoints/$STEP/pretrained_model --out "$OUT/locate_fov${FOV}_$STEP"
@@ -92,7 +92,7 @@ for RUN in last fixed; do
   SUFFIX=$([ "$RUN" = fixed ] && echo _fixed || true)
   python -m vst_vla.train stage=sft run_name=sft_choice1_$RUN data.image_size=224 \
     data.train_path=${C_TRAIN%.parquet}$SUFFIX.parquet data.eval_path=${C_EVAL%.parquet}$SUFFIX.parquet \
-    trainer.steps=1200 trainer.vision_lr=1e-3 trainer.save_every=400 sft.eval_max_samples=350
+    trainer.steps=1200 trainer.vision_lr=1e-3 trainer.save_every=400 eval.max_samples=350
   mkdir -p "$RES/engine"
   cp outputs/train/sft_choice1_$RUN/skills.md "$RES/engine/sft_choice1_${RUN}_skills.md"
   cp outputs/train/sft_choice1_$RUN/train_log.jsonl "$RES/engine/sft_choice1_${RUN}_train_log.jsonl"
@@ -100,7 +100,7 @@ done
 # The same with left_right alone (no skill mix, fixed options), 600 steps.
 python -m vst_vla.train stage=sft run_name=sft_lr_fixed data.image_size=224 'data.skills=[left_right]' \
   data.train_path=${C_TRAIN%.parquet}_fixed.parquet data.eval_path=${C_EVAL%.parquet}_fixed.parquet \
-  trainer.steps=600 trainer.vision_lr=1e-3 trainer.save_every=600 sft.eval_max_samples=200
+  trainer.steps=600 trainer.vision_lr=1e-3 trainer.save_every=600 eval.max_samples=200
 cp outputs/train/sft_lr_fixed/skills.md "$RES/engine/sft_lr_fixed_skills.md"
 cp outputs/train/sft_lr_fixed/train_log.jsonl "$RES/engine/sft_lr_fixed_train_log.jsonl"
 
@@ -150,7 +150,7 @@ for RUN in "sft_lr_captions 500" "sft_lr_captions_more 1500" "sft_lr_captions_3 
   set -- $RUN
   python -m vst_vla.train stage=sft run_name=$1 data.image_size=224 "data.skills=[object_inventory,object_order,left_right]" \
     data.train_path=${I_TRAIN%.parquet}_fixed.parquet data.eval_path=${I_EVAL%.parquet}_fixed.parquet \
-    trainer.steps=$2 trainer.vision_lr=1e-3 trainer.save_every=500 sft.eval_max_samples=1000 "${FROM[@]}"
+    trainer.steps=$2 trainer.vision_lr=1e-3 trainer.save_every=500 eval.max_samples=1000 "${FROM[@]}"
   cp outputs/train/$1/skills.md "$RES/engine/$1_skills.md"
   cp outputs/train/$1/train_log.jsonl "$RES/engine/$1_train_log.jsonl"
   FROM=(model=local model.pretrained_path=outputs/train/$1/checkpoints/last/pretrained_model)
@@ -182,8 +182,8 @@ R_EVAL=${I_EVAL%.parquet}_reason.parquet
 [ -f "$R_EVAL" ] || python experiments/perception/canonical_options.py "$I_EVAL" "$R_EVAL" --reason left_right
 python -m vst_vla.train stage=sft run_name=sft_lr_reason data.image_size=224 \
   "data.skills=[object_inventory,object_order,left_right]" data.train_path="$R_TRAIN" data.eval_path="$R_EVAL" \
-  trainer.steps=3000 trainer.vision_lr=1e-3 trainer.save_every=500 sft.eval_max_samples=1000 \
-  sft.eval_max_new_tokens=96
+  trainer.steps=3000 trainer.vision_lr=1e-3 trainer.save_every=500 eval.max_samples=1000 \
+  eval.max_new_tokens=96
 cp outputs/train/sft_lr_reason/skills.md "$RES/engine/sft_lr_reason_skills.md"
 cp outputs/train/sft_lr_reason/train_log.jsonl "$RES/engine/sft_lr_reason_train_log.jsonl"
 # Each step of its left_right answers scored on its own: the list, the side read off it, the letter.
@@ -205,8 +205,8 @@ engine_reason() {  # run name, train file, eval file, steps, then model override
   local name=$1 train=$2 eval=$3 steps=$4; shift 4
   python -m vst_vla.train stage=sft run_name=$name data.image_size=224 \
     "data.skills=[object_inventory,object_order,left_right]" data.train_path="$train" data.eval_path="$eval" \
-    trainer.steps=$steps trainer.vision_lr=1e-3 trainer.save_every=500 sft.eval_max_samples=1000 \
-    sft.eval_max_new_tokens=96 "$@"
+    trainer.steps=$steps trainer.vision_lr=1e-3 trainer.save_every=500 eval.max_samples=1000 \
+    eval.max_new_tokens=96 "$@"
   cp outputs/train/$name/skills.md "$RES/engine/${name}_skills.md"
   cp outputs/train/$name/train_log.jsonl "$RES/engine/${name}_train_log.jsonl"
   python experiments/perception/reasoning_steps.py outputs/train/$name/checkpoints/last/pretrained_model \

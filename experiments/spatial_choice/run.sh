@@ -20,7 +20,7 @@ mkdir -p "$OUT"
   --skills $SKILLS --out "$TRAIN"
 [ -f "$EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 60 --seed 100000 --max-per-scene 6 \
   --skills $SKILLS --out "$EVAL"
-DATA="data.train_path=$TRAIN data.eval_path=$EVAL sft.eval_max_samples=2000 trainer.vision_lr=1e-3"
+DATA="data.train_path=$TRAIN data.eval_path=$EVAL eval.max_samples=2000 trainer.vision_lr=1e-3"
 
 run() {  # run_name, then overrides
   local name=$1; shift

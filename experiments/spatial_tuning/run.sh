@@ -14,14 +14,14 @@ DATA="data.train_path=$TRAIN data.eval_path=$EVAL"
 
 # 1. Spatial perception SFT from the random-init tiny VLM (the vision tower is random too: no lower LR for it).
 python -m vst_vla.train stage=sft run_name=sft_spatial300 $DATA trainer.steps=2500 trainer.vision_lr=1e-3 \
-  trainer.save_every=500 sft.eval_max_samples=1271
+  trainer.save_every=500 eval.max_samples=1271
 python -m vst_vla.spatial.report outputs/train/sft_spatial300 --train "$TRAIN" --eval "$EVAL" > "$OUT/sft.md"
 
 # 2. CoT cold start from the SFT checkpoint: <think>...</think> answers composed from the ground truth.
 python -m vst_vla.train stage=cot run_name=cot_spatial300 $DATA model=local \
   model.pretrained_path=outputs/train/sft_spatial300/checkpoints/last/pretrained_model \
-  trainer.steps=400 trainer.vision_lr=1e-3 trainer.save_every=400 sft.eval_max_samples=200 \
-  sft.eval_max_new_tokens=256
+  trainer.steps=400 trainer.vision_lr=1e-3 trainer.save_every=400 eval.max_samples=200 \
+  eval.max_new_tokens=256
 cp outputs/train/cot_spatial300/skills.md "$OUT/cot.md"
 
 # 3. GRPO (DAPO tricks) from the CoT checkpoint; before/after on the same 400 held-out questions. The CoT
@@ -30,7 +30,7 @@ cp outputs/train/cot_spatial300/skills.md "$OUT/cot.md"
 python -m vst_vla.train stage=rl run_name=rl_spatial300 $DATA model=local \
   model.pretrained_path=outputs/train/cot_spatial300/checkpoints/last/pretrained_model \
   trainer.steps=200 trainer.lr=2e-4 trainer.vision_lr=2e-5 trainer.save_every=200 \
-  rl.max_new_tokens=256 eval_max_samples=400 eval_max_new_tokens=256
+  rl.max_new_tokens=256 eval.max_samples=400 eval.max_new_tokens=256
 cp outputs/train/rl_spatial300/skills.md "$OUT/rl.md"
 cp outputs/train/rl_spatial300/reward_change.md "$OUT/rl_reward_change.md"
 
@@ -39,6 +39,6 @@ cp outputs/train/rl_spatial300/reward_change.md "$OUT/rl_reward_change.md"
 python -m vst_vla.train stage=rl run_name=rl_spatial300_kl $DATA model=local \
   model.pretrained_path=outputs/train/cot_spatial300/checkpoints/last/pretrained_model \
   trainer.steps=200 trainer.lr=5e-5 trainer.vision_lr=5e-6 trainer.save_every=200 \
-  rl.max_new_tokens=256 rl.kl_coef=0.05 eval_max_samples=400 eval_max_new_tokens=256
+  rl.max_new_tokens=256 rl.kl_coef=0.05 eval.max_samples=400 eval.max_new_tokens=256
 cp outputs/train/rl_spatial300_kl/skills.md "$OUT/rl_kl.md"
 cp outputs/train/rl_spatial300_kl/reward_change.md "$OUT/rl_kl_reward_change.md"

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from vst_vla.config.parse import ConfigError, dataclass_from_dict
+from vst_vla.config.store import compose
 from vst_vla.data.config import CollectConfig, DatasetConfig
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def test_collect_config_defaults() -> None:
@@ -72,11 +68,10 @@ def test_dataset_config_rejects_empty_keys() -> None:
 def test_hydra_collect_config_converts_to_dataclasses() -> None:
     from vst_envs.config import LiftEnvConfig, env_config_from_dict
 
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(config_name="collect", overrides=["collect.num_episodes=3", "env.image_size=64"])
+    cfg = compose("collect", ["collect.num_episodes=3", "env.image_size=64"])
     env_cfg = env_config_from_dict(OmegaConf.to_container(cfg.env, resolve=True))
     collect_cfg = dataclass_from_dict(CollectConfig, OmegaConf.to_container(cfg.collect, resolve=True), "collect.")
-    assert env_cfg == LiftEnvConfig(image_size=64)  # configs/env/lift.yaml holds LiftEnvConfig's defaults
+    assert env_cfg == LiftEnvConfig(image_size=64)  # env=lift is LiftEnvConfig's defaults (vst_vla.config.store)
     assert collect_cfg == CollectConfig(root="outputs/datasets/lift", num_episodes=3)
 
 

@@ -5,11 +5,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from vst_envs import LiftEnvConfig, TabletopEnvConfig
 
-from vst_vla.collect import ENV_CONFIG_DIR, run_collect
+from vst_vla.collect import run_collect
+from vst_vla.config.store import compose
 from vst_vla.data import episode_sources
 from vst_vla.data.collect import collect_multitask_demos
 from vst_vla.data.config import ENV_METADATA_FILE, CollectConfig
@@ -23,7 +23,6 @@ from vst_vla.rollout.multitask import PLOT_FILE, SUMMARY_BY_TASK_FILE, evaluate_
 from vst_vla.rollout.parallel import ExpertPolicyFactory
 from vst_vla.rollout.stats import format_summary_table
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # Short failed-or-not episodes (keep_failed) at 64 px keep the collection to a few seconds.
 COMMON = {"image_size": 64, "cheap_render": True, "max_episode_steps": 12}
 TASKS = {"lift": LiftEnvConfig(**COMMON), "tabletop_pick": TabletopEnvConfig(**COMMON)}
@@ -97,28 +96,27 @@ def test_state_or_action_layout_mismatch_message() -> None:
 
 def test_tasks_resolve_from_names_files_and_dicts() -> None:
     tasks = resolve_tasks(["lift", {"type": "lift", "name": "lift_green", "instruction": "lift it"}, "stack"],
-                          {"image_size": 64, "cameras": None}, ENV_CONFIG_DIR)
+                          {"image_size": 64, "cameras": None})
     assert list(tasks) == ["lift", "lift_green", "stack"]
     assert {cfg.image_size for cfg in tasks.values()} == {64}
     assert tasks["lift_green"].instruction == "lift it" and tasks["stack"].type == "stack"
     with pytest.raises(ValueError, match="appears twice"):
-        resolve_tasks(["lift", "lift"], None, ENV_CONFIG_DIR)
+        resolve_tasks(["lift", "lift"], None)
     with pytest.raises(ValueError, match="unknown task 'lfit'"):
-        resolve_tasks(["lfit"], None, ENV_CONFIG_DIR)
+        resolve_tasks(["lfit"], None)
     with pytest.raises(ValueError, match="task 'lift': .*image_size"):
-        resolve_tasks(["lift"], {"image_size": 0}, ENV_CONFIG_DIR)
+        resolve_tasks(["lift"], {"image_size": 0})
 
 
 def _collect_cfg(name: str, overrides: list[str]) -> dict:
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return OmegaConf.to_container(compose(config_name=name, overrides=overrides), resolve=True)
+    return OmegaConf.to_container(compose(name, overrides), resolve=True)
 
 
 def test_hydra_presets_for_one_and_several_tasks() -> None:
     single = _collect_cfg("collect", ["env=lift"])
     assert "tasks" not in single and single["env"]["type"] == "lift"
     preset = _collect_cfg("collect_multitask", ["task_overrides.image_size=64"])
-    assert list(resolve_tasks(preset["tasks"], preset["task_overrides"], ENV_CONFIG_DIR)) == ["lift", "tabletop_pick"]
+    assert list(resolve_tasks(preset["tasks"], preset["task_overrides"])) == ["lift", "tabletop_pick"]
     added = _collect_cfg("collect", ["+tasks=[lift,tabletop_pick]", "+task_overrides.image_size=64"])
     assert added["tasks"] == ["lift", "tabletop_pick"] and added["task_overrides"] == {"image_size": 64}
     # env.* overrides would be silently ignored by a multi-task collection: refused instead.

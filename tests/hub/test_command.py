@@ -9,6 +9,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 
 from vst_vla.config import HYDRA_CONFIG_DIR
+from vst_vla.config.store import register_config_defaults
 from vst_vla.hub.command import append_invocation, read_invocations, record_invocation
 
 
@@ -18,6 +19,7 @@ def hydra_app(monkeypatch: pytest.MonkeyPatch):
     eval.ablations=[blank]``."""
     overrides = ["experiment=debug", "eval.ablations=[blank]"]
     monkeypatch.setattr(sys, "argv", ["vst_vla/train.py", *overrides])
+    register_config_defaults()
     with initialize_config_dir(config_dir=HYDRA_CONFIG_DIR, version_base="1.3"):
         HydraConfig.instance().set_config(compose("train", overrides, return_hydra_config=True))
         yield

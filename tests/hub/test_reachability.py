@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import huggingface_hub
 import pytest
-import yaml
 from huggingface_hub import constants
 
 import vst_vla.hub.reachability as reachability
 from vst_vla.collect import run_collect
-from vst_vla.config import HYDRA_CONFIG_DIR
 from vst_vla.errors import ConfigError, UserError
 from vst_vla.hub.config import HubConfig
 from vst_vla.hub.reachability import HubUnavailableError, check_can_push
@@ -67,11 +64,6 @@ def test_push_needs_a_repo_id_and_ids_are_checked(compose_config, parse_stage_co
         HubConfig(repo_id="no-owner")
     with pytest.raises(ConfigError, match="hub.push=true needs hub.repo_id"):
         parse_stage_config(compose_config("train", ["stage=sft", "hub.push=true"]))
-
-
-def test_the_yaml_group_holds_the_dataclass_defaults():
-    defaults = yaml.safe_load((Path(HYDRA_CONFIG_DIR) / "hub" / "default.yaml").read_text())
-    assert defaults == dataclasses.asdict(HubConfig())
 
 
 @pytest.mark.parametrize("stage", ["vla", "sft", "cot", "rl"])

@@ -1,21 +1,17 @@
 """eval.num_workers and the image ablations: parsed from the eval preset, validated, with their defaults."""
 
-from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from vst_vla.config.parse import ConfigError, dataclass_from_dict
 from vst_vla.config.schema import RolloutConfig
+from vst_vla.config.store import compose
 from vst_vla.eval import EvalCommandConfig
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 def _eval_config(overrides: list[str]) -> EvalCommandConfig:
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = OmegaConf.to_container(compose(config_name="eval", overrides=overrides), resolve=True)
+    cfg = OmegaConf.to_container(compose("eval", overrides), resolve=True)
     cfg.pop("hydra", None)
     return dataclass_from_dict(EvalCommandConfig, cfg)
 

@@ -8,10 +8,11 @@ import torch
 
 from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT
 from vst_vla.sft.examples import IGNORE_INDEX, SFTDataset, count_sample_tokens, encode_sample
-from vst_vla.sft.model import FreezeConfig, SpatialVLM
+from vst_vla.sft.model import SpatialVLM
 from vst_vla.sft.packing import PackedDataset, collate_packs, greedy_packs
 from vst_vla.spatial.schema import SpatialSample, Turn
 from vst_vla.vlm.backbone import BackboneConfig
+from vst_vla.vlm.freeze import FreezeConfig
 
 
 @pytest.fixture(scope="module")

@@ -72,8 +72,8 @@ def test_shuffle_is_a_derangement_of_scenes() -> None:
 
 def test_unknown_ablation_names_are_refused() -> None:
     assert check_ablations(["shuffle", "blank"], "x") == ("shuffle", "blank")
-    with pytest.raises(ValueError, match="sft.eval_ablations"):
-        check_ablations(["grey"], "sft.eval_ablations")
+    with pytest.raises(ValueError, match="eval.ablations"):
+        check_ablations(["grey"], "eval.ablations")
     with pytest.raises(ValueError, match="string"):
         check_ablations("blank", "x")
 

@@ -5,16 +5,14 @@ resume exactly through the one trainer loop, and a merge whose plain checkpoint 
 """
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from transformers import Qwen2_5_VLForConditionalGeneration
 
 from tests.lora_training import assert_trains_only_the_trainable
 from vst_vla import cli
-from vst_vla.config.parse import dataclass_from_dict, dataclass_to_dict
+from vst_vla.config.parse import dataclass_from_dict
 from vst_vla.errors import ConfigError, MissingInputError
 from vst_vla.merge_lora import find_lora_checkpoint
 from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT
@@ -27,7 +25,6 @@ from vst_vla.training.trainer import TRAIN_LOG, Trainer
 from vst_vla.vlm.backbone import BackboneConfig, check_pretrained_dir
 from vst_vla.vlm.lora import ADAPTER_DIR, LoraConfig, check_resume_matches
 
-LORA_YAML = Path(__file__).resolve().parents[2] / "configs" / "lora" / "default.yaml"
 # Dropout off so that two runs, and a model and its merge, compute the same thing.
 TEST_LORA = LoraConfig(enabled=True, r=4, alpha=8.0, dropout=0.0)
 
@@ -78,10 +75,6 @@ class _StopAfter(torch.utils.data.Dataset):
 # ---- config ------------------------------------------------------------------------------------------------------
 
 
-def test_the_yaml_group_holds_the_dataclass_defaults():
-    assert yaml.safe_load(LORA_YAML.read_text()) == dataclass_to_dict(LoraConfig())
-
-
 @pytest.mark.parametrize(("override", "message"), [
     ("lora.r=0", "lora.r must be >= 1"),
     ("lora.alpha=0", "lora.alpha must be > 0"),
@@ -105,8 +98,8 @@ def test_lora_is_one_setting_for_every_stage(compose_config, parse_stage_config)
 
 
 def test_settings_that_mean_nothing_with_adapters_are_refused(compose_config, parse_stage_config):
-    with pytest.raises(ConfigError, match="sft.freeze has no effect with lora.enabled=true"):
-        parse_stage_config(compose_config("train", ["stage=sft", "lora.enabled=true", "sft.freeze.vision_tower=true"]))
+    with pytest.raises(ConfigError, match="freeze has no effect with lora.enabled=true"):
+        parse_stage_config(compose_config("train", ["stage=sft", "lora.enabled=true", "freeze.vision_tower=true"]))
     with pytest.raises(ConfigError, match="hub.push=true with lora.enabled=true is not supported"):
         dataclass_from_dict(type(parse_stage_config(compose_config("train", ["stage=rl"]))),
                             {"lora": {"enabled": True}, "hub": {"push": True, "repo_id": "me/x"}})

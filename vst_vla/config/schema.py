@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vst_vla.config.parse import ConfigError, dataclass_from_dict, dataclass_to_dict
+from vst_vla.config.stage import StageConfig
 from vst_vla.data.config import DatasetConfig
-from vst_vla.hub.config import HubConfig
 from vst_vla.policy.configuration_vst_vla import VSTVLAConfig, policy_config_from_dict
 from vst_vla.rollout.ablation import IMAGE_ABLATIONS, check_image_ablation
 from vst_vla.seeds import DEMO_SEED_BASE, EVAL_SEED_BASE
-from vst_vla.training.config import TrainerConfig
-from vst_vla.vlm.lora import LoraConfig, check_lora_options
 
 STAGES = ("vla",)
 
@@ -78,30 +76,31 @@ class DemoCollection:
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """One training run: which stage, on what data, with which policy, trainer and final evaluation."""
+class TrainConfig(StageConfig):
+    """The VLA stage: demonstrations (collected when missing), the policy, and its evaluation in simulation.
+
+    ``freeze`` fixes parts of the policy's backbone (the action head and state projection always train);
+    ``lora`` trains adapters on the VLM plus, in full, the head, the state projection and the added tokens'
+    embedding rows.
+    """
 
     stage: str = "vla"
     run_name: str = "vla_lift"
-    output_root: str = "outputs/train"
     env: Any = None
     dataset: DatasetConfig = field(default_factory=lambda: DatasetConfig(root="outputs/datasets/lift"))
     collect: DemoCollection = field(default_factory=DemoCollection)
     policy: VSTVLAConfig = field(default_factory=lambda: VSTVLAConfig(device="cpu"))
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    eval: RolloutConfig = field(default_factory=RolloutConfig)
-    hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
-    # Train LoRA adapters on the VLM (plus the action head, the state projection and the added tokens' embedding
-    # rows) instead of the whole policy; off by default. A training setting, not part of the policy's config.json:
-    # the merged policy is the same model.
-    lora: LoraConfig = field(default_factory=LoraConfig)
+    # 30 episodes give about a +-17-point interval (10: +-30); 5 of them every 500 steps during training.
+    eval: RolloutConfig = field(default_factory=lambda: RolloutConfig(n_episodes=30, num_workers=2, every_steps=500))
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage must be one of {STAGES}, got {self.stage!r}")
-        if not self.run_name or "/" in self.run_name:
-            raise ValueError(f"run_name must be a non-empty name without '/', got {self.run_name!r}")
-        check_lora_options(self.lora, self.hub.push)
+        super().__post_init__()
+        if self.freeze.language_model and self.policy.head.type == "tokens":
+            raise ValueError("freeze.language_model=true cannot train head=tokens: its actions are the language "
+                             "model's own output tokens (their embedding and output rows belong to it); use "
+                             "head=l1_chunk or head=flow, which train beside a frozen language model")
 
     def to_dict(self) -> dict:
         out = dataclass_to_dict(dataclasses.replace(self, policy=None))
@@ -127,6 +126,5 @@ def train_config_from_dict(data: dict) -> TrainConfig:
         env_cfg = env_config_from_dict(env) if env is not None else None
     except (KeyError, TypeError, ValueError) as err:
         raise ConfigError(f"env: {err}") from err
-    policy_cfg = policy_config_from_dict(policy)
-    cfg = dataclass_from_dict(TrainConfig, data)
-    return dataclasses.replace(cfg, env=env_cfg, policy=policy_cfg)
+    # Built with its env and policy, so that __post_init__ checks them together (freeze against the head).
+    return dataclass_from_dict(TrainConfig, {**data, "env": env_cfg, "policy": policy_config_from_dict(policy)})

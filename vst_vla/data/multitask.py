@@ -13,7 +13,6 @@ layout. :func:`check_same_layout` refuses anything else before a single episode 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from vst_vla.errors import UserError
@@ -73,18 +72,15 @@ def _show(value: Any) -> str:
 def resolve_tasks(
     tasks: Sequence[Any] | Mapping[str, Any],
     overrides: Mapping[str, Any] | None = None,
-    env_config_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Turn a task list from a config into named env configs.
 
     Args:
-        tasks: a list whose items are names or dicts, or a mapping name -> dict. A name is a file
-            ``<env_config_dir>/<name>.yaml`` (the hydra env group) when it exists, else a registered env type
-            taken with its defaults. A dict is an env config (``type`` plus fields), named by its optional
-            ``name`` key, else by its type.
+        tasks: a list whose items are names or dicts, or a mapping name -> dict. A name is a registered env
+            type, taken with its defaults (what ``env=<name>`` gives). A dict is an env config (``type`` plus
+            fields), named by its optional ``name`` key, else by its type.
         overrides: env fields set on every task (e.g. ``{"image_size": 64}``); None values are skipped (a
             preset lists the usual fields as null so the command line can set them without ``+``).
-        env_config_dir: where the env group's yaml files are (``configs/env``).
 
     Returns:
         ``{name: env config}`` in the given order.
@@ -109,13 +105,13 @@ def resolve_tasks(
     resolved: dict[str, Any] = {}
     for key, item in items:
         if isinstance(item, str):
-            name, fields = key or item, _named_env_fields(item, env_config_dir, ENVS.names())
+            name, fields = key or item, _named_env_fields(item, ENVS.names())
         elif isinstance(item, Mapping):
             fields = dict(item)
             name = key or fields.pop("name", None) or fields.get("type")
             fields.pop("name", None)
         elif item is None and key is not None:  # mapping form: `tasks: {lift: null}` means "lift" as named
-            name, fields = key, _named_env_fields(key, env_config_dir, ENVS.names())
+            name, fields = key, _named_env_fields(key, ENVS.names())
         else:
             raise ValueError(f"a task must be a name or an env config dict, got {item!r}")
         if not name:
@@ -129,19 +125,11 @@ def resolve_tasks(
     return resolved
 
 
-def _named_env_fields(name: str, env_config_dir: str | Path | None, known_types: list[str]) -> dict[str, Any]:
-    """The fields of env ``name``: its yaml in the env config directory, else ``{"type": name}``."""
-    if env_config_dir is not None:
-        path = Path(env_config_dir) / f"{name}.yaml"
-        if path.is_file():
-            from omegaconf import OmegaConf
-
-            return dict(OmegaConf.to_container(OmegaConf.load(path), resolve=True))  # type: ignore[arg-type]
+def _named_env_fields(name: str, known_types: list[str]) -> dict[str, Any]:
+    """The fields of env ``name``: ``{"type": name}`` (its config's defaults) for a registered env type."""
     if name in known_types:
         return {"type": name}
-    files = sorted(p.stem for p in Path(env_config_dir).glob("*.yaml")) if env_config_dir else []
-    raise ValueError(f"unknown task {name!r}: not an env config file ({files}) nor a registered env type "
-                     f"({known_types})")
+    raise ValueError(f"unknown task {name!r}: not a registered env type ({known_types})")
 
 
 def env_configs_from_metadata(metadata: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict:

@@ -39,8 +39,9 @@ _MAX_ENSEMBLE_EXPONENT = 80.0
 class ActionHeadConfig(draccus.ChoiceRegistry):
     """Base of the action heads' configs: one registered subclass per head, picked by ``type``.
 
-    A new head is one module (an :class:`~vst_vla.vla.heads.base.ActionHead`) plus one config registered here
-    and one YAML file in ``configs/head/``.
+    A new head is one module (an :class:`~vst_vla.vla.heads.base.ActionHead`) plus one config class registered
+    here; ``head=<type>`` then works on the command line (:mod:`vst_vla.config.store` makes the hydra group from
+    this registry, no YAML).
     """
 
     @property
@@ -157,7 +158,7 @@ class VSTVLAConfig(PreTrainedConfig):
     action_bounds_high: list[float] | None = None
 
     # lerobot-train's presets (unless --use_policy_training_preset=false); vst_vla's trainer has its own
-    # (configs/trainer). The vision tower gets its own learning rate in both.
+    # (vst_vla.training.config.TrainerConfig). The vision tower gets its own learning rate in both.
     optimizer_lr: float = 1e-3
     optimizer_vision_lr: float = 3e-4
     optimizer_betas: tuple[float, float] = (0.9, 0.95)
@@ -282,7 +283,7 @@ class VSTVLAConfig(PreTrainedConfig):
 
 
 # The fields a hydra ``policy:`` mapping may set; the rest (features, hub settings) are filled by the stage.
-_HYDRA_FIELDS = ("chunk_size", "n_action_steps", "temporal_ensemble_coeff", "backbone", "head", "prompt_template",
+HYDRA_POLICY_FIELDS = ("chunk_size", "n_action_steps", "temporal_ensemble_coeff", "backbone", "head", "prompt_template",
                  "use_state", "precision", "action_bounds_low", "action_bounds_high")
 
 
@@ -290,9 +291,9 @@ def policy_config_from_dict(data: dict[str, Any] | None, device: str = "cpu") ->
     """The policy config of a hydra ``policy:`` mapping (``backbone`` and ``head`` nested, ``head.type`` naming the
     head); unknown keys and values of the wrong type are refused, named by their dotted path."""
     data = dict(data or {})
-    unknown = sorted(set(data) - set(_HYDRA_FIELDS))
+    unknown = sorted(set(data) - set(HYDRA_POLICY_FIELDS))
     if unknown:
-        raise ConfigError(f"unknown config key(s) {unknown} in policy; valid keys: {sorted(_HYDRA_FIELDS)}")
+        raise ConfigError(f"unknown config key(s) {unknown} in policy; valid keys: {sorted(HYDRA_POLICY_FIELDS)}")
     head = data.pop("head", None) or {}
     if not isinstance(head, dict):
         raise ConfigError(f"policy.head must be a mapping with a type ({', '.join(head_names())}), got {head!r}")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vst_vla.hub.config import HubConfig
+from vst_vla.config.stage import StageConfig
 from vst_vla.sft.chat import DEFAULT_SYSTEM_PROMPT, THINK_SYSTEM_PROMPT
-from vst_vla.sft.model import FreezeConfig
 from vst_vla.spatial.ablation import IMAGE_ABLATIONS, check_ablations
 from vst_vla.training.config import TrainerConfig
-from vst_vla.vlm.backbone import BackboneConfig
-from vst_vla.vlm.lora import LoraConfig, check_lora_options
+from vst_vla.vlm.config import BackboneConfig
 
 VLM_STAGES = ("align", "sft", "cot")
 
@@ -42,42 +40,49 @@ class SpatialDataConfig:
 
 
 @dataclass(frozen=True)
-class SFTOptions:
-    """Sequence packing, the token budget per row, the system prompt and what to freeze."""
+class SpatialEvalConfig:
+    """Scoring the held-out spatial questions after training: greedy answers of at most ``max_new_tokens`` to the
+    first ``max_samples`` questions, again under each image ablation in ``ablations`` (vst_vla.spatial.ablation;
+    each adds a full pass, [] skips them)."""
 
-    packing: bool = True
-    max_tokens: int = 2048
-    system_prompt: str | None = None
-    freeze: FreezeConfig = field(default_factory=FreezeConfig)
-    eval_max_new_tokens: int = 48
-    eval_max_samples: int = 400
-    # Score the final model again with these image ablations (vst_vla.spatial.ablation); each one adds a full
-    # pass over the eval_max_samples questions. [] skips them.
-    eval_ablations: tuple[str, ...] = IMAGE_ABLATIONS
+    max_new_tokens: int = 48
+    max_samples: int = 400
+    ablations: tuple[str, ...] = IMAGE_ABLATIONS
 
     def __post_init__(self) -> None:
-        check_ablations(self.eval_ablations, "sft.eval_ablations")
+        check_ablations(self.ablations, "eval.ablations")
+        if self.max_new_tokens < 1 or self.max_samples < 1:
+            raise ValueError(f"eval.max_new_tokens and eval.max_samples must be >= 1, got {self.max_new_tokens} and "
+                             f"{self.max_samples}")
 
 
 @dataclass(frozen=True)
-class VLMStageConfig:
+class SFTOptions:
+    """Sequence packing, the token budget per row and the system prompt."""
+
+    packing: bool = True
+    max_tokens: int = 2048
+    system_prompt: str | None = None  # None: the stage's default (plain, or the think prompt for cot)
+
+
+@dataclass(frozen=True)
+class VLMStageConfig(StageConfig):
     """``python -m vst_vla.train stage=align|sft|cot``: tune a Qwen2.5-VL on spatial QA (or, for ``align``, on the
     engine's dense scene captions), then evaluate per skill."""
 
     stage: str = "sft"
     run_name: str = "sft_spatial"
-    output_root: str = "outputs/train"
     model: BackboneConfig = field(default_factory=BackboneConfig)
     data: SpatialDataConfig = field(default_factory=SpatialDataConfig)
     sft: SFTOptions = field(default_factory=SFTOptions)
-    trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    hub: HubConfig = field(default_factory=HubConfig)  # publish the final checkpoint (vst_vla.hub); off by default
-    lora: LoraConfig = field(default_factory=LoraConfig)  # train LoRA adapters instead of the whole VLM (off)
+    eval: SpatialEvalConfig = field(default_factory=SpatialEvalConfig)
+    trainer: TrainerConfig = field(default_factory=lambda: TrainerConfig(
+        steps=600, batch_size=2, vision_lr=2e-4, warmup_steps=30, save_every=300))
 
     def __post_init__(self) -> None:
         if self.stage not in VLM_STAGES:
             raise ValueError(f"stage must be one of {VLM_STAGES} for this config, got {self.stage!r}")
-        check_lora_options(self.lora, self.hub.push, self.sft.freeze, "sft.")
+        super().__post_init__()
 
     @property
     def system_prompt(self) -> str:

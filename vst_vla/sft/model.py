@@ -9,7 +9,6 @@ adapters in peft's format in ``adapter/``; ``vst-vla merge-lora`` turns that int
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,20 +17,12 @@ from torch import nn
 from vst_vla.io import atomic_directory
 from vst_vla.precision import AutocastModule
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone, vision_parameter_names
+from vst_vla.vlm.freeze import FreezeConfig, freeze_backbone_parts
 from vst_vla.vlm.lora import ADAPTER_DIR, LoraAdapters, LoraConfig, base_state_dict, is_lora_checkpoint
 
 logger = logging.getLogger(__name__)
 
 BASE_DIR = "base"  # a LoRA checkpoint's frozen base: a plain Hugging Face directory (weights, config, processor)
-
-
-@dataclass(frozen=True)
-class FreezeConfig:
-    """Which parts of the VLM stay fixed (VST tunes all three, the vision tower at a lower learning rate)."""
-
-    vision_tower: bool = False
-    merger: bool = False
-    language_model: bool = False
 
 
 class SpatialVLM(AutocastModule):
@@ -49,7 +40,7 @@ class SpatialVLM(AutocastModule):
         super().__init__()
         self.backbone = backbone
         self.processor = processor
-        self._apply_freeze(freeze or FreezeConfig())
+        freeze_backbone_parts(self.backbone, freeze or FreezeConfig())
         # Not an nn.Module attribute: the adapters live inside self.backbone; this is peft's handle on them.
         self.lora: LoraAdapters | None = LoraAdapters.build(backbone, lora) if lora and lora.enabled else None
 
@@ -77,15 +68,6 @@ class SpatialVLM(AutocastModule):
             self.backbone = self.lora.merge()
             self.lora = None
         return self
-
-    def _apply_freeze(self, freeze: FreezeConfig) -> None:
-        for name, param in self.backbone.named_parameters():
-            in_visual = ".visual." in f".{name}"
-            is_merger = in_visual and ".merger." in f".{name}"
-            if (is_merger and freeze.merger) or (in_visual and not is_merger and freeze.vision_tower) or (
-                not in_visual and freeze.language_model
-            ):
-                param.requires_grad_(False)
 
     def vision_parameter_names(self) -> set[str]:
         return {f"backbone.{name}" for name in vision_parameter_names(self.backbone)}

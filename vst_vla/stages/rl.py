@@ -53,19 +53,19 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
         torch.manual_seed(cfg.trainer.seed)
         vlm = SpatialVLM.build(cfg.model, cfg.freeze, cfg.lora)
     apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
-    evaluate = lambda: answer_held_out(vlm, held_out, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
-                                       cfg.eval_max_samples)
+    evaluate = lambda: answer_held_out(vlm, held_out, cfg.system_prompt, cfg.eval.max_new_tokens,  # noqa: E731
+                                       cfg.eval.max_samples)
     # The starting model's answers; a resumed run reads them back (its starting weights are gone).
     answers_before = evaluation_before_training(run_dir, resume_from is None, lambda: evaluate()[1])
-    answered_before = (held_out[: cfg.eval_max_samples], answers_before) if answers_before is not None else None
+    answered_before = (held_out[: cfg.eval.max_samples], answers_before) if answers_before is not None else None
     reference = copy.deepcopy(vlm).eval().requires_grad_(False) if cfg.rl.kl_coef > 0 else None
     learner = GRPOLearner(vlm, cfg.rl, cfg.system_prompt, reference)
     write_run_record(run_dir, cfg)
     result = Trainer(cfg.trainer, run_dir).fit(learner, PromptDataset(train), resume_from)
     answered_after = evaluate()
-    answer = lambda subset: answer_held_out(vlm, subset, cfg.system_prompt, cfg.eval_max_new_tokens,  # noqa: E731
-                                            cfg.eval_max_samples)[1]
-    scored = score_with_ablations(answer, answered_after[0], cfg.eval_ablations, real_answers=answered_after[1])
+    answer = lambda subset: answer_held_out(vlm, subset, cfg.system_prompt, cfg.eval.max_new_tokens,  # noqa: E731
+                                            cfg.eval.max_samples)[1]
+    scored = score_with_ablations(answer, answered_after[0], cfg.eval.ablations, real_answers=answered_after[1])
     per_skill = lambda answered: evaluate_predictions(zip([s.meta_info for s in answered[0]], answered[1]))  # noqa: E731
     summary = {"run_dir": str(run_dir), "stage": "rl", "train_prompts": len(train), "eval_samples": len(held_out),
                "final_step": result.final_step, **result.precision.as_dict(),

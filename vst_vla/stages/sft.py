@@ -100,7 +100,7 @@ def evaluate_vlm_with_ablations(vlm: SpatialVLM, samples: list[SpatialSample], s
 
 
 def _evaluate(vlm: SpatialVLM, samples: list[SpatialSample], cfg: VLMStageConfig) -> dict:
-    return evaluate_vlm(vlm, samples, cfg.system_prompt, cfg.sft.eval_max_new_tokens, cfg.sft.eval_max_samples)
+    return evaluate_vlm(vlm, samples, cfg.system_prompt, cfg.eval.max_new_tokens, cfg.eval.max_samples)
 
 
 def evaluation_before_training(run_dir: Path, fresh: bool, evaluate: Callable[[], Any]) -> Any:
@@ -134,11 +134,11 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     if resume_from is not None:
         check_resume_matches(resume_from / PRETRAINED_DIR, cfg.lora)
-        vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.sft.freeze)
+        vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.freeze)
     else:
         # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
         torch.manual_seed(cfg.trainer.seed)
-        vlm = SpatialVLM.build(cfg.model, cfg.sft.freeze, cfg.lora)
+        vlm = SpatialVLM.build(cfg.model, cfg.freeze, cfg.lora)
     apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
     before = evaluation_before_training(run_dir, resume_from is None, lambda: _evaluate(vlm, held_out, cfg))
     examples = SFTDataset(train, vlm.processor, cfg.system_prompt, cfg.sft.max_tokens)
@@ -146,8 +146,8 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     logger.info("%d samples in %d rows (packing=%s)", len(examples), len(dataset), cfg.sft.packing)
     write_run_record(run_dir, cfg)
     result = Trainer(cfg.trainer, run_dir).fit(vlm, dataset, resume_from)
-    scored = evaluate_vlm_with_ablations(vlm, held_out, cfg.system_prompt, cfg.sft.eval_max_new_tokens,
-                                         cfg.sft.eval_max_samples, cfg.sft.eval_ablations)
+    scored = evaluate_vlm_with_ablations(vlm, held_out, cfg.system_prompt, cfg.eval.max_new_tokens,
+                                         cfg.eval.max_samples, cfg.eval.ablations)
     summary = {"run_dir": str(run_dir), "stage": cfg.stage, "train_samples": len(train), "eval_samples": len(held_out),
                "final_step": result.final_step, "final_loss": result.last_loss, **result.precision.as_dict(),
                "checkpoint": str(result.last_checkpoint / PRETRAINED_DIR) if result.last_checkpoint else None,

@@ -35,6 +35,7 @@ from vst_vla.training.checkpoint import PRETRAINED_DIR, check_training_state, la
 from vst_vla.training.learning_curve import EvalPoint, plot_learning_curve
 from vst_vla.training.run_files import COMMANDS_FILE, EVAL_DURING_DIR, LEARNING_CURVE, RUN_CONFIG, RUN_SUMMARY
 from vst_vla.training.trainer import TRAIN_LOG, EvalRecord, PeriodicEval, Trainer, resolve_device
+from vst_vla.vlm.freeze import freeze_backbone_parts
 from vst_vla.vlm.lora import check_resume_matches
 
 logger = logging.getLogger(__name__)
@@ -88,6 +89,8 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
             torch.manual_seed(cfg.trainer.seed)
             policy = ProcessedPolicy.build(policy_cfg, dataset.stats(), env_metadata or {"env": cfg.env.to_dict()},
                                            lora=cfg.lora)
+        # A training setting, not part of the checkpoint (requires_grad is not saved): applied on resume too.
+        freeze_backbone_parts(policy.policy.backbone, cfg.freeze)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / RUN_CONFIG, cfg.to_dict())
     record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")  # the exact command, for the card
@@ -173,13 +176,29 @@ def _check_eval_seeds_against_demos(cfg: TrainConfig) -> None:
 
 
 def _check_env_matches_dataset(cfg: TrainConfig, dataset: VLATrainingDataset) -> None:
-    """The env evaluated at the end must take the actions the dataset holds."""
+    """The env evaluated during and after training must take the dataset's actions and show its cameras.
+
+    Checked before training, so that a dataset from another simulator (e.g. LIBERO, evaluated with
+    ``lerobot-eval``) fails now, not after the training it took, when the stage would evaluate it in ``env``.
+    """
+    if cfg.eval.n_episodes == 0 and cfg.eval.every_steps == 0:
+        return
+    off = "or turn the stage's evaluation off (eval.n_episodes=0 eval.every_steps=0)"
     env_action_dim = getattr(cfg.env, "action_dim", None)
     if env_action_dim is not None and env_action_dim != dataset.action_dim:
         raise ConfigError(
             f"dataset {cfg.dataset.root} has {dataset.action_dim}-dim actions but env {cfg.env.type!r} takes "
-            f"{env_action_dim}; train on a dataset recorded in this env or change env"
+            f"{env_action_dim}; train on a dataset recorded in this env, change env, {off}"
         )
+    cameras = getattr(cfg.env, "cameras", None)
+    if cameras is not None:
+        env_keys = {f"observation.images.{camera}" for camera in cameras}
+        missing = sorted(set(dataset.image_shapes) - env_keys)
+        if missing:
+            raise ConfigError(
+                f"dataset {cfg.dataset.root} has cameras {missing} that env {cfg.env.type!r} does not render "
+                f"(env.cameras={list(cameras)}); set env.cameras, change env, {off}"
+            )
 
 
 def _resume_point(cfg: TrainConfig, run_dir: Path, policy_cfg) -> Path | None:

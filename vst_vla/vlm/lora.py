@@ -46,7 +46,7 @@ _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 @dataclass(frozen=True)
 class LoraConfig:
-    """LoRA settings shared by every stage (``lora.*`` on the command line; ``configs/lora/default.yaml``).
+    """LoRA settings shared by every stage (``lora.*`` on the command line; these are the defaults).
 
     ``r`` is the adapters' rank and ``alpha`` their scale (the update is ``alpha / r * B @ A``); ``dropout`` is
     applied to the adapters' input. ``target_modules`` names linear layers by their last name component; they get
@@ -84,7 +84,7 @@ class LoraConfig:
 def check_lora_options(lora: LoraConfig, hub_push: bool, freeze: object | None = None, where: str = "") -> None:
     """Refuse settings that mean nothing, or are not supported yet, with adapters (called by the stage configs).
 
-    ``freeze`` is the stage's :class:`~vst_vla.sft.model.FreezeConfig` (every field false) and ``where`` its
+    ``freeze`` is the stage's :class:`~vst_vla.vlm.freeze.FreezeConfig` (every field false) and ``where`` its
     dotted name, for the message.
     """
     if not lora.enabled:
