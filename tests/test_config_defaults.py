@@ -51,9 +51,9 @@ STAGE_BASES = {"vla": ["stage=vla"], "sft": ["stage=sft"], "align": ["stage=sft"
 
 @pytest.mark.parametrize("stage", sorted(STAGE_BASES))
 def test_stage_files_hold_only_overrides(stage):
-    from vst_vla.config.store import _stage_nodes
+    from vst_vla.config.store import stage_default_nodes
 
-    node = _stage_nodes()["vlm" if stage in ("sft", "align") else stage]
+    node = stage_default_nodes()["vlm" if stage in ("sft", "align") else stage]
     _assert_only_overrides(CONFIGS / "stage" / f"{stage}.yaml", node)
 
 
@@ -75,9 +75,9 @@ def test_model_presets_hold_only_overrides():
 
 
 def test_the_commands_hold_only_overrides():
-    from vst_vla.config.store import _command_nodes
+    from vst_vla.config.store import command_default_nodes
 
-    nodes = _command_nodes()
+    nodes = command_default_nodes()
     _assert_only_overrides(CONFIGS / "eval.yaml", nodes["eval"])
     _assert_only_overrides(CONFIGS / "collect.yaml", {"collect": nodes["collect"], "hub": nodes["hub"]})
 

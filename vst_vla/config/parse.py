@@ -14,7 +14,7 @@ from typing import Any
 
 from vst_vla.errors import ConfigError
 
-__all__ = ["ConfigError", "container_from_hydra", "dataclass_from_dict", "dataclass_to_dict"]
+__all__ = ["ConfigError", "container_from_hydra", "dataclass_from_dict", "dataclass_to_dict", "jsonable"]
 
 
 def container_from_hydra(cfg: Any) -> dict[str, Any]:
@@ -188,12 +188,13 @@ def _wrong_type(hint: Any, value: Any, path: str) -> ConfigError:
 
 def dataclass_to_dict(obj: Any) -> dict[str, Any]:
     """A JSON-ready dict of a (nested) dataclass; tuples become lists."""
-    return _jsonable(dataclasses.asdict(obj))
+    return jsonable(dataclasses.asdict(obj))
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with every tuple made a list, recursively (what JSON and OmegaConf take)."""
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value

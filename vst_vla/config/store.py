@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from vst_vla.config.parse import dataclass_to_dict
+from vst_vla.config.parse import dataclass_to_dict, jsonable
 
 DEFAULTS_GROUP = "dataclass_defaults"
 # RolloutConfig fields that only the training stage uses (vst_vla.eval refuses them, naming the stage).
@@ -29,7 +29,7 @@ TRAINING_ONLY_ROLLOUT_FIELDS = ("ablations", "every_steps", "periodic_episodes")
 _registered = False
 
 
-def _stage_nodes() -> dict[str, dict[str, Any]]:
+def stage_default_nodes() -> dict[str, dict[str, Any]]:
     """Each stage's defaults, less the fields its groups fill (model, and the VLA's env, backbone and head)."""
     from vst_vla.config.schema import TrainConfig
     from vst_vla.policy.configuration_vst_vla import HYDRA_POLICY_FIELDS
@@ -40,7 +40,7 @@ def _stage_nodes() -> dict[str, dict[str, Any]]:
     vla_node = dataclass_to_dict(dataclasses.replace(vla, policy=None))
     vla_node.pop("env")
     policy = {name: getattr(vla.policy, name) for name in HYDRA_POLICY_FIELDS if name not in ("backbone", "head")}
-    vla_node["policy"] = _plain(policy)
+    vla_node["policy"] = jsonable(policy)
     nodes = {"vla": vla_node}
     for name, cfg in (("vlm", VLMStageConfig()), ("rl", RLStageConfig())):
         node = dataclass_to_dict(cfg)
@@ -49,16 +49,7 @@ def _stage_nodes() -> dict[str, dict[str, Any]]:
     return nodes
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready: tuples as lists, nested dicts kept."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _command_nodes() -> dict[str, dict[str, Any]]:
+def command_default_nodes() -> dict[str, dict[str, Any]]:
     from vst_vla.data.config import CollectConfig
     from vst_vla.eval import EvalCommandConfig
     from vst_vla.hub.config import HubConfig
@@ -72,7 +63,7 @@ def _command_nodes() -> dict[str, dict[str, Any]]:
                 out[f.name] = f.default
             elif f.default_factory is not dataclasses.MISSING:
                 out[f.name] = f.default_factory()
-        return _plain({k: dataclass_to_dict(v) if dataclasses.is_dataclass(v) else v for k, v in out.items()})
+        return jsonable({k: dataclass_to_dict(v) if dataclasses.is_dataclass(v) else v for k, v in out.items()})
 
     eval_node = with_defaults(EvalCommandConfig)
     for name in TRAINING_ONLY_ROLLOUT_FIELDS:  # refused by the eval command; left out so `+eval.<name>=` says why
@@ -81,7 +72,7 @@ def _command_nodes() -> dict[str, dict[str, Any]]:
             "collect": with_defaults(CollectConfig), "hub": dataclass_to_dict(HubConfig())}
 
 
-def _option_nodes() -> dict[str, dict[str, dict[str, Any]]]:
+def option_default_nodes() -> dict[str, dict[str, dict[str, Any]]]:
     """``{group: {option: node}}`` for the registries: action heads and envs."""
     from vst_envs.config import ENVS
 
@@ -101,11 +92,11 @@ def register_config_defaults() -> None:
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    for name, node in _stage_nodes().items():
+    for name, node in stage_default_nodes().items():
         store.store(group=f"{DEFAULTS_GROUP}/stage", name=name, node=node)
-    for name, node in _command_nodes().items():
+    for name, node in command_default_nodes().items():
         store.store(group=DEFAULTS_GROUP, name=name, node=node)
-    for group, options in _option_nodes().items():
+    for group, options in option_default_nodes().items():
         for name, node in options.items():
             store.store(group=group, name=name, node=node)
     _registered = True
