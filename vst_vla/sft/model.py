@@ -106,6 +106,12 @@ class SpatialVLM(AutocastModule):
         n_tokens = int((batch["labels"] != -100).sum())
         return out.loss, {"loss": float(out.loss.detach()), "target_tokens": n_tokens}
 
+    @staticmethod
+    def loss_terms(batch: dict) -> int:
+        """The number of tokens :meth:`forward`'s mean loss is over: targets after the causal shift, as
+        transformers' loss counts them (the trainer weights micro-batches and processes by it)."""
+        return int((batch["labels"][..., 1:] != -100).sum())
+
     def save_pretrained(self, directory: str | Path) -> Path:
         """A plain Hugging Face model directory (weights, config, processor), written atomically; with adapters,
         that directory of the frozen base in ``base/`` and the adapters (peft's format) in ``adapter/``."""

@@ -25,6 +25,7 @@ from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
 from vst_vla.stages.sft import answer_held_out, evaluation_before_training, load_or_generate, write_run_record
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
+from vst_vla.training.distributed import Processes
 from vst_vla.training.run_files import REWARD_CHANGE, RUN_SUMMARY
 from vst_vla.training.trainer import Trainer, resolve_device
 from vst_vla.vlm.lora import check_resume_matches
@@ -34,7 +35,10 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     """Reinforce, evaluate before/after; returns (and writes) the per-skill tables."""
     run_dir = Path(cfg.output_root) / cfg.run_name
     # Refused before any scene is generated or file written.
-    resolve_device(cfg.trainer.device)
+    processes = Processes(resolve_device(cfg.trainer.device))
+    if processes.world_size > 1:
+        raise ConfigError(f"stage=rl runs in one process for now (launched with {processes.world_size}); the "
+                          "vla, align, sft and cot stages run data-parallel")
     check_writable_destination(run_dir, "output_root/run_name")
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     data = cfg.data
@@ -61,7 +65,7 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     reference = copy.deepcopy(vlm).eval().requires_grad_(False) if cfg.rl.kl_coef > 0 else None
     learner = GRPOLearner(vlm, cfg.rl, cfg.system_prompt, reference)
     write_run_record(run_dir, cfg)
-    result = Trainer(cfg.trainer, run_dir).fit(learner, PromptDataset(train), resume_from)
+    result = Trainer(cfg.trainer, run_dir, processes=processes).fit(learner, PromptDataset(train), resume_from)
     answered_after = evaluate()
     answer = lambda subset: answer_held_out(vlm, subset, cfg.system_prompt, cfg.eval.max_new_tokens,  # noqa: E731
                                             cfg.eval.max_samples)[1]

@@ -38,6 +38,7 @@ from vst_vla.spatial.metrics import evaluate_predictions
 from vst_vla.spatial.report import blind_prior_by_skill, chance_by_skill, write_skill_report
 from vst_vla.spatial.schema import SpatialSample
 from vst_vla.training.checkpoint import PRETRAINED_DIR, last_checkpoint
+from vst_vla.training.distributed import Processes
 from vst_vla.training.run_files import COMMANDS_FILE, EVAL_BEFORE, RUN_CONFIG, RUN_SUMMARY
 from vst_vla.training.trainer import Trainer, resolve_device
 from vst_vla.vlm.lora import check_resume_matches
@@ -125,12 +126,14 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     """Train and evaluate; returns (and writes to ``run_summary.json``) the before/after per-skill tables."""
     run_dir = Path(cfg.output_root) / cfg.run_name
     # Refused before any scene is generated or file written.
-    resolve_device(cfg.trainer.device)
+    processes = Processes(resolve_device(cfg.trainer.device))
     check_writable_destination(run_dir, "output_root/run_name")
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
-    train = load_or_generate(cfg.data.train_path, cfg.data.generate_train_scenes, cfg.data.generate_seed, cfg.data)
-    held_out = load_or_generate(cfg.data.eval_path, cfg.data.generate_eval_scenes, cfg.data.generate_eval_seed,
-                                cfg.data)
+    with processes.main_first():  # the main process generates missing files; the others then read them
+        train = load_or_generate(cfg.data.train_path, cfg.data.generate_train_scenes, cfg.data.generate_seed,
+                                 cfg.data)
+        held_out = load_or_generate(cfg.data.eval_path, cfg.data.generate_eval_scenes, cfg.data.generate_eval_seed,
+                                    cfg.data)
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     if resume_from is not None:
         check_resume_matches(resume_from / PRETRAINED_DIR, cfg.lora)
@@ -140,12 +143,17 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
         torch.manual_seed(cfg.trainer.seed)
         vlm = SpatialVLM.build(cfg.model, cfg.freeze, cfg.lora)
     apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
-    before = evaluation_before_training(run_dir, resume_from is None, lambda: _evaluate(vlm, held_out, cfg))
+    # The main process evaluates and writes; the others wait for it in the trainer's first all-reduce.
+    before = (evaluation_before_training(run_dir, resume_from is None, lambda: _evaluate(vlm, held_out, cfg))
+              if processes.is_main else None)
     examples = SFTDataset(train, vlm.processor, cfg.system_prompt, cfg.sft.max_tokens)
     dataset = PackedDataset(examples, cfg.sft.max_tokens, packing=cfg.sft.packing, seed=cfg.trainer.seed)
     logger.info("%d samples in %d rows (packing=%s)", len(examples), len(dataset), cfg.sft.packing)
-    write_run_record(run_dir, cfg)
-    result = Trainer(cfg.trainer, run_dir).fit(vlm, dataset, resume_from)
+    if processes.is_main:
+        write_run_record(run_dir, cfg)
+    result = Trainer(cfg.trainer, run_dir, processes=processes).fit(vlm, dataset, resume_from)
+    if not processes.is_main:
+        return {"run_dir": str(run_dir), "rank": processes.rank, "final_step": result.final_step}
     scored = evaluate_vlm_with_ablations(vlm, held_out, cfg.system_prompt, cfg.eval.max_new_tokens,
                                          cfg.eval.max_samples, cfg.eval.ablations)
     summary = {"run_dir": str(run_dir), "stage": cfg.stage, "train_samples": len(train), "eval_samples": len(held_out),

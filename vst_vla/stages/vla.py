@@ -32,6 +32,7 @@ from vst_vla.rollout.policy_eval import env_task_label, evaluate_image_ablations
 from vst_vla.rollout.stats import format_summary_table
 from vst_vla.seeds import check_eval_seeds, demo_seeds
 from vst_vla.training.checkpoint import PRETRAINED_DIR, check_training_state, last_checkpoint
+from vst_vla.training.distributed import Processes
 from vst_vla.training.learning_curve import EvalPoint, plot_learning_curve
 from vst_vla.training.run_files import COMMANDS_FILE, EVAL_DURING_DIR, LEARNING_CURVE, RUN_CONFIG, RUN_SUMMARY
 from vst_vla.training.trainer import TRAIN_LOG, EvalRecord, PeriodicEval, Trainer, resolve_device
@@ -63,17 +64,20 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     run_dir = Path(cfg.output_root) / cfg.run_name
     # Refused before anything is collected or written: a device this machine lacks, an output it cannot write.
     device = resolve_device(cfg.trainer.device)
+    processes = Processes(device)
+    device = processes.device if processes.world_size > 1 else device  # each process's own GPU
     check_writable_destination(run_dir, "output_root/run_name")
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     timer = _PhaseTimer()
     dataset_root = Path(cfg.dataset.root)
     if cfg.eval.n_episodes > 0 or cfg.eval.every_steps > 0:
         _check_eval_seeds_against_demos(cfg)
-    if not dataset_root.exists():
-        with timer.time("collect"):
-            report = collect_demos(cfg.env, _collect_config(cfg))
-        logger.info("collected %d demos (%d dropped) into %s",
-                    report.episodes_kept, report.episodes_dropped, dataset_root)
+    with processes.main_first():  # the main process collects missing demos; the others then find them
+        if not dataset_root.exists():
+            with timer.time("collect"):
+                report = collect_demos(cfg.env, _collect_config(cfg))
+            logger.info("collected %d demos (%d dropped) into %s",
+                        report.episodes_kept, report.episodes_dropped, dataset_root)
     with timer.time("load_dataset"):
         dataset = VLATrainingDataset.from_config(cfg.dataset, chunk_size=cfg.policy.chunk_size)
     env_metadata = load_env_metadata(dataset_root)
@@ -91,12 +95,15 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
                                            lora=cfg.lora)
         # A training setting, not part of the checkpoint (requires_grad is not saved): applied on resume too.
         freeze_backbone_parts(policy.policy.backbone, cfg.freeze)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / RUN_CONFIG, cfg.to_dict())
-    record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")  # the exact command, for the card
+    if processes.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(run_dir / RUN_CONFIG, cfg.to_dict())
+        record_invocation(run_dir / COMMANDS_FILE, "vst_vla.train")  # the exact command, for the card
     with timer.time("train"):
-        result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict()).fit(policy, dataset, resume_from,
-                                                                             _periodic_eval(cfg, run_dir))
+        result = Trainer(cfg.trainer, run_dir, run_config=cfg.to_dict(), processes=processes).fit(
+            policy, dataset, resume_from, _periodic_eval(cfg, run_dir))
+    if not processes.is_main:  # the main process evaluates, summarizes and publishes
+        return {"run_dir": str(run_dir), "rank": processes.rank, "final_step": result.final_step}
     summary, ablated = None, {}
     if cfg.eval.n_episodes > 0:
         with timer.time("eval"):

@@ -6,8 +6,11 @@ Each step directory is written under a temporary name and renamed into place, so
 half-written checkpoint that resume would pick up. State files use LeRobot's own safetensors/JSON savers.
 A trainable object with state of its own that resuming needs (the RL learner's rollouts in reuse) exposes it as
 ``resume_state() -> {name: tensor}`` and ``load_resume_state(tensors)``; it is kept in
-``training_state/learner_state.safetensors``. A model trained with LoRA writes its frozen base and its adapters
-(peft's format) into ``pretrained_model/`` (:mod:`vst_vla.vlm.lora`); the optimizer state is the adapters' only.
+``training_state/learner_state.safetensors``. A data-parallel run (:mod:`vst_vla.training.distributed`) adds
+process r's RNG state as ``rng_state_rank<r>.safetensors`` (process 0's is ``rng_state.safetensors``, as in a
+single-process run) and records its layout (processes, global batch) in ``training_step.json``. A model trained
+with LoRA writes its frozen base and its adapters (peft's format) into ``pretrained_model/``
+(:mod:`vst_vla.vlm.lora`); the optimizer state is the adapters' only.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import torch
 from lerobot.optim.optimizers import load_optimizer_state, save_optimizer_state
 from lerobot.optim.schedulers import load_scheduler_state, save_scheduler_state
 from lerobot.utils.constants import OPTIMIZER_STATE, RNG_STATE
-from lerobot.utils.random_utils import load_rng_state, save_rng_state
+from lerobot.utils.random_utils import deserialize_rng_state, load_rng_state, save_rng_state
 from safetensors.torch import load_file, save_file
 
 from vst_vla.errors import CorruptFileError, MissingInputError
@@ -42,8 +45,12 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
 
 
 def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Optimizer,
-                    scheduler: torch.optim.lr_scheduler.LRScheduler) -> Path:
-    """Write checkpoint ``step`` atomically and point ``last`` at it. Returns the step directory."""
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, layout: dict | None = None,
+                    rank_rng_states: list[dict[str, torch.Tensor]] = ()) -> Path:
+    """Write checkpoint ``step`` atomically and point ``last`` at it. Returns the step directory.
+
+    ``layout`` (``{"world_size", "global_batch"}``) and ``rank_rng_states`` (processes 1, 2, ...) come from a
+    data-parallel run; this process's RNG state is saved as process 0's."""
     final = checkpoint_dir(run_dir, step)
     with atomic_directory(final) as tmp:
         policy.save_pretrained(tmp / PRETRAINED_DIR)
@@ -52,9 +59,11 @@ def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Opt
         save_optimizer_state(optimizer, state_dir)
         save_scheduler_state(scheduler, state_dir)
         save_rng_state(state_dir)
+        for rank, state in enumerate(rank_rng_states, start=1):
+            save_file(state, str(state_dir / _rank_rng_file(rank)))
         if hasattr(policy, "resume_state"):
             save_file(policy.resume_state(), str(state_dir / LEARNER_STATE))
-        (state_dir / STEP_FILENAME).write_text(json.dumps({"step": step}))
+        (state_dir / STEP_FILENAME).write_text(json.dumps({"step": step, **({"layout": layout} if layout else {})}))
     _point_last_at(final)
     return final
 
@@ -93,16 +102,37 @@ def check_training_state(checkpoint: Path) -> str:
     return hint
 
 
+def _rank_rng_file(rank: int) -> str:
+    return RNG_STATE.replace(".safetensors", f"_rank{rank}.safetensors")
+
+
+def read_run_layout(checkpoint: Path) -> dict | None:
+    """The processes and global batch a checkpoint was trained with; None for a checkpoint from before they were
+    recorded."""
+    path = Path(checkpoint) / TRAINING_STATE_DIR / STEP_FILENAME
+    try:
+        return json.loads(path.read_text()).get("layout")
+    except (OSError, ValueError):
+        return None
+
+
 def load_training_state(checkpoint: Path, optimizer: torch.optim.Optimizer,
-                        scheduler: torch.optim.lr_scheduler.LRScheduler, policy: object | None = None) -> int:
+                        scheduler: torch.optim.lr_scheduler.LRScheduler, policy: object | None = None,
+                        rank: int = 0) -> int:
     """Restore optimizer, scheduler and RNG state (and ``policy``'s resume state, when it has one) in place;
-    returns the step the checkpoint was taken at."""
+    returns the step the checkpoint was taken at. Process ``rank`` takes its own saved RNG state, or process 0's
+    when the checkpoint has none for it (a run resumed with more processes)."""
     state_dir = Path(checkpoint) / TRAINING_STATE_DIR
     hint = check_training_state(checkpoint)
     try:
         load_optimizer_state(optimizer, state_dir)
         load_scheduler_state(scheduler, state_dir)
-        load_rng_state(state_dir)
+        rank_file = state_dir / _rank_rng_file(rank)
+        if rank > 0 and rank_file.is_file():
+            check_safetensors(rank_file, hint)
+            deserialize_rng_state(load_file(str(rank_file)))
+        else:
+            load_rng_state(state_dir)
         if hasattr(policy, "load_resume_state"):
             learner_state = state_dir / LEARNER_STATE
             if learner_state.is_file():

@@ -27,10 +27,14 @@ class TrainerConfig:
 
     ``vision_lr`` is the vision tower's learning rate (VST trains it slower than the language model);
     the schedule is linear warmup then cosine decay to ``min_lr_ratio`` of the peak.
+
+    ``batch_size`` is per process; one optimisation step sees the global batch ``batch_size`` x processes x
+    ``grad_accum_steps`` (``accelerate launch`` / ``torchrun`` start the processes; :mod:`.distributed`).
     """
 
     steps: int = 2000
     batch_size: int = 8
+    grad_accum_steps: int = 1
     lr: float = 1e-3
     vision_lr: float = 3e-4
     weight_decay: float = 0.01
@@ -48,7 +52,7 @@ class TrainerConfig:
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "log_every", "save_every"):
+        for name in ("steps", "batch_size", "grad_accum_steps", "log_every", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"trainer.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("lr", "vision_lr"):

@@ -19,14 +19,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from lerobot.utils.random_utils import serialize_rng_state
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from vst_vla.errors import ConfigError
 from vst_vla.io import atomic_path
 from vst_vla.precision import Precision, apply_precision
-from vst_vla.training.checkpoint import load_training_state, remove_checkpoint_temporaries, save_checkpoint
+from vst_vla.training.checkpoint import (
+    last_checkpoint,
+    load_training_state,
+    read_run_layout,
+    remove_checkpoint_temporaries,
+    save_checkpoint,
+)
 from vst_vla.training.config import TrainerConfig
+from vst_vla.training.distributed import Processes
 from vst_vla.training.sampler import ResumableBatchSampler
 
 logger = logging.getLogger(__name__)
@@ -130,10 +138,12 @@ class Trainer:
         run_config: the full resolved config, stored with the wandb run.
     """
 
-    def __init__(self, cfg: TrainerConfig, run_dir: Path, run_config: dict | None = None) -> None:
+    def __init__(self, cfg: TrainerConfig, run_dir: Path, run_config: dict | None = None,
+                 processes: Processes | None = None) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.run_config = run_config or {}
+        self.processes = processes
 
     def fit(self, policy: torch.nn.Module, dataset: Dataset, resume_from: Path | None = None,
             periodic_eval: PeriodicEval | None = None) -> TrainResult:
@@ -143,23 +153,32 @@ class Trainer:
         policy class's ``from_pretrained``); optimizer, scheduler and RNG state are restored here.
         """
         cfg = self.cfg
-        device = resolve_device(cfg.device)
-        remove_checkpoint_temporaries(self.run_dir)
+        processes = self.processes or Processes(resolve_device(cfg.device))
+        device = resolve_device(cfg.device) if processes.world_size == 1 else processes.device
+        if processes.is_main:
+            remove_checkpoint_temporaries(self.run_dir)
         policy.to(device).train()
         precision = apply_precision(policy, cfg.precision, device)
         optimizer = build_optimizer(policy, cfg)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg))
         step = 0
         if resume_from is not None:
-            step = load_training_state(resume_from, optimizer, scheduler, policy)
+            step = load_training_state(resume_from, optimizer, scheduler, policy, rank=processes.rank)
             logger.info("resumed from %s at step %d", resume_from, step)
+            _say_if_the_layout_changed(resume_from, cfg, processes.world_size)
         else:
-            torch.manual_seed(cfg.seed)
+            # Each process draws its own noise (dropout, flow matching); process 0 draws what a single process does.
+            torch.manual_seed(cfg.seed + processes.rank)
         start_step = step
         started = time.perf_counter()
+        sampler = ResumableBatchSampler(len(dataset), cfg.batch_size, cfg.seed, start_step=step, rank=processes.rank,
+                                        world_size=processes.world_size, accumulation_steps=cfg.grad_accum_steps)
+        if processes.is_main:
+            logger.info("global batch %d = %d per device x %d processes x %d accumulation steps",
+                        sampler.global_batch, cfg.batch_size, processes.world_size, cfg.grad_accum_steps)
         loader = DataLoader(
             dataset,
-            batch_sampler=ResumableBatchSampler(len(dataset), cfg.batch_size, cfg.seed, start_step=step),
+            batch_sampler=sampler,
             num_workers=cfg.num_workers,
             persistent_workers=cfg.num_workers > 0,
             # Datasets whose items are not plain tensors (e.g. packed SFT examples) bring their own collation.
@@ -169,54 +188,134 @@ class Trainer:
             # RNG state is taken after the first run's draw.
             generator=torch.Generator().manual_seed(cfg.seed),
         )
-        run_log = _RunLogger(self.run_dir, cfg, {**self.run_config, **precision.as_dict()},
-                             resume=resume_from is not None, start_step=step)
+        run_config = {**self.run_config, **precision.as_dict(), "global_batch": sampler.global_batch,
+                      "world_size": processes.world_size}
+        run_log = (_RunLogger(self.run_dir, cfg, run_config, resume=resume_from is not None, start_step=step)
+                   if processes.is_main else _NoLog())
         try:
-            last_ckpt, last_loss = self._loop(policy, loader, optimizer, scheduler, run_log, step, resume_from,
-                                              periodic_eval)
+            last_ckpt, last_loss = self._loop(policy, processes, loader, optimizer, scheduler, run_log, step,
+                                              resume_from, periodic_eval)
             if math.isnan(last_loss):  # resumed at the final step: nothing left to train
                 last_loss = run_log.last_loss
         finally:
             run_log.close()
         return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt, precision)
 
-    def _loop(self, policy, loader, optimizer, scheduler, run_log: _RunLogger, step: int,
+    def _loop(self, policy, processes: Processes, loader, optimizer, scheduler, run_log: _RunLogger, step: int,
               last_ckpt: Path | None, periodic_eval: PeriodicEval | None) -> tuple[Path | None, float]:
         """Optimisation steps from ``step`` to ``cfg.steps``; returns the last checkpoint and last loss."""
         cfg = self.cfg
+        model = processes.wrap(policy)  # DDP with several processes; ``policy`` itself otherwise
         last_loss = float("nan")
+        global_batch = cfg.batch_size * processes.world_size * cfg.grad_accum_steps
         window_start, window_samples = time.perf_counter(), 0
         batches = iter(loader)
-        with tqdm(total=cfg.steps, initial=step, desc="train", dynamic_ncols=True, disable=None) as progress:
+        with tqdm(total=cfg.steps, initial=step, desc="train", dynamic_ncols=True,
+                  disable=None if processes.is_main else True) as progress:
             while step < cfg.steps:
-                loss, logs = policy(next(batches))
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"loss is {float(loss)} at step {step}; lower trainer.lr or check the data"
-                    )
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), cfg.grad_clip_norm)
+                loss, logs = self._accumulate(model, processes, batches, step)
+                grad_norm = processes.clip_grad_norm(policy.parameters(), cfg.grad_clip_norm)
                 optimizer.step()
                 scheduler.step()
                 step += 1
-                last_loss = logs.get("loss", float(loss.detach()))
-                window_samples += cfg.batch_size
+                last_loss = logs.get("loss", loss)
+                window_samples += global_batch
                 progress.update(1)
                 progress.set_postfix(loss=f"{last_loss:.4f}")
                 if step % cfg.log_every == 0 or step == cfg.steps:
+                    logs = _mean_over_processes(processes, {"loss": loss, **logs})
+                    last_loss = logs["loss"]
                     elapsed = time.perf_counter() - window_start
                     run_log.log(step, {**logs, "grad_norm": float(grad_norm), "lr": scheduler.get_last_lr()[0],
                                        "samples_per_s": window_samples / max(elapsed, 1e-9)})
                     window_start, window_samples = time.perf_counter(), 0
                 # Before the checkpoint: a run killed mid-evaluation resumes from the previous checkpoint and
-                # evaluates again, so its log matches an uninterrupted run's.
+                # evaluates again, so its log matches an uninterrupted run's. The main process evaluates alone.
                 if periodic_eval is not None and step % periodic_eval.every == 0 and step < cfg.steps:
-                    record = _evaluate_now(periodic_eval, policy, step)
-                    run_log.log(step, record.metrics, video=record.video)
+                    if processes.is_main:
+                        record = _evaluate_now(periodic_eval, policy, step)
+                        run_log.log(step, record.metrics, video=record.video)
+                    processes.barrier()
                 if step % cfg.save_every == 0 or step == cfg.steps:
-                    last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler)
+                    rng_states = processes.gather(serialize_rng_state())  # each process's, for an exact resume
+                    if processes.is_main:
+                        last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler,
+                                                    layout={"world_size": processes.world_size,
+                                                            "global_batch": global_batch},
+                                                    rank_rng_states=rng_states[1:])
+                    processes.barrier()
+                    if not processes.is_main:
+                        last_ckpt = last_checkpoint(self.run_dir)
         return last_ckpt, last_loss
+
+    def _accumulate(self, model, processes: Processes, batches, step: int) -> tuple[float, dict]:
+        """Forward and backward ``grad_accum_steps`` micro-batches (gradients all-reduced once, on the last);
+        returns this process's share of the step's loss and logs (their mean over the processes is the step's).
+
+        A policy whose loss is a mean over a varying number of terms (the SFT model: target tokens) says how many
+        with ``loss_terms(batch)``; each micro-batch's loss is then weighted by its terms over the step's total on
+        every process, so the gradient is that of the mean over the whole global batch, as one process with the
+        whole batch computes it (HF Trainer's ``num_items_in_batch``). Otherwise micro-batches weigh equally.
+        """
+        n = self.cfg.grad_accum_steps
+        micro_batches = [next(batches) for _ in range(n)]
+        counter = getattr(processes.accelerator.unwrap_model(model), "loss_terms", None)
+        if counter is not None:
+            terms = [float(counter(batch)) for batch in micro_batches]
+            total = processes.total(sum(terms))
+            weights = [t * processes.world_size / total for t in terms]
+        else:
+            weights = [1.0 / n] * n
+        if weights == [1.0]:  # one process, no accumulation: the policy's own numbers, untouched
+            loss, logs = model(micro_batches[0])
+            if not bool(torch.isfinite(loss)):
+                raise FloatingPointError(f"loss is {float(loss)} at step {step}; lower trainer.lr or check the data")
+            processes.backward(loss)
+            return float(loss.detach()), logs
+        loss_share, logs_share = 0.0, {}
+        for micro, (batch, weight) in enumerate(zip(micro_batches, weights, strict=True)):
+            with processes.no_sync(model, skip=micro < n - 1):
+                loss, logs = model(batch)
+                if processes.any(not bool(torch.isfinite(loss))):
+                    raise FloatingPointError(f"loss is {float(loss)} at step {step} on process {processes.rank}; "
+                                             "lower trainer.lr or check the data")
+                processes.backward(loss * weight)
+            loss_share += float(loss.detach()) * weight
+            for key, value in logs.items():
+                logs_share[key] = logs_share.get(key, 0.0) + float(value) * weight
+        return loss_share, logs_share
+
+
+def _mean_over_processes(processes: Processes, logs: dict[str, float]) -> dict[str, float]:
+    """Every logged number averaged over the processes (each saw its own share of the global batch)."""
+    if processes.world_size == 1:
+        return logs
+    keys = sorted(logs)
+    means = processes.mean(torch.tensor([float(logs[k]) for k in keys], dtype=torch.float64))
+    return dict(zip(keys, means.tolist(), strict=True))
+
+
+def _say_if_the_layout_changed(checkpoint: Path, cfg: TrainerConfig, world_size: int) -> None:
+    """A resume with another global batch (or process count) is allowed; the log says it is not exact."""
+    saved = read_run_layout(checkpoint)
+    now = {"world_size": world_size, "global_batch": cfg.batch_size * world_size * cfg.grad_accum_steps}
+    if saved is not None and saved != now:
+        logger.warning("resuming a run saved with %s under %s: the data order from here on differs from an "
+                       "uninterrupted run's, and processes without a saved RNG state start from process 0's",
+                       saved, now)
+
+
+class _NoLog:
+    """What the other processes log: nothing (the main process writes train_log.jsonl and wandb)."""
+
+    last_loss = float("nan")
+
+    def log(self, step: int, metrics: dict[str, float], video: Path | None = None) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def _evaluate_now(periodic_eval: PeriodicEval, policy: torch.nn.Module, step: int) -> EvalRecord:
