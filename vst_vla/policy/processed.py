@@ -89,6 +89,12 @@ class ProcessedPolicy(nn.Module):
     def vision_parameter_names(self) -> set[str]:
         return {f"policy.{name}" for name in self.policy.vision_parameter_names()}
 
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute the backbone's activations in the backward pass (``trainer.gradient_checkpointing``)."""
+        from vst_vla.vlm.backbone import enable_gradient_checkpointing
+
+        enable_gradient_checkpointing(self.policy.backbone)
+
     def forward(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss on a raw batch (``action`` (B, chunk, A) and the state in env units, ``task`` strings)."""
         return self.policy.forward(self.preprocessor(batch))

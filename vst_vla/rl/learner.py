@@ -105,6 +105,9 @@ class GRPOLearner(AutocastModule):
     def vision_parameter_names(self) -> set[str]:
         return {f"vlm.{name}" for name in self.vlm.vision_parameter_names()}
 
+    def enable_gradient_checkpointing(self) -> None:
+        self.vlm.enable_gradient_checkpointing()
+
     def resume_state(self) -> dict[str, torch.Tensor]:
         """The rollout batch still being reused and its use count, as named tensors (empty when there is none).
 

@@ -16,7 +16,12 @@ from torch import nn
 
 from vst_vla.io import atomic_directory
 from vst_vla.precision import AutocastModule
-from vst_vla.vlm.backbone import BackboneConfig, build_backbone, vision_parameter_names
+from vst_vla.vlm.backbone import (
+    BackboneConfig,
+    build_backbone,
+    enable_gradient_checkpointing,
+    vision_parameter_names,
+)
 from vst_vla.vlm.freeze import FreezeConfig, freeze_backbone_parts
 from vst_vla.vlm.lora import ADAPTER_DIR, LoraAdapters, LoraConfig, base_state_dict, is_lora_checkpoint
 
@@ -51,12 +56,14 @@ class SpatialVLM(AutocastModule):
         return cls(backbone, processor, freeze, lora)
 
     @classmethod
-    def from_pretrained(cls, directory: str | Path, freeze: FreezeConfig | None = None) -> SpatialVLM:
+    def from_pretrained(cls, directory: str | Path, freeze: FreezeConfig | None = None,
+                        attn_implementation: str = "sdpa") -> SpatialVLM:
         """A plain Hugging Face directory, or a LoRA checkpoint (its base, with its adapters trainable)."""
         directory = Path(directory)
         lora_dir = is_lora_checkpoint(directory)
         source = directory / BASE_DIR if lora_dir else directory
-        backbone, processor = build_backbone(BackboneConfig(pretrained_path=str(source), image_max_tokens=10_000))
+        backbone, processor = build_backbone(BackboneConfig(pretrained_path=str(source), image_max_tokens=10_000,
+                                                            attn_implementation=attn_implementation))
         vlm = cls(backbone, processor, freeze)
         if lora_dir:
             vlm.lora = LoraAdapters.load(backbone, directory / ADAPTER_DIR)
@@ -68,6 +75,10 @@ class SpatialVLM(AutocastModule):
             self.backbone = self.lora.merge()
             self.lora = None
         return self
+
+    def enable_gradient_checkpointing(self) -> None:
+        """Recompute the backbone's activations in the backward pass (``trainer.gradient_checkpointing``)."""
+        enable_gradient_checkpointing(self.backbone)
 
     def vision_parameter_names(self) -> set[str]:
         return {f"backbone.{name}" for name in vision_parameter_names(self.backbone)}

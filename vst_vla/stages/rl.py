@@ -51,7 +51,7 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     source = resume_from / PRETRAINED_DIR if resume_from else None
     if source:
         check_resume_matches(source, cfg.lora)
-        vlm = SpatialVLM.from_pretrained(source, cfg.freeze)
+        vlm = SpatialVLM.from_pretrained(source, cfg.freeze, cfg.model.attn_implementation)
     else:
         # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
         torch.manual_seed(cfg.trainer.seed)

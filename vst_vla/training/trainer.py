@@ -158,6 +158,11 @@ class Trainer:
         if processes.is_main:
             remove_checkpoint_temporaries(self.run_dir)
         policy.to(device).train()
+        if cfg.gradient_checkpointing:
+            if not hasattr(policy, "enable_gradient_checkpointing"):
+                raise ConfigError(f"trainer.gradient_checkpointing=true, but {type(policy).__name__} cannot "
+                                  "recompute its activations (it has no enable_gradient_checkpointing)")
+            policy.enable_gradient_checkpointing()
         precision = apply_precision(policy, cfg.precision, device)
         optimizer = build_optimizer(policy, cfg)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg))

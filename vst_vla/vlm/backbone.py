@@ -141,7 +141,9 @@ def build_backbone(cfg: BackboneConfig, device: torch.device | str | None = None
         check_processor_matches_model(processor, Qwen2_5_VLConfig.from_pretrained(path, local_files_only=True), path)
         for weights in sorted(path.glob("*.safetensors")):
             check_safetensors(weights, "copy the model directory again (a copy or download was cut short?)")
-        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(path, local_files_only=True, dtype=torch.float32)
+        check_attn_implementation(cfg.attn_implementation)
+        model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
+            path, local_files_only=True, dtype=torch.float32, attn_implementation=cfg.attn_implementation)
         if device is not None:
             model.to(device)
         logger.info("loaded Qwen2.5-VL backbone from %s", path)
@@ -158,9 +160,30 @@ def build_backbone(cfg: BackboneConfig, device: torch.device | str | None = None
         else:
             hf_config = tiny_qwen2_5_vl_config(cfg, vocab_size=len(tokenizer), special_ids=special)
             model = Qwen2_5_VLForConditionalGeneration(hf_config)
+    if cfg.attn_implementation != model.config._attn_implementation:
+        check_attn_implementation(cfg.attn_implementation)
+        model.set_attn_implementation(cfg.attn_implementation)
     logger.info("built random-init Qwen2.5-VL %s (%.2fM parameters)", cfg.preset or "tiny",
                 sum(p.numel() for p in model.parameters()) / 1e6)
     return model, processor
+
+
+def check_attn_implementation(name: str) -> None:
+    """Refuse ``flash_attention_2`` where its package or a GPU is missing, naming what to do instead."""
+    if name != "flash_attention_2":
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("flash_attn") is None or not torch.cuda.is_available():
+        raise ConfigError("backbone.attn_implementation=flash_attention_2 needs the flash-attn package and a CUDA "
+                          "GPU (pip install flash-attn --no-build-isolation); use sdpa (the default) otherwise")
+
+
+def enable_gradient_checkpointing(backbone: Qwen2_5_VLForConditionalGeneration) -> None:
+    """Recompute every decoder layer's and vision block's activations in the backward pass (transformers'
+    checkpointing, non-reentrant so that frozen parts and LoRA adapters work): less memory, about a third more
+    compute."""
+    backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def _initialized_once(hf_config: Qwen2_5_VLConfig) -> Qwen2_5_VLForConditionalGeneration:

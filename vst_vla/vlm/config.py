@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
+
 
 @dataclass(frozen=True)
 class BackboneConfig:
@@ -48,6 +50,9 @@ class BackboneConfig:
     preset: str | None = None
     preset_num_layers: int | None = None
     preset_vision_depth: int | None = None
+    # The attention kernels: sdpa (PyTorch's fused attention, transformers' default), eager, or flash_attention_2
+    # (needs the flash-attn package and a GPU).
+    attn_implementation: str = "sdpa"
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size",
@@ -81,6 +86,9 @@ class BackboneConfig:
                 raise ValueError(f"backbone.preset must be one of {list(preset_names())}, got {self.preset!r}")
         elif self.preset_num_layers is not None or self.preset_vision_depth is not None:
             raise ValueError("backbone.preset_num_layers / preset_vision_depth need backbone.preset")
+        if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
+            raise ValueError(f"backbone.attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, got "
+                             f"{self.attn_implementation!r}")
         for name in ("preset_num_layers", "preset_vision_depth"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"backbone.{name} must be >= 1 or null, got {getattr(self, name)}")

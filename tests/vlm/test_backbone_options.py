@@ -1,0 +1,59 @@
+"""Gradient checkpointing and the attention kernel change how the backbone computes, not what it computes."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from vst_vla.config.parse import ConfigError
+from vst_vla.policy.configuration_vst_vla import L1ChunkHeadConfig
+from vst_vla.vlm.backbone import build_backbone
+from vst_vla.vlm.config import BackboneConfig
+
+
+def _loss_and_grads(policy, batch) -> tuple[float, dict[str, torch.Tensor]]:
+    policy.train()
+    loss, _ = policy(batch)
+    loss.backward()
+    return float(loss.detach()), {n: p.grad.clone() for n, p in policy.named_parameters() if p.grad is not None}
+
+
+@pytest.mark.parametrize("head", [None, L1ChunkHeadConfig()], ids=["tokens", "l1_chunk"])
+def test_gradient_checkpointing_gives_the_same_loss_and_gradients(head, make_policy, make_batch):
+    batch = make_batch(2)
+    plain_loss, plain = _loss_and_grads(make_policy(head=head), batch)
+    checkpointed_policy = make_policy(head=head)
+    checkpointed_policy.enable_gradient_checkpointing()
+    assert checkpointed_policy.policy.backbone.is_gradient_checkpointing
+    loss, grads = _loss_and_grads(checkpointed_policy, batch)
+    assert loss == pytest.approx(plain_loss, rel=1e-6)
+    assert grads.keys() == plain.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(grad, plain[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_eager_attention_computes_what_sdpa_does(make_policy):
+    sdpa, _ = build_backbone(BackboneConfig())
+    torch.manual_seed(0)
+    eager, _ = build_backbone(BackboneConfig(attn_implementation="eager"))
+    assert eager.config._attn_implementation == "eager" and sdpa.config._attn_implementation == "sdpa"
+    eager.load_state_dict(sdpa.state_dict())
+    ids = torch.randint(0, 1000, (2, 12))
+    torch.testing.assert_close(eager(input_ids=ids).logits, sdpa(input_ids=ids).logits, rtol=1e-4, atol=1e-5)
+
+
+def test_bad_attention_settings_are_refused():
+    with pytest.raises(ValueError, match="backbone.attn_implementation must be one of"):
+        BackboneConfig(attn_implementation="flash")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="flash_attention_2 needs the flash-attn package and a CUDA GPU"):
+            build_backbone(dataclasses.replace(BackboneConfig(), attn_implementation="flash_attention_2"))
+
+
+def test_the_trainer_refuses_checkpointing_for_a_model_that_cannot(tmp_path):
+    from vst_vla.training.config import TrainerConfig, WandbConfig
+    from vst_vla.training.trainer import Trainer
+
+    cfg = TrainerConfig(steps=1, batch_size=1, gradient_checkpointing=True, wandb=WandbConfig(mode="disabled"))
+    with pytest.raises(ConfigError, match="trainer.gradient_checkpointing=true, but Linear cannot"):
+        Trainer(cfg, tmp_path).fit(torch.nn.Linear(2, 2), [torch.zeros(2)])
