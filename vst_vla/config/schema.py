@@ -90,8 +90,10 @@ class TrainConfig(StageConfig):
     dataset: DatasetConfig = field(default_factory=lambda: DatasetConfig(root="outputs/datasets/lift"))
     collect: DemoCollection = field(default_factory=DemoCollection)
     policy: VSTVLAConfig = field(default_factory=lambda: VSTVLAConfig(device="cpu"))
-    # 30 episodes give about a +-17-point interval (10: +-30); 5 of them every 500 steps during training.
-    eval: RolloutConfig = field(default_factory=lambda: RolloutConfig(n_episodes=30, num_workers=2, every_steps=500))
+    # 30 episodes give about a +-17-point interval (10: +-30); 5 of them every 500 steps during training. The same
+    # 30 again with blank and with shuffled images, so that the score shows how much the policy uses what it sees.
+    eval: RolloutConfig = field(default_factory=lambda: RolloutConfig(n_episodes=30, num_workers=2, every_steps=500,
+                                                                      ablations=("blank", "shuffle")))
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
