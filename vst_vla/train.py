@@ -1,7 +1,7 @@
 """``python -m vst_vla.train``: hydra composes ``configs/train.yaml``; the library receives dataclasses.
 
 Examples:
-    python -m vst_vla.train                          # the embedded default (Lift, tiny VLA, ~17 min on 2 cores)
+    python -m vst_vla.train                          # the embedded default (Lift, tiny VLA, ~18 min on 2 cores)
     python -m vst_vla.train experiment=debug         # the whole path in seconds
     python -m vst_vla.train stage=align              # dense scene captions: a random-init VLM learns to see
     python -m vst_vla.train stage=sft                # spatial perception SFT of the VLM (VST-P)
