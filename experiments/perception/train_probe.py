@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import json
 import math
+import re
 import time
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from PIL import Image
 from vst_vla.precision import PRECISIONS, autocast_context, resolve_precision
 from vst_vla.rl.rewards import choice_letter, extract_answer
 from vst_vla.sft.cot import think_answer
+from vst_vla.spatial.engine.base import choice_text, conclusion
+from vst_vla.spatial.engine.relation import LeftRight, left_right_steps
 from vst_vla.spatial.probes import PROBES, ProbeSample, sample_batch
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone
 
@@ -120,13 +123,30 @@ def encode_described(processor, samples: list[ProbeSample], caption: str = "full
     return encode_answered(processor, samples, [DESCRIBE[caption]] * len(samples), texts)
 
 
-REASONING_STYLES = ("order", "numbered", "marked", "marked_pair", "restated")
+REASONING_STYLES = ("order", "numbered", "marked", "marked_pair", "restated", "engine")
+SQUARE_PHRASE = re.compile(r"the (\w+) square")
+OPTION_LINE = re.compile(r"^([A-Z])\. (.*)$", re.MULTILINE)
+
+
+def engine_form(sample: ProbeSample, rng: np.random.Generator) -> ProbeSample:
+    """A relation question rewritten in the engine's ``left_right`` form: one of its three stems (two ask left or
+    right, one asks yes or no), its closing instructions, and its options in the fixed order of
+    ``canonical_options.py`` (sorted by text), so the probe's text is what the engine's questions say about squares
+    on a grey canvas instead of rendered objects. The curriculum lever: the engine's reasoning format learned on
+    cheap fresh images, then carried to the rendered scenes."""
+    subject, reference = named_colours(sample)
+    template = int(rng.integers(len(LeftRight.STEMS)))
+    stem = LeftRight.STEMS[template].format(f"the {subject} square", f"the {reference} square")
+    subject_left = sample.letter == "A"
+    options = ["No", "Yes"] if template == 2 else ["Left", "Right"]
+    wanted = ("Yes" if subject_left else "No") if template == 2 else ("Left" if subject_left else "Right")
+    return dataclasses.replace(sample, question=choice_text(stem, options, template),
+                               letter=chr(65 + options.index(wanted)))
 
 
 def named_colours(sample: ProbeSample) -> tuple[str, str]:
-    """The two colours a relation question names, in question order."""
-    first = sample.question.split("Is the ", 1)[1].split(" square", 1)[0]
-    second = sample.question.split("of the ", 1)[1].split(" square", 1)[0]
+    """The two colours a relation question names, in question order (the probe's own or the engine's form)."""
+    first, second = SQUARE_PHRASE.findall(sample.question)[:2]
     return first, second
 
 
@@ -144,8 +164,14 @@ def reasoning_step(sample: ProbeSample, style: str) -> str:
     each copied from next to its mark, so the letter follows from a two-item list as in ``relation_named``.
     ``restated``: the question's first colour, then the marked list, then that colour again with its mark ("red:
     green, red first, blue second. red first"): the first word sits at a fixed distance from the question, every
-    later word needs one lookup by content, and the letter reads the word just before it."""
+    later word needs one lookup by content, and the letter reads the word just before it. ``engine``: the engine's
+    ``left_right`` reasoning (``left_right_steps``) on a question in the engine's form (:func:`engine_form`)."""
     names = colour_caption(sample, "left_to_right").split(", ")
+    if style == "engine":  # the engine's own left_right reasoning, marks and restated mark, then its conclusion
+        subject, reference = named_colours(sample)
+        options = dict(OPTION_LINE.findall(sample.question))
+        steps = left_right_steps(names, subject, reference, f"the {subject} square", f"the {reference} square")
+        return " ".join([*steps, conclusion(sample.letter, options[sample.letter].lower())])
     if style == "order":
         return ", ".join(names)
     if style in ("marked", "marked_pair", "restated"):
@@ -217,7 +243,7 @@ def reasoned_accuracy(model, processor, samples: list[ProbeSample], blank: bool,
         batch = encode(processor, chunk, blank, image_last)
         batch.pop("targets")
         with ctx:
-            out = model.generate(**batch, max_new_tokens=48, do_sample=False)
+            out = model.generate(**batch, max_new_tokens=96 if style == "engine" else 48, do_sample=False)
         texts = processor.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=False)
         for s, text in zip(chunk, texts):
             text = text.split("<|im_end|>")[0]
@@ -274,6 +300,8 @@ def main() -> None:
 
     def draw(kind: str, n: int, draw_rng: np.random.Generator) -> list[ProbeSample]:
         samples = sample_batch(kind, draw_rng, n, args.image_size, args.square)
+        if args.reason == "engine":
+            samples = [engine_form(s, draw_rng) for s in samples]
         if args.shuffle_options:
             samples = [shuffle_options(s, draw_rng) for s in samples]
         if not args.question_jitter:

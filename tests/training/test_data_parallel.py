@@ -1,7 +1,8 @@
 """Data parallelism on CPUs: 2 processes (gloo, launched by torchrun) against 1 process with the same global batch.
 
 The default run keeps one 2-process VLA stage run (about 40 s on 2 cores): its losses match a 1-process run with
-the same global batch, and only process 0 writes. The SFT stage's parity and a kill mid-run are marked slow.
+the same global batch, and only process 0 writes. The SFT stage's parity, a kill mid-run and the RL stage under 2
+processes are marked slow.
 """
 
 import json
@@ -106,3 +107,19 @@ def test_two_processes_resume_exactly_after_a_kill(tmp_path, tiny_lift_dataset):
     assert killed.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     _torchrun(_vla(root, tmp_path, "killed", batch=4, steps=6), tmp_path)  # resumes its last checkpoint
     assert _losses(tmp_path / "killed") == _losses(tmp_path / "whole")  # bit for bit
+
+
+@pytest.mark.slow
+def test_two_processes_run_the_rl_stage(tmp_path):
+    """Each process samples the groups of its own prompts; process 0 alone evaluates and writes, and each
+    checkpoint keeps process 1's RNG and learner states beside process 0's."""
+    _torchrun(["experiment=rl_debug", f"output_root={tmp_path}", "run_name=two",
+               f"data.train_path={tmp_path}/train.parquet", f"data.eval_path={tmp_path}/eval.parquet",
+               "trainer.batch_size=1", "trainer.precision=fp32", "eval.max_samples=2", "eval.ablations=[]"], tmp_path)
+    two = tmp_path / "two"
+    assert _layout(two, 2) == {"world_size": 2, "global_batch": 2}
+    assert [json.loads(line)["step"] for line in (two / "train_log.jsonl").read_text().splitlines()] == [1, 2]
+    state = two / "checkpoints" / "000002" / "training_state"
+    assert {"learner_state.safetensors", "learner_state_rank1.safetensors", "rng_state_rank1.safetensors"} <= {
+        p.name for p in state.iterdir()}
+    assert json.loads((two / "run_summary.json").read_text())["final_step"] == 2

@@ -57,3 +57,21 @@ def test_the_trainer_refuses_checkpointing_for_a_model_that_cannot(tmp_path):
     cfg = TrainerConfig(steps=1, batch_size=1, gradient_checkpointing=True, wandb=WandbConfig(mode="disabled"))
     with pytest.raises(ConfigError, match="trainer.gradient_checkpointing=true, but Linear cannot"):
         Trainer(cfg, tmp_path).fit(torch.nn.Linear(2, 2), [torch.zeros(2)])
+
+
+def test_bf16_weights_build_load_and_train(tmp_path, make_policy, make_batch):
+    from vst_vla.sft.model import SpatialVLM
+
+    vlm = SpatialVLM.build(BackboneConfig(dtype="bfloat16"))
+    assert {p.dtype for p in vlm.parameters()} == {torch.bfloat16}
+    vlm.save_pretrained(tmp_path / "vlm")
+    assert {p.dtype for p in SpatialVLM.from_pretrained(tmp_path / "vlm", model=BackboneConfig(
+        dtype="bfloat16")).parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in SpatialVLM.from_pretrained(tmp_path / "vlm").parameters()} == {torch.float32}
+    # A VLA whose backbone is bf16 and whose continuous head is fp32 trains without autocast.
+    policy = make_policy(head=L1ChunkHeadConfig(), backbone=BackboneConfig(dtype="bfloat16", image_max_tokens=16))
+    loss, grads = _loss_and_grads(policy, make_batch(2))
+    assert torch.isfinite(torch.tensor(loss)) and grads
+    assert all(torch.isfinite(g.float()).all() for g in grads.values())
+    with pytest.raises(ValueError, match="backbone.dtype must be one of"):
+        BackboneConfig(dtype="float16")

@@ -5,11 +5,16 @@ learner samples a group of ``group_size`` answers per prompt in one batched ``ge
 temperature 1.0), scores them with the rule rewards, standardises rewards within each group, and drops the
 groups whose rewards are all equal (dynamic sampling). The step's loss is the clip-higher surrogate with
 token-level aggregation on the kept rollouts, against the log-probs recorded at sampling time.
+
+Under data parallelism each process samples the groups of its own prompts; the token-level mean still runs over
+the whole global batch (each process's token sum over every process's token count), so the averaged gradient is
+the one a single process with all the rollouts computes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -26,6 +31,9 @@ from vst_vla.sft.chat import decode_images, to_messages
 from vst_vla.sft.generation import vision_token_ids
 from vst_vla.sft.model import SpatialVLM
 from vst_vla.spatial.schema import SpatialSample
+
+if TYPE_CHECKING:
+    from vst_vla.training.distributed import Processes
 
 
 @dataclass(frozen=True)
@@ -89,16 +97,20 @@ class GRPOLearner(AutocastModule):
         cfg: GRPO settings.
         system_prompt: the think prompt the model was cold-started with.
         reference: frozen copy for the KL term (only when ``cfg.kl_coef > 0``).
+        processes: the data-parallel processes this learner runs among (None: one process); the token-level loss
+            is normalised by their total token count.
     """
 
     def __init__(
-        self, vlm: SpatialVLM, cfg: GRPOConfig, system_prompt: str, reference: SpatialVLM | None = None
+        self, vlm: SpatialVLM, cfg: GRPOConfig, system_prompt: str, reference: SpatialVLM | None = None,
+        processes: Processes | None = None,
     ) -> None:
         super().__init__()
         self.vlm = vlm
         self.cfg = cfg
         self.system_prompt = system_prompt
         self.reference = [reference] if reference is not None else []  # a list keeps it out of parameters()
+        self.processes = processes
         self._rollouts: Rollouts | None = None
         self._uses = 0
 
@@ -196,6 +208,17 @@ class GRPOLearner(AutocastModule):
         return Rollouts(inputs, response_mask & keep[:, None].to(response_mask.device), logp_old, ref_logp,
                         advantages, logs)
 
+    def _token_share(self, tokens: float) -> float:
+        """The factor that turns this process's token mean into its part of the global batch's token mean.
+
+        DDP averages gradients over the ``W`` processes, so process ``r`` contributes ``sum_r / (N / W)`` where
+        ``N`` is every process's token count: the average is then ``sum / N``, DAPO's token-level mean over the
+        global batch. One process: exactly 1.0, its loss untouched."""
+        if self.processes is None or self.processes.world_size == 1:
+            return 1.0
+        total = self.processes.total(tokens)
+        return tokens * self.processes.world_size / total if total else 0.0
+
     def forward(self, samples: list[SpatialSample]) -> tuple[torch.Tensor, dict[str, float]]:
         """One policy-gradient update's loss; samples a new rollout batch every ``updates_per_rollout`` calls."""
         if self._rollouts is None or self._uses >= self.cfg.updates_per_rollout:
@@ -205,11 +228,14 @@ class GRPOLearner(AutocastModule):
         self._uses += 1
         r = self._rollouts
         logp_new, logits = self._token_logp(self.vlm.backbone, r.inputs, r.response_mask.shape[1])
+        share = self._token_share(float(r.response_mask.sum()))  # every process calls it, tokens or not
         if not r.response_mask.any():
             # Every group had equal rewards: no signal this step (a zero loss that keeps the graph intact).
             return logp_new.sum() * 0.0, {**r.logs, "loss": 0.0, "clip_frac": 0.0, "kl": 0.0, "entropy": 0.0}
         loss, stats = clipped_surrogate_loss(logp_new, r.logp_old, r.advantages, r.response_mask,
                                              self.cfg.clip_low, self.cfg.clip_high, r.ref_logp, self.cfg.kl_coef)
+        if share != 1.0:
+            loss = loss * share
         logs = {**r.logs, "loss": float(loss.detach()), "clip_frac": stats["clip_frac"], "kl": stats["kl_mean"],
                 "entropy": token_entropy(logits.detach(), r.response_mask)}
         return loss, logs

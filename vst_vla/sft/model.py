@@ -57,13 +57,17 @@ class SpatialVLM(AutocastModule):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, freeze: FreezeConfig | None = None,
-                        attn_implementation: str = "sdpa") -> SpatialVLM:
-        """A plain Hugging Face directory, or a LoRA checkpoint (its base, with its adapters trainable)."""
+                        model: BackboneConfig | None = None) -> SpatialVLM:
+        """A plain Hugging Face directory, or a LoRA checkpoint (its base, with its adapters trainable).
+
+        ``model`` gives how to load it (its attention kernels and dtype); its other fields are the checkpoint's."""
         directory = Path(directory)
         lora_dir = is_lora_checkpoint(directory)
         source = directory / BASE_DIR if lora_dir else directory
+        model = model or BackboneConfig()
         backbone, processor = build_backbone(BackboneConfig(pretrained_path=str(source), image_max_tokens=10_000,
-                                                            attn_implementation=attn_implementation))
+                                                            attn_implementation=model.attn_implementation,
+                                                            dtype=model.dtype))
         vlm = cls(backbone, processor, freeze)
         if lora_dir:
             vlm.lora = LoraAdapters.load(backbone, directory / ADAPTER_DIR)

@@ -36,22 +36,20 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     run_dir = Path(cfg.output_root) / cfg.run_name
     # Refused before any scene is generated or file written.
     processes = Processes(resolve_device(cfg.trainer.device))
-    if processes.world_size > 1:
-        raise ConfigError(f"stage=rl runs in one process for now (launched with {processes.world_size}); the "
-                          "vla, align, sft and cot stages run data-parallel")
     check_writable_destination(run_dir, "output_root/run_name")
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     data = cfg.data
     keep = lambda samples: [s for s in samples if s.meta_info.get("answer_kind") in RULE_CHECKABLE_KINDS]  # noqa: E731
-    train = keep(load_or_generate(data.train_path, data.generate_train_scenes, data.generate_seed, data))
-    held_out = keep(load_or_generate(data.eval_path, data.generate_eval_scenes, data.generate_eval_seed, data))
+    with processes.main_first():  # the main process generates missing files; the others then read them
+        train = keep(load_or_generate(data.train_path, data.generate_train_scenes, data.generate_seed, data))
+        held_out = keep(load_or_generate(data.eval_path, data.generate_eval_scenes, data.generate_eval_seed, data))
     if not train:
         raise ConfigError(f"{data.train_path} has no rule-checkable questions (answer kinds {RULE_CHECKABLE_KINDS})")
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     source = resume_from / PRETRAINED_DIR if resume_from else None
     if source:
         check_resume_matches(source, cfg.lora)
-        vlm = SpatialVLM.from_pretrained(source, cfg.freeze, cfg.model.attn_implementation)
+        vlm = SpatialVLM.from_pretrained(source, cfg.freeze, cfg.model)
     else:
         # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
         torch.manual_seed(cfg.trainer.seed)
@@ -59,13 +57,18 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     apply_precision(vlm, cfg.trainer.precision, vlm.device)  # the trainer sets it again on its device
     evaluate = lambda: answer_held_out(vlm, held_out, cfg.system_prompt, cfg.eval.max_new_tokens,  # noqa: E731
                                        cfg.eval.max_samples)
-    # The starting model's answers; a resumed run reads them back (its starting weights are gone).
-    answers_before = evaluation_before_training(run_dir, resume_from is None, lambda: evaluate()[1])
+    # The starting model's answers; a resumed run reads them back (its starting weights are gone). The main
+    # process evaluates and writes; the others wait for it in the trainer's first collective call.
+    answers_before = (evaluation_before_training(run_dir, resume_from is None, lambda: evaluate()[1])
+                      if processes.is_main else None)
     answered_before = (held_out[: cfg.eval.max_samples], answers_before) if answers_before is not None else None
     reference = copy.deepcopy(vlm).eval().requires_grad_(False) if cfg.rl.kl_coef > 0 else None
-    learner = GRPOLearner(vlm, cfg.rl, cfg.system_prompt, reference)
-    write_run_record(run_dir, cfg)
+    learner = GRPOLearner(vlm, cfg.rl, cfg.system_prompt, reference, processes=processes)
+    if processes.is_main:
+        write_run_record(run_dir, cfg)
     result = Trainer(cfg.trainer, run_dir, processes=processes).fit(learner, PromptDataset(train), resume_from)
+    if not processes.is_main:  # the main process evaluates, summarizes and publishes
+        return {"run_dir": str(run_dir), "rank": processes.rank, "final_step": result.final_step}
     answered_after = evaluate()
     answer = lambda subset: answer_held_out(vlm, subset, cfg.system_prompt, cfg.eval.max_new_tokens,  # noqa: E731
                                             cfg.eval.max_samples)[1]

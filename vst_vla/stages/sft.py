@@ -137,7 +137,7 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     resume_from = last_checkpoint(run_dir) if cfg.trainer.resume else None
     if resume_from is not None:
         check_resume_matches(resume_from / PRETRAINED_DIR, cfg.lora)
-        vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.freeze, cfg.model.attn_implementation)
+        vlm = SpatialVLM.from_pretrained(resume_from / PRETRAINED_DIR, cfg.freeze, cfg.model)
     else:
         # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
         torch.manual_seed(cfg.trainer.seed)

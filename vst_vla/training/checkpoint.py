@@ -46,11 +46,12 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
 
 def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, layout: dict | None = None,
-                    rank_rng_states: list[dict[str, torch.Tensor]] = ()) -> Path:
+                    rank_rng_states: list[dict[str, torch.Tensor]] = (),
+                    rank_learner_states: list[dict[str, torch.Tensor]] = ()) -> Path:
     """Write checkpoint ``step`` atomically and point ``last`` at it. Returns the step directory.
 
-    ``layout`` (``{"world_size", "global_batch"}``) and ``rank_rng_states`` (processes 1, 2, ...) come from a
-    data-parallel run; this process's RNG state is saved as process 0's."""
+    ``layout`` (``{"world_size", "global_batch"}``), ``rank_rng_states`` and ``rank_learner_states`` (processes
+    1, 2, ...) come from a data-parallel run; this process's RNG and learner states are saved as process 0's."""
     final = checkpoint_dir(run_dir, step)
     with atomic_directory(final) as tmp:
         policy.save_pretrained(tmp / PRETRAINED_DIR)
@@ -60,9 +61,11 @@ def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Opt
         save_scheduler_state(scheduler, state_dir)
         save_rng_state(state_dir)
         for rank, state in enumerate(rank_rng_states, start=1):
-            save_file(state, str(state_dir / _rank_rng_file(rank)))
+            save_file(state, str(state_dir / _rank_file(RNG_STATE, rank)))
         if hasattr(policy, "resume_state"):
             save_file(policy.resume_state(), str(state_dir / LEARNER_STATE))
+        for rank, state in enumerate(rank_learner_states, start=1):
+            save_file(state, str(state_dir / _rank_file(LEARNER_STATE, rank)))
         (state_dir / STEP_FILENAME).write_text(json.dumps({"step": step, **({"layout": layout} if layout else {})}))
     _point_last_at(final)
     return final
@@ -102,8 +105,9 @@ def check_training_state(checkpoint: Path) -> str:
     return hint
 
 
-def _rank_rng_file(rank: int) -> str:
-    return RNG_STATE.replace(".safetensors", f"_rank{rank}.safetensors")
+def _rank_file(name: str, rank: int) -> str:
+    """Process ``rank``'s copy of a per-process state file (process 0's is ``name`` itself)."""
+    return name.replace(".safetensors", f"_rank{rank}.safetensors")
 
 
 def read_run_layout(checkpoint: Path) -> dict | None:
@@ -127,19 +131,21 @@ def load_training_state(checkpoint: Path, optimizer: torch.optim.Optimizer,
     try:
         load_optimizer_state(optimizer, state_dir)
         load_scheduler_state(scheduler, state_dir)
-        rank_file = state_dir / _rank_rng_file(rank)
+        rank_file = state_dir / _rank_file(RNG_STATE, rank)
         if rank > 0 and rank_file.is_file():
             check_safetensors(rank_file, hint)
             deserialize_rng_state(load_file(str(rank_file)))
         else:
             load_rng_state(state_dir)
         if hasattr(policy, "load_resume_state"):
-            learner_state = state_dir / LEARNER_STATE
+            learner_state = state_dir / (_rank_file(LEARNER_STATE, rank) if rank else LEARNER_STATE)
             if learner_state.is_file():
                 check_safetensors(learner_state, hint)
                 policy.load_resume_state(load_file(str(learner_state)))
-            else:  # written before the learner's state was saved: resumes, though not exactly
-                logger.warning("%s has no %s; the learner resumes without its state", checkpoint, LEARNER_STATE)
+            else:  # written before the learner's state was saved, or by fewer processes: resumes, not exactly
+                logger.warning("%s has no %s; process %d's learner resumes without its state", checkpoint,
+                               learner_state.name, rank)
+                policy.load_resume_state({})
         return int(json.loads((state_dir / STEP_FILENAME).read_text())["step"])
     except (OSError, ValueError, KeyError) as err:
         raise CorruptFileError(f"the training state in {state_dir} cannot be restored ({err}); {hint}") from err

@@ -243,12 +243,16 @@ class Trainer:
                         run_log.log(step, record.metrics, video=record.video)
                     processes.barrier()
                 if step % cfg.save_every == 0 or step == cfg.steps:
-                    rng_states = processes.gather(serialize_rng_state())  # each process's, for an exact resume
+                    # Each process's RNG state and learner state (RL's rollouts in reuse), for an exact resume.
+                    rng_states = processes.gather(serialize_rng_state())
+                    learner_states = (processes.gather(_learner_state(policy))
+                                      if processes.world_size > 1 and hasattr(policy, "resume_state") else [])
                     if processes.is_main:
                         last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler,
                                                     layout={"world_size": processes.world_size,
                                                             "global_batch": global_batch},
-                                                    rank_rng_states=rng_states[1:])
+                                                    rank_rng_states=rng_states[1:],
+                                                    rank_learner_states=learner_states[1:])
                     processes.barrier()
                     if not processes.is_main:
                         last_ckpt = last_checkpoint(self.run_dir)
@@ -290,6 +294,11 @@ class Trainer:
             for key, value in logs.items():
                 logs_share[key] = logs_share.get(key, 0.0) + float(value) * weight
         return loss_share, logs_share
+
+
+def _learner_state(policy) -> dict[str, torch.Tensor]:
+    """``policy``'s resume state on the CPU: it travels to process 0, which saves it."""
+    return {k: v.cpu() for k, v in policy.resume_state().items()}
 
 
 def _mean_over_processes(processes: Processes, logs: dict[str, float]) -> dict[str, float]:

@@ -143,7 +143,7 @@ def build_backbone(cfg: BackboneConfig, device: torch.device | str | None = None
             check_safetensors(weights, "copy the model directory again (a copy or download was cut short?)")
         check_attn_implementation(cfg.attn_implementation)
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
-            path, local_files_only=True, dtype=torch.float32, attn_implementation=cfg.attn_implementation)
+            path, local_files_only=True, dtype=getattr(torch, cfg.dtype), attn_implementation=cfg.attn_implementation)
         if device is not None:
             model.to(device)
         logger.info("loaded Qwen2.5-VL backbone from %s", path)
@@ -163,6 +163,8 @@ def build_backbone(cfg: BackboneConfig, device: torch.device | str | None = None
     if cfg.attn_implementation != model.config._attn_implementation:
         check_attn_implementation(cfg.attn_implementation)
         model.set_attn_implementation(cfg.attn_implementation)
+    if cfg.dtype != "float32":
+        model.to(getattr(torch, cfg.dtype))
     logger.info("built random-init Qwen2.5-VL %s (%.2fM parameters)", cfg.preset or "tiny",
                 sum(p.numel() for p in model.parameters()) / 1e6)
     return model, processor

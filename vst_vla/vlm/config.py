@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ATTN_IMPLEMENTATIONS = ("sdpa", "eager", "flash_attention_2")
+DTYPES = ("float32", "bfloat16")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class BackboneConfig:
     # The attention kernels: sdpa (PyTorch's fused attention, transformers' default), eager, or flash_attention_2
     # (needs the flash-attn package and a GPU).
     attn_implementation: str = "sdpa"
+    # The weights' dtype. bfloat16 loads a checkpoint (or builds a random init) directly in bf16: half the memory of
+    # the weights, and, since the optimizer's state follows its parameters, of AdamW's state too (a 3B model: 8
+    # instead of 16 bytes a parameter before activations, docs/scale.md). Training then runs in pure bf16.
+    dtype: str = "float32"
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "intermediate_size",
@@ -89,6 +94,8 @@ class BackboneConfig:
         if self.attn_implementation not in ATTN_IMPLEMENTATIONS:
             raise ValueError(f"backbone.attn_implementation must be one of {ATTN_IMPLEMENTATIONS}, got "
                              f"{self.attn_implementation!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"backbone.dtype must be one of {DTYPES}, got {self.dtype!r}")
         for name in ("preset_num_layers", "preset_vision_depth"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"backbone.{name} must be >= 1 or null, got {getattr(self, name)}")
