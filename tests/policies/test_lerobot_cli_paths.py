@@ -147,3 +147,19 @@ def test_lerobot_train_fine_tunes_a_stage_checkpoint(vst_vla_run: dict, tiny_lif
     assert before.keys() == after.keys()
     assert any(not torch.equal(before[name], after[name]) for name in before), "two steps changed no weight"
     assert ProcessedPolicy.from_pretrained(checkpoint).config.head.type == "tokens"
+
+
+@pytest.mark.slow
+def test_lerobot_train_runs_the_policy_on_two_processes(tiny_lift_dataset, tmp_path: Path) -> None:
+    """LeRobot's own loop, data-parallel: ``lerobot-train`` under 2 processes (torchrun on CPUs, gloo; on GPUs
+    ``accelerate launch --multi_gpu --num_processes=N $(which lerobot-train)``, the same Accelerator path)."""
+    out = tmp_path / "train"
+    result = run_cli([
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+        str(BIN / "lerobot-train"), "--dataset.repo_id=local/tiny_lift", f"--dataset.root={tiny_lift_dataset.root}",
+        "--dataset.video_backend=pyav", "--policy.type=vst_vla", "--policy.device=cpu", "--policy.push_to_hub=false",
+        "--policy.head.type=l1_chunk", "--steps=2", "--batch_size=2", "--save_freq=2", "--num_workers=0",
+        "--wandb.enable=false", f"--output_dir={out}",
+    ], cwd=tmp_path)
+    assert "Effective batch size: 2 x 2 = 4" in result.stdout + result.stderr
+    assert (out / "checkpoints" / "000002" / "pretrained_model" / "model.safetensors").is_file()

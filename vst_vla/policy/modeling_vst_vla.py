@@ -37,7 +37,7 @@ from vst_vla.precision import AutocastModule, apply_precision
 from vst_vla.vla.encoding import VLAInputEncoder, load_hf_processor
 from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.state import StateInjector
-from vst_vla.vlm.backbone import backbone_from_hf_config, build_backbone, vision_parameter_names
+from vst_vla.vlm.backbone import FSDP_WRAP_UNITS, backbone_from_hf_config, build_backbone, vision_parameter_names
 from vst_vla.vlm.lora import ADAPTER_DIR, LoraAdapters, LoraConfig, base_state_dict, is_lora_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,10 @@ class VSTVLAPolicy(PreTrainedPolicy, AutocastModule):
 
     config_class = VSTVLAConfig
     name = "vst_vla"
+    # FSDP's wrap units: LeRobot's FSDP launch (`accelerate launch --use_fsdp ... lerobot-train
+    # --policy.type=vst_vla`) then shards each decoder layer and vision block on its own and gathers one at a time;
+    # the head and the state projection stay in the root unit.
+    _no_split_modules = list(FSDP_WRAP_UNITS)
 
     def __init__(self, config: VSTVLAConfig, dataset_stats: dict | None = None,
                  checkpoint_dir: str | Path | None = None, lora: LoraConfig | None = None, **kwargs: Any) -> None:

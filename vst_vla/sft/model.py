@@ -17,6 +17,7 @@ from torch import nn
 from vst_vla.io import atomic_directory
 from vst_vla.precision import AutocastModule
 from vst_vla.vlm.backbone import (
+    FSDP_WRAP_UNITS,
     BackboneConfig,
     build_backbone,
     enable_gradient_checkpointing,
@@ -39,6 +40,8 @@ class SpatialVLM(AutocastModule):
         freeze: parts to freeze.
         lora: with ``enabled``, fresh LoRA adapters: then only they train (``freeze`` must stay all false).
     """
+
+    _no_split_modules = list(FSDP_WRAP_UNITS)  # FSDP's wrap units (vst_vla.vlm.backbone)
 
     def __init__(self, backbone: nn.Module, processor, freeze: FreezeConfig | None = None,
                  lora: LoraConfig | None = None) -> None:

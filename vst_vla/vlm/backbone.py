@@ -33,6 +33,10 @@ from vst_vla.vlm.tokenizer import QWEN2_VL_CHAT_TEMPLATE, build_offline_tokenize
 
 logger = logging.getLogger(__name__)
 
+# FSDP's wrap units for any module holding this backbone: each decoder layer and vision block is sharded on its own
+# (accelerate's transformer-based wrap reads a model's ``_no_split_modules``; these are transformers' own).
+FSDP_WRAP_UNITS = tuple(Qwen2_5_VLForConditionalGeneration._no_split_modules)
+
 # Qwen2.5-VL sees images in 28x28 pixel units (14 px patches merged 2x2): one unit is one LLM token.
 PIXELS_PER_TOKEN = 28 * 28
 
