@@ -65,13 +65,20 @@ def test_bf16_weights_build_load_and_train(tmp_path, make_policy, make_batch):
     vlm = SpatialVLM.build(BackboneConfig(dtype="bfloat16"))
     assert {p.dtype for p in vlm.parameters()} == {torch.bfloat16}
     vlm.save_pretrained(tmp_path / "vlm")
-    assert {p.dtype for p in SpatialVLM.from_pretrained(tmp_path / "vlm", model=BackboneConfig(
-        dtype="bfloat16")).parameters()} == {torch.bfloat16}
+    loaded = SpatialVLM.from_pretrained(tmp_path / "vlm", model=BackboneConfig(dtype="bfloat16"))
+    assert {p.dtype for p in loaded.parameters()} == {torch.bfloat16}
     assert {p.dtype for p in SpatialVLM.from_pretrained(tmp_path / "vlm").parameters()} == {torch.float32}
+    # The rotary frequencies stay fp32 (in bf16 the phases at long positions would drift), built or loaded.
+    for model in (vlm, loaded):
+        assert {b.dtype for n, b in model.named_buffers() if n.endswith("inv_freq")} == {torch.float32}
     # A VLA whose backbone is bf16 and whose continuous head is fp32 trains without autocast.
     policy = make_policy(head=L1ChunkHeadConfig(), backbone=BackboneConfig(dtype="bfloat16", image_max_tokens=16))
     loss, grads = _loss_and_grads(policy, make_batch(2))
     assert torch.isfinite(torch.tensor(loss)) and grads
     assert all(torch.isfinite(g.float()).all() for g in grads.values())
+    # Saved and loaded, it keeps its bf16 backbone (and so the dtype of the optimizer state it resumes).
+    policy.save_pretrained(tmp_path / "policy")
+    reloaded = type(policy).from_pretrained(tmp_path / "policy")
+    assert next(reloaded.policy.backbone.parameters()).dtype == torch.bfloat16
     with pytest.raises(ValueError, match="backbone.dtype must be one of"):
         BackboneConfig(dtype="float16")

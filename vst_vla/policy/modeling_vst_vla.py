@@ -37,7 +37,13 @@ from vst_vla.precision import AutocastModule, apply_precision
 from vst_vla.vla.encoding import VLAInputEncoder, load_hf_processor
 from vst_vla.vla.errors import UnsafeActionError
 from vst_vla.vla.state import StateInjector
-from vst_vla.vlm.backbone import FSDP_WRAP_UNITS, backbone_from_hf_config, build_backbone, vision_parameter_names
+from vst_vla.vlm.backbone import (
+    FSDP_WRAP_UNITS,
+    backbone_from_hf_config,
+    build_backbone,
+    cast_parameters,
+    vision_parameter_names,
+)
 from vst_vla.vlm.lora import ADAPTER_DIR, LoraAdapters, LoraConfig, base_state_dict, is_lora_checkpoint
 
 logger = logging.getLogger(__name__)
@@ -252,7 +258,9 @@ def _build_vlm(config: VSTVLAConfig, checkpoint_dir: str | Path | None) -> tuple
         return build_backbone(config.backbone, device=config.device)
     directory = Path(checkpoint_dir)
     hf_config = Qwen2_5_VLConfig.from_json_file(str(directory / BACKBONE_CONFIG_FILENAME))
-    return backbone_from_hf_config(hf_config), load_hf_processor(directory)
+    backbone = backbone_from_hf_config(hf_config)
+    cast_parameters(backbone, config.backbone.dtype)  # the load then keeps the dtype the policy trained in
+    return backbone, load_hf_processor(directory)
 
 
 def _without_shared(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -167,8 +167,7 @@ def build_backbone(cfg: BackboneConfig, device: torch.device | str | None = None
     if cfg.attn_implementation != model.config._attn_implementation:
         check_attn_implementation(cfg.attn_implementation)
         model.set_attn_implementation(cfg.attn_implementation)
-    if cfg.dtype != "float32":
-        model.to(getattr(torch, cfg.dtype))
+    cast_parameters(model, cfg.dtype)
     logger.info("built random-init Qwen2.5-VL %s (%.2fM parameters)", cfg.preset or "tiny",
                 sum(p.numel() for p in model.parameters()) / 1e6)
     return model, processor
@@ -240,6 +239,16 @@ def _check_preset_token_ids(hf_config: Qwen2_5_VLConfig, special: dict[str, int]
     wrong = {tok: (special[tok], want) for tok, want in expected.items() if special[tok] != want}
     if wrong:
         raise RuntimeError(f"tokenizer ids (got, preset) disagree with the preset: {wrong}")
+
+
+def cast_parameters(model: torch.nn.Module, dtype: str) -> None:
+    """The weights in ``dtype`` ("float32" or "bfloat16"), in place. Only the parameters: ``model.to(dtype)`` would
+    also cast the rotary frequencies (a buffer), and M-RoPE phases at positions in the thousands would drift by
+    radians in bf16; transformers' bf16 loading keeps them in fp32 too."""
+    target = getattr(torch, dtype)
+    for parameter in model.parameters():
+        if parameter.dtype != target:
+            parameter.data = parameter.data.to(target)
 
 
 def backbone_from_hf_config(hf_config: Qwen2_5_VLConfig) -> Qwen2_5_VLForConditionalGeneration:
