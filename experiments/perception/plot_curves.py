@@ -72,7 +72,8 @@ def _extra(info: dict, last: dict) -> str:
 def _question(info: dict) -> str:
     """How the run's question text varied (runs from before ``--question-jitter`` existed had fixed questions)."""
     words = info.get("question_jitter", 0)
-    return f"+0-{words} filler words" if words else "fixed"
+    stems = "the engine's 3 stems" if info.get("reason") == "engine" else "fixed"
+    return f"{stems}, +0-{words} filler words" if words else stems
 
 
 def plot(runs: list[dict], path: Path) -> None:

@@ -243,3 +243,16 @@ for RUN in sft_lr_colour sft_lr_colour_deep; do
   python experiments/perception/reasoning_steps.py outputs/train/$RUN/checkpoints/001500/pretrained_model \
     "${C_EVAL%.parquet}_reason.parquet" --out "$RES/engine/${RUN}_1500_steps.json"
 done
+
+# 12. A curriculum from the probes (eighth session). The engine's own left_right text (its three stems and closing
+#     instructions, fixed options, and its reasoning: the marked list, the restated mark, the side, the letter) on
+#     the relation_crowd probe's squares on a grey canvas (train_probe.py --reason engine), fresh images every step,
+#     3000 steps from the random-init base; then step 11's SFT schedule on the rendered scenes from that model instead
+#     of from the random init (the same files, mixture, steps and scoring as sft_lr_colour).
+CU=$OUT/curriculum
+[ -f "$CU/engine_probe/result.json" ] || python experiments/perception/train_probe.py --probe relation_crowd \
+  --reason engine --rope-theta 2 --image-last --steps 3000 --eval-every 500 --out "$CU/engine_probe"
+mkdir -p "$RES/curriculum"
+cp "$CU/engine_probe/curve.jsonl" "$RES/curriculum/engine_probe_curve.jsonl"
+engine_reason sft_lr_curriculum "${C_TRAIN%.parquet}_reason.parquet" "${C_EVAL%.parquet}_reason.parquet" 3000 \
+  model=local model.pretrained_path="$CU/engine_probe/model"
