@@ -3,15 +3,12 @@ gradient DDP averages over the processes is the one a single process with every 
 token-level aggregation, not a mean of per-process means)."""
 
 import copy
-import io
 
-import numpy as np
 import torch
-from PIL import Image
 
+from tests.rl.test_learner_resume import sample
 from vst_vla.rl.learner import GRPOConfig, GRPOLearner, Rollouts
 from vst_vla.sft.model import SpatialVLM
-from vst_vla.spatial.schema import SpatialSample, Turn
 from vst_vla.vlm.backbone import BackboneConfig
 
 
@@ -26,15 +23,6 @@ class TwoProcessSums:
 
     def total(self, value: float) -> float:
         return value + self.other_tokens
-
-
-def sample(i: int) -> SpatialSample:
-    pixels = np.random.default_rng(i).integers(0, 256, (56, 56, 3), dtype=np.uint8)
-    png = io.BytesIO()
-    Image.fromarray(pixels).save(png, format="PNG")
-    return SpatialSample(f"s{i}", "test", "single_image", (png.getvalue(),),
-                         (Turn("human", "<image>\nHow far apart are the cubes?"), Turn("gpt", "0.20 m")),
-                         {"answer_kind": "number", "ground_truth": 0.2, "skill": "distance"})
 
 
 def rows(r: Rollouts, lo: int, hi: int, n_rows: int) -> Rollouts:
