@@ -63,9 +63,8 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
     """Run the whole VLA stage; returns (and writes to ``run_summary.json``) timings, losses and eval results."""
     run_dir = Path(cfg.output_root) / cfg.run_name
     # Refused before anything is collected or written: a device this machine lacks, an output it cannot write.
-    device = resolve_device(cfg.trainer.device)
-    processes = Processes(device)
-    device = processes.device if processes.world_size > 1 else device  # each process's own GPU
+    processes = Processes(resolve_device(cfg.trainer.device))
+    device = processes.device  # with several processes, each one's own GPU
     check_writable_destination(run_dir, "output_root/run_name")
     check_can_push(cfg.hub)  # hub.push=true with no reachable Hub: refused now, not after training
     timer = _PhaseTimer()

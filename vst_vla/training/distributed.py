@@ -29,6 +29,7 @@ class Processes:
         # Mixed precision stays the project's (vst_vla.precision chooses autocast per device); accelerate's own
         # would add a second policy. Device placement is ours too (the trainer moves the policy).
         self.accelerator = Accelerator(cpu=device.type == "cpu", mixed_precision="no", device_placement=False)
+        self._requested_device = device
         kind = self.accelerator.distributed_type.value
         if kind not in ("NO", "MULTI_CPU", "MULTI_GPU"):
             from vst_vla.errors import ConfigError
@@ -51,8 +52,11 @@ class Processes:
 
     @property
     def device(self) -> torch.device:
-        """This process's device: its own GPU (``cuda:<local rank>``), or the CPU (plain ``cpu``: accelerate says
-        ``cpu:0`` for several CPU processes, a name LeRobot's device checks refuse)."""
+        """This process's device: the one the run asked for when it is alone; among several, its own GPU
+        (``cuda:<local rank>``) or the CPU (plain ``cpu``: accelerate says ``cpu:0`` for several CPU processes, a
+        name LeRobot's device checks refuse)."""
+        if self.world_size == 1:
+            return self._requested_device
         device = self.accelerator.device
         return torch.device("cpu") if device.type == "cpu" else device
 

@@ -154,7 +154,7 @@ class Trainer:
         """
         cfg = self.cfg
         processes = self.processes or Processes(resolve_device(cfg.device))
-        device = resolve_device(cfg.device) if processes.world_size == 1 else processes.device
+        device = processes.device
         if processes.is_main:
             remove_checkpoint_temporaries(self.run_dir)
         policy.to(device).train()
@@ -170,7 +170,6 @@ class Trainer:
         if resume_from is not None:
             step = load_training_state(resume_from, optimizer, scheduler, policy, rank=processes.rank)
             logger.info("resumed from %s at step %d", resume_from, step)
-            _say_if_the_layout_changed(resume_from, cfg, processes.world_size)
         else:
             # Each process draws its own noise (dropout, flow matching); process 0 draws what a single process does.
             torch.manual_seed(cfg.seed + processes.rank)
@@ -181,6 +180,9 @@ class Trainer:
         if processes.is_main:
             logger.info("global batch %d = %d per device x %d processes x %d accumulation steps",
                         sampler.global_batch, cfg.batch_size, processes.world_size, cfg.grad_accum_steps)
+        layout = {"world_size": processes.world_size, "global_batch": sampler.global_batch}
+        if resume_from is not None:
+            _say_if_the_layout_changed(resume_from, layout)
         loader = DataLoader(
             dataset,
             batch_sampler=sampler,
@@ -193,12 +195,11 @@ class Trainer:
             # RNG state is taken after the first run's draw.
             generator=torch.Generator().manual_seed(cfg.seed),
         )
-        run_config = {**self.run_config, **precision.as_dict(), "global_batch": sampler.global_batch,
-                      "world_size": processes.world_size}
+        run_config = {**self.run_config, **precision.as_dict(), **layout}
         run_log = (_RunLogger(self.run_dir, cfg, run_config, resume=resume_from is not None, start_step=step)
                    if processes.is_main else _NoLog())
         try:
-            last_ckpt, last_loss = self._loop(policy, processes, loader, optimizer, scheduler, run_log, step,
+            last_ckpt, last_loss = self._loop(policy, processes, layout, loader, optimizer, scheduler, run_log, step,
                                               resume_from, periodic_eval)
             if math.isnan(last_loss):  # resumed at the final step: nothing left to train
                 last_loss = run_log.last_loss
@@ -206,13 +207,14 @@ class Trainer:
             run_log.close()
         return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt, precision)
 
-    def _loop(self, policy, processes: Processes, loader, optimizer, scheduler, run_log: _RunLogger, step: int,
-              last_ckpt: Path | None, periodic_eval: PeriodicEval | None) -> tuple[Path | None, float]:
-        """Optimisation steps from ``step`` to ``cfg.steps``; returns the last checkpoint and last loss."""
+    def _loop(self, policy, processes: Processes, layout: dict[str, int], loader, optimizer, scheduler,
+              run_log: _RunLogger, step: int, last_ckpt: Path | None,
+              periodic_eval: PeriodicEval | None) -> tuple[Path | None, float]:
+        """Optimisation steps from ``step`` to ``cfg.steps``; returns the last checkpoint and last loss.
+        ``layout``: the processes and the global batch, recorded in each checkpoint."""
         cfg = self.cfg
         model = processes.wrap(policy)  # DDP with several processes; ``policy`` itself otherwise
         last_loss = float("nan")
-        global_batch = cfg.batch_size * processes.world_size * cfg.grad_accum_steps
         window_start, window_samples = time.perf_counter(), 0
         batches = iter(loader)
         with tqdm(total=cfg.steps, initial=step, desc="train", dynamic_ncols=True,
@@ -225,7 +227,7 @@ class Trainer:
                 scheduler.step()
                 step += 1
                 last_loss = logs.get("loss", loss)
-                window_samples += global_batch
+                window_samples += layout["global_batch"]
                 progress.update(1)
                 progress.set_postfix(loss=f"{last_loss:.4f}")
                 if step % cfg.log_every == 0 or step == cfg.steps:
@@ -248,9 +250,7 @@ class Trainer:
                     learner_states = (processes.gather(_learner_state(policy))
                                       if processes.world_size > 1 and hasattr(policy, "resume_state") else [])
                     if processes.is_main:
-                        last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler,
-                                                    layout={"world_size": processes.world_size,
-                                                            "global_batch": global_batch},
+                        last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler, layout=layout,
                                                     rank_rng_states=rng_states[1:],
                                                     rank_learner_states=learner_states[1:])
                     processes.barrier()
@@ -276,23 +276,20 @@ class Trainer:
             weights = [t * processes.world_size / total for t in terms]
         else:
             weights = [1.0 / n] * n
-        if weights == [1.0]:  # one process, no accumulation: the policy's own numbers, untouched
-            loss, logs = model(micro_batches[0])
-            if not bool(torch.isfinite(loss)):
-                raise FloatingPointError(f"loss is {float(loss)} at step {step}; lower trainer.lr or check the data")
-            processes.backward(loss)
-            return float(loss.detach()), logs
-        loss_share, logs_share = 0.0, {}
+        results = []
         for micro, (batch, weight) in enumerate(zip(micro_batches, weights, strict=True)):
             with processes.no_sync(model, skip=micro < n - 1):
                 loss, logs = model(batch)
                 if processes.any(not bool(torch.isfinite(loss))):
                     raise FloatingPointError(f"loss is {float(loss)} at step {step} on process {processes.rank}; "
                                              "lower trainer.lr or check the data")
-                processes.backward(loss * weight)
-            loss_share += float(loss.detach()) * weight
-            for key, value in logs.items():
-                logs_share[key] = logs_share.get(key, 0.0) + float(value) * weight
+                processes.backward(loss * weight)  # x 1.0 alone and unaccumulated: the same gradient, bit for bit
+            results.append((float(loss.detach()), logs))
+        if weights == [1.0]:  # one process, no accumulation: the policy's own numbers, untouched (ints stay ints)
+            return results[0]
+        loss_share = sum(loss * weight for (loss, _), weight in zip(results, weights, strict=True))
+        logs_share = {key: sum(float(logs[key]) * weight for (_, logs), weight in zip(results, weights, strict=True))
+                      for key in results[0][1]}
         return loss_share, logs_share
 
 
@@ -310,10 +307,9 @@ def _mean_over_processes(processes: Processes, logs: dict[str, float]) -> dict[s
     return dict(zip(keys, means.tolist(), strict=True))
 
 
-def _say_if_the_layout_changed(checkpoint: Path, cfg: TrainerConfig, world_size: int) -> None:
+def _say_if_the_layout_changed(checkpoint: Path, now: dict[str, int]) -> None:
     """A resume with another global batch (or process count) is allowed; the log says it is not exact."""
     saved = read_run_layout(checkpoint)
-    now = {"world_size": world_size, "global_batch": cfg.batch_size * world_size * cfg.grad_accum_steps}
     if saved is not None and saved != now:
         logger.warning("resuming a run saved with %s under %s: the data order from here on differs from an "
                        "uninterrupted run's, and processes without a saved RNG state start from process 0's",
