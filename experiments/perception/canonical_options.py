@@ -2,6 +2,7 @@
 
     python experiments/perception/canonical_options.py outputs/spatial/train.parquet outputs/spatial/train_fixed.parquet
     python experiments/perception/canonical_options.py SRC DST --reason left_right   # those skills answer with CoT
+    python experiments/perception/canonical_options.py SRC1 SRC2 DST --keep-order closer_object   # merge two files
 
 The engine shuffles each question's options (balanced letters, as VST-P does), so the answer letter is the XOR-like
 combination of what the image shows and where the prompt put that option. This rewrite removes the second half:
@@ -52,14 +53,18 @@ def canonical(sample: SpatialSample) -> SpatialSample:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("source", type=Path)
+    parser.add_argument("source", type=Path, nargs="+", help="one file or several, written as one")
     parser.add_argument("destination", type=Path)
     parser.add_argument("--skills", nargs="+", default=None, help="keep only these skills (default: every one)")
+    parser.add_argument("--keep-order", nargs="+", default=(),
+                        help="these skills keep the engine's option order (closer_object: its stem names the options "
+                             "in their order, so option A is always the object named first)")
     parser.add_argument("--reason", nargs="+", default=(),
                         help="these skills answer as <think>reasoning</think> letter (the CoT cold start's form)")
     args = parser.parse_args()
-    kept = (s for s in read_samples(args.source) if args.skills is None or s.meta_info.get("skill") in args.skills)
-    fixed = (canonical(s) for s in kept)
+    kept = (s for source in args.source for s in read_samples(source)
+            if args.skills is None or s.meta_info.get("skill") in args.skills)
+    fixed = (s if s.meta_info.get("skill") in args.keep_order else canonical(s) for s in kept)
     n = write_parquet((to_cot_sample(s) if s.meta_info.get("skill") in args.reason else s for s in fixed),
                       args.destination)
     print(f"wrote {n} samples with fixed option order to {args.destination}")

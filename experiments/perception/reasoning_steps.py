@@ -1,4 +1,5 @@
-"""Where a reasoned left_right answer goes wrong: each step of the model's own reasoning, scored on its own.
+"""Where a reasoned left_right (or closer_object) answer goes wrong: each step of the model's own reasoning, scored on
+its own.
 
     python experiments/perception/reasoning_steps.py outputs/train/sft_lr_reason/checkpoints/last/pretrained_model \
         outputs/spatial/inv_eval100_reason.parquet --out experiments/perception/results/engine/sft_lr_reason_steps.json
@@ -10,7 +11,9 @@ answer is split into its steps: is the list right, does it hold both named objec
 marks where the list puts them, is the restated mark the subject's own, does the side claimed follow from the
 model's own list, is it the true side, and does the letter follow from the claim. A model can
 fail at the image (the list) or at the text (reading the side off its list, or the letter off the options), and
-the two need different levers.
+the two need different levers. closer_object (``--skill closer_object``) reasons the same way along depth: "From
+nearest to farthest: ...", and "So <X> is closer / farther than <Y>."; its letter follows the claim through the
+option that names the object the question asks for.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -29,17 +33,35 @@ from vst_vla.sft.generation import generate_answers
 from vst_vla.spatial.formats import read_samples
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone
 
-LIST = re.compile(r"From left to right: (.*?)\.")
 ASKED = re.compile(r"Asked: (.+?) (first|second)\.")
 MARK = re.compile(r" (first|second)$")
-CLAIM = re.compile(r"So the (.+?) is to the (left|right) of the (.+?)\.")  # the question's phrases, "the" dropped
+OPTION_LINE = re.compile(r"^([A-Z])\. (.*)$", re.MULTILINE)
 SIDE_TO_VALUE = {"left_right": {"left": "left", "right": "right"}, "yes_no": {"left": "yes", "right": "no"}}
 
 
-def parse(text: str) -> dict:
+@dataclass(frozen=True)
+class Form:
+    """How one skill's reasoning reads: its list, its claim (the question's phrases, "the" dropped) and which claim
+    word the subject's "first" and "second" marks give."""
+
+    list: re.Pattern
+    claim: re.Pattern
+    first: str
+    second: str
+
+
+FORMS = {
+    "left_right": Form(re.compile(r"From left to right: (.*?)\."),
+                       re.compile(r"So the (.+?) is to the (left|right) of the (.+?)\."), "left", "right"),
+    "closer_object": Form(re.compile(r"From nearest to farthest: (.*?)\."),
+                          re.compile(r"So the (.+?) is (closer|farther) than the (.+?)\."), "closer", "farther"),
+}
+
+
+def parse(text: str, form: Form = FORMS["left_right"]) -> dict:
     """The list (marks stripped), its marks, the restated ``(subject, mark)``, the claim ``(subject, side,
     reference)`` and the letter of one reasoned answer (None where absent)."""
-    listed, asked, claim = LIST.search(text), ASKED.search(text), CLAIM.search(text)
+    listed, asked, claim = form.list.search(text), ASKED.search(text), form.claim.search(text)
     items = listed.group(1).split(", ") if listed else None
     return {"list": [MARK.sub("", item) for item in items] if items else None,
             "marks": {MARK.sub("", i): MARK.search(i).group(1) for i in items if MARK.search(i)} if items else None,
@@ -48,10 +70,23 @@ def parse(text: str) -> dict:
             "letter": choice_letter(extract_answer(text))}
 
 
-def score(reference: str, generated: str, meta: dict) -> dict[str, bool | None]:
+def claimed_letter(meta: dict, question: str, claim: tuple[str, str, str]) -> str | None:
+    """The letter the claim ``(subject, word, reference)`` gives: left_right through its option values; closer_object
+    through the option that names the object the question asks for (the subject when the claim's word is the
+    question's relation)."""
+    subject, word, reference = claim
+    if meta["skill"] == "left_right":
+        by_value = {v: k for k, v in meta["options"].items()}
+        return by_value.get(SIDE_TO_VALUE[meta["query"]["form"]][word])
+    wanted = subject if word == meta["query"]["relation"] else reference
+    return {text.lower(): letter for letter, text in OPTION_LINE.findall(question)}.get(f"the {wanted}")
+
+
+def score(reference: str, generated: str, meta: dict, question: str = "") -> dict[str, bool | None]:
     """Each step of ``generated`` against the reference answer and against the model's own earlier steps."""
-    ref, got = parse(reference), parse(generated)
-    subject_phrase, true_side, other_phrase = ref["claim"]
+    form = FORMS[meta.get("skill", "left_right")]
+    ref, got = parse(reference, form), parse(generated, form)
+    subject_phrase, true_word, other_phrase = ref["claim"]
     subject, other = subject_phrase, other_phrase  # how the list names them: the claim's words, or (marked) shorter
     if ref["asked"]:
         subject = ref["asked"][0]
@@ -60,23 +95,22 @@ def score(reference: str, generated: str, meta: dict) -> dict[str, bool | None]:
     listed = got["list"] or []
     both = subject in listed and other in listed
     steps["list_has_both"] = both
-    list_side = ("left" if listed.index(subject) < listed.index(other) else "right") if both else None
-    steps["list_order_right"] = list_side == true_side if both else False
+    list_word = (form.first if listed.index(subject) < listed.index(other) else form.second) if both else None
+    steps["list_order_right"] = list_word == true_word if both else False
     if ref["marks"]:  # the marked format: marks as the model's own list orders the two, then the subject's restated
         want = dict(zip([n for n in listed if n in (subject, other)], ("first", "second"), strict=False))
         steps["marks_follow_list"] = (got["marks"] == want) if both else None
         own = (got["marks"] or {}).get(subject)
         steps["asked_follows_marks"] = (got["asked"] == (subject, own)) if own else None
     claim = got["claim"]
-    claim_side = claim[1] if claim and claim[0] == subject_phrase and claim[2] == other_phrase else None
-    steps["claim_follows_list"] = (claim_side == list_side) if both and claim_side else None
+    claim_word = claim[1] if claim and claim[0] == subject_phrase and claim[2] == other_phrase else None
+    steps["claim_follows_list"] = (claim_word == list_word) if both and claim_word else None
     if ref["asked"]:
-        asked_side = {"first": "left", "second": "right"}[got["asked"][1]] if got["asked"] else None
-        steps["claim_follows_asked"] = (claim_side == asked_side) if asked_side and claim_side else None
-    steps["claim_right"] = claim_side == true_side
-    by_value = {v: k for k, v in meta["options"].items()}
-    claimed_letter = by_value.get(SIDE_TO_VALUE[meta["query"]["form"]][claim_side]) if claim_side else None
-    steps["letter_follows_claim"] = (got["letter"] == claimed_letter) if claimed_letter else None
+        asked_word = {"first": form.first, "second": form.second}[got["asked"][1]] if got["asked"] else None
+        steps["claim_follows_asked"] = (claim_word == asked_word) if asked_word and claim_word else None
+    steps["claim_right"] = claim_word == true_word
+    letter = claimed_letter(meta, question, (subject_phrase, claim_word, other_phrase)) if claim_word else None
+    steps["letter_follows_claim"] = (got["letter"] == letter) if letter else None
     steps["letter_right"] = got["letter"] == meta["ground_truth"]
     return steps
 
@@ -86,22 +120,24 @@ def main() -> None:
     parser.add_argument("model", help="a Hugging Face Qwen2.5-VL directory")
     parser.add_argument("data", help="a QA file whose left_right answers reason (canonical_options.py --reason)")
     parser.add_argument("--max-new-tokens", type=int, default=96)
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N left_right questions")
+    parser.add_argument("--skill", choices=sorted(FORMS), default="left_right", help="which skill's answers to score")
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N questions of that skill")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     model, processor = build_backbone(BackboneConfig(pretrained_path=args.model))
     model.eval()
-    samples = [s for s in read_samples(args.data) if s.meta_info["skill"] == "left_right"][: args.limit]
+    samples = [s for s in read_samples(args.data) if s.meta_info["skill"] == args.skill][: args.limit]
     ctx = autocast_context("cpu", resolve_precision("auto", "cpu").autocast_dtype)
     with ctx, torch.no_grad():
         answers = generate_answers(model, processor, samples, DEFAULT_SYSTEM_PROMPT, max_new_tokens=args.max_new_tokens)
-    rows = [score(s.answer, a, dict(s.meta_info)) for s, a in zip(samples, answers, strict=True)]
+    rows = [score(s.answer, a, dict(s.meta_info), s.question) for s, a in zip(samples, answers, strict=True)]
     summary = {}
     for key in rows[0]:
         judged = [r[key] for r in rows if r[key] is not None]
         summary[key] = {"rate": sum(judged) / len(judged) if judged else None, "n": len(judged)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"model": args.model, "data": args.data, "n": len(rows), "steps": summary,
+    args.out.write_text(json.dumps({"model": args.model, "data": args.data, "skill": args.skill, "n": len(rows),
+                                    "steps": summary,
                                     "examples": [{"reference": s.answer, "generated": a}
                                                  for s, a in list(zip(samples, answers))[:12]]}, indent=2))
     for key, value in summary.items():

@@ -204,8 +204,8 @@ engine_views "$N_EVAL" "$N_TRAIN"
 engine_reason() {  # run name, train file, eval file, steps, then model overrides: the SFT run and its step scores
   local name=$1 train=$2 eval=$3 steps=$4; shift 4
   python -m vst_vla.train stage=sft run_name=$name data.image_size=224 \
-    "data.skills=[object_inventory,object_order,left_right]" data.train_path="$train" data.eval_path="$eval" \
-    trainer.steps=$steps trainer.vision_lr=1e-3 trainer.save_every=500 eval.max_samples=1000 \
+    "data.skills=[${ENGINE_SKILLS:-object_inventory,object_order,left_right}]" data.train_path="$train" \
+    data.eval_path="$eval" trainer.steps=$steps trainer.vision_lr=1e-3 trainer.save_every=500 eval.max_samples=2000 \
     eval.max_new_tokens=96 "$@"
   cp outputs/train/$name/skills.md "$RES/engine/${name}_skills.md"
   cp outputs/train/$name/train_log.jsonl "$RES/engine/${name}_train_log.jsonl"
@@ -256,3 +256,28 @@ mkdir -p "$RES/curriculum"
 cp "$CU/engine_probe/curve.jsonl" "$RES/curriculum/engine_probe_curve.jsonl"
 engine_reason sft_lr_curriculum "${C_TRAIN%.parquet}_reason.parquet" "${C_EVAL%.parquet}_reason.parquet" 3000 \
   model=local model.pretrained_path="$CU/engine_probe/model"
+
+# 13. The curriculum for a second skill (ninth session): closer_object reasons as left_right does, along depth
+#     ("From nearest to farthest: purple, yellow first, blue second. Asked: yellow first. So the yellow cube is closer
+#     than the blue cube."; engine/depth.py nearer_steps), its options in the engine's own order (the stem names
+#     them in that order, so option A is the object named first). The probe: depth_crowd (squares in distinct rows,
+#     larger the lower they sit) in closer_object's form, mixed evenly with relation_crowd, 2000 steps from step 12's
+#     probe model. Then the SFT schedule on the same scenes with closer_object and depth_ranking (its caption) added.
+D_EVAL=outputs/spatial/depth_eval100.parquet
+D_TRAIN=outputs/spatial/depth_train600.parquet
+[ -f "$D_EVAL" ] || python -m vst_vla.spatial.generate --num-scenes 100 --seed 100000 --image-size 224 --fovy 25 \
+  --skills closer_object depth_ranking --out "$D_EVAL"
+[ -f "$D_TRAIN" ] || python -m vst_vla.spatial.generate --num-scenes 600 --seed 0 --image-size 224 --fovy 25 \
+  --skills closer_object depth_ranking --out "$D_TRAIN"
+for S in eval100 train600; do  # step 11's scenes and these, one file: left_right fixed, closer_object as written
+  [ -f "outputs/spatial/depth_${S}_reason.parquet" ] || python experiments/perception/canonical_options.py \
+    "outputs/spatial/colour_${S}.parquet" "outputs/spatial/depth_${S}.parquet" "outputs/spatial/depth_${S}_reason.parquet" \
+    --keep-order closer_object --reason left_right closer_object
+done
+[ -f "$CU/depth_probe/result.json" ] || python experiments/perception/train_probe.py --probe relation_crowd \
+  depth_crowd --reason engine --rope-theta 2 --image-last --steps 2000 --eval-every 500 \
+  --init "$CU/engine_probe/model" --out "$CU/depth_probe"
+cp "$CU/depth_probe/curve.jsonl" "$RES/curriculum/depth_probe_curve.jsonl"
+ENGINE_SKILLS=object_inventory,object_order,depth_ranking,left_right,closer_object engine_reason sft_depth_curriculum \
+  outputs/spatial/depth_train600_reason.parquet outputs/spatial/depth_eval100_reason.parquet "${DEPTH_SFT_STEPS:-4000}" \
+  model=local model.pretrained_path="$CU/depth_probe/model"

@@ -30,6 +30,7 @@ from vst_vla.precision import PRECISIONS, autocast_context, resolve_precision
 from vst_vla.rl.rewards import choice_letter, extract_answer
 from vst_vla.sft.cot import think_answer
 from vst_vla.spatial.engine.base import choice_text, conclusion
+from vst_vla.spatial.engine.depth import CloserObject, nearer_steps
 from vst_vla.spatial.engine.relation import LeftRight, left_right_steps
 from vst_vla.spatial.probes import PROBES, ProbeSample, sample_batch
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone
@@ -129,12 +130,22 @@ OPTION_LINE = re.compile(r"^([A-Z])\. (.*)$", re.MULTILINE)
 
 
 def engine_form(sample: ProbeSample, rng: np.random.Generator) -> ProbeSample:
-    """A relation question rewritten in the engine's ``left_right`` form: one of its three stems (two ask left or
-    right, one asks yes or no), its closing instructions, and its options in the fixed order of
-    ``canonical_options.py`` (sorted by text), so the probe's text is what the engine's questions say about squares
-    on a grey canvas instead of rendered objects. The curriculum lever: the engine's reasoning format learned on
-    cheap fresh images, then carried to the rendered scenes."""
+    """A relation question rewritten in the engine's form, so the probe's text is what the engine's questions say
+    about squares on a grey canvas instead of rendered objects (the curriculum lever: the engine's reasoning format
+    learned on cheap fresh images, then carried to the rendered scenes).
+
+    ``relation_crowd`` becomes ``left_right``: one of its three stems (two ask left or right, one asks yes or no),
+    its closing instructions, and its options in the fixed order of ``canonical_options.py`` (sorted by text).
+    ``depth_crowd`` becomes ``closer_object``: one of its stems (two ask for the closer square, one for the
+    farther), the two squares as options in the order the stem names them, as the engine writes them."""
     subject, reference = named_colours(sample)
+    if sample.near_to_far:
+        template = int(rng.integers(len(CloserObject.STEMS)))
+        stem = CloserObject.STEMS[template].format(f"the {subject} square", f"the {reference} square")
+        subject_near = sample.letter == "A"
+        subject_right = subject_near == (template != 2)  # template 2 asks for the farther one
+        return dataclasses.replace(sample, letter="A" if subject_right else "B", question=choice_text(
+            stem, [f"The {subject} square", f"The {reference} square"], template))
     template = int(rng.integers(len(LeftRight.STEMS)))
     stem = LeftRight.STEMS[template].format(f"the {subject} square", f"the {reference} square")
     subject_left = sample.letter == "A"
@@ -165,12 +176,15 @@ def reasoning_step(sample: ProbeSample, style: str) -> str:
     ``restated``: the question's first colour, then the marked list, then that colour again with its mark ("red:
     green, red first, blue second. red first"): the first word sits at a fixed distance from the question, every
     later word needs one lookup by content, and the letter reads the word just before it. ``engine``: the engine's
-    ``left_right`` reasoning (``left_right_steps``) on a question in the engine's form (:func:`engine_form`)."""
+    ``left_right`` reasoning (``left_right_steps``) on a question in the engine's form (:func:`engine_form`), or
+    its ``closer_object`` reasoning (``nearer_steps``) on a ``depth_crowd`` question."""
     names = colour_caption(sample, "left_to_right").split(", ")
-    if style == "engine":  # the engine's own left_right reasoning, marks and restated mark, then its conclusion
+    if style == "engine":  # the engine's own reasoning, marks and restated mark, then its conclusion
         subject, reference = named_colours(sample)
         options = dict(OPTION_LINE.findall(sample.question))
-        steps = left_right_steps(names, subject, reference, f"the {subject} square", f"the {reference} square")
+        steps_of = nearer_steps if sample.near_to_far else left_right_steps
+        steps = steps_of(list(sample.near_to_far) or names, subject, reference, f"the {subject} square",
+                         f"the {reference} square")
         return " ".join([*steps, conclusion(sample.letter, options[sample.letter].lower())])
     if style == "order":
         return ", ".join(names)
@@ -255,7 +269,8 @@ def reasoned_accuracy(model, processor, samples: list[ProbeSample], blank: bool,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--probe", choices=PROBES, required=True)
+    parser.add_argument("--probe", nargs="+", choices=PROBES, required=True,
+                        help="one probe, or several mixed evenly in every batch (scored per probe)")
     parser.add_argument("--model", choices=sorted(PRESETS), default="tiny")
     parser.add_argument("--rope-theta", type=float, default=1e6)
     parser.add_argument("--image-size", type=int, default=128)
@@ -308,7 +323,8 @@ def main() -> None:
             return samples
         return [dataclasses.replace(s, question=jitter(s.question, draw_rng, args.question_jitter)) for s in samples]
 
-    held_out = draw(args.probe, args.eval_n, np.random.default_rng([args.seed, 999_999]))
+    held_rng = np.random.default_rng([args.seed, 999_999])
+    held_out = {kind: draw(kind, args.eval_n // len(args.probe), held_rng) for kind in args.probe}
     optimizer = torch.optim.AdamW(param_groups(model, args.lr, args.vision_lr, args.merger_lr), betas=(0.9, 0.95),
                                   weight_decay=0.01)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -323,7 +339,9 @@ def main() -> None:
         for group in optimizer.param_groups:
             group["lr"] = group["base_lr"] * scale
         n_dense = int(round(args.dense_frac * args.batch))
-        questions = draw(args.probe, args.batch - n_dense, rng)
+        n_questions = args.batch - n_dense
+        questions = [q for i, kind in enumerate(args.probe)
+                     for q in draw(kind, n_questions // len(args.probe) + (i < n_questions % len(args.probe)), rng)]
         if args.reason:
             with ctx:
                 loss = caption_loss(model, encode_answered(processor, questions, [q.question for q in questions],
@@ -335,7 +353,7 @@ def main() -> None:
                 logits = letter_logits(model, batch).float()
             loss = torch.nn.functional.cross_entropy(logits, batch["targets"])
         if n_dense:
-            kinds = args.dense_probes or [args.probe]
+            kinds = args.dense_probes or args.probe
             described = [s for k in kinds for s in sample_batch(k, rng, -(-n_dense // len(kinds)), args.image_size,
                                                                    args.square)][:n_dense]
             with ctx:
@@ -349,14 +367,18 @@ def main() -> None:
         if step % args.eval_every == 0 or step == args.steps:
             row = {"step": step, "seconds": round(time.perf_counter() - started, 1),
                    "train_loss": float(np.mean(losses[-args.eval_every:]))}
-            if args.reason:  # scored on generated answers: the reasoning step is the model's own
-                row["acc"], row["step_exact"] = reasoned_accuracy(model, processor, held_out, False, ctx,
-                                                                  args.image_last, args.reason)
-                row["acc_blank"], _ = reasoned_accuracy(model, processor, held_out, True, ctx, args.image_last,
-                                                        args.reason)
-            else:
-                row["acc"] = accuracy(model, processor, held_out, option_ids, False, ctx, args.image_last)
-                row["acc_blank"] = accuracy(model, processor, held_out, option_ids, True, ctx, args.image_last)
+            for kind, samples in held_out.items():
+                suffix = "" if len(held_out) == 1 else f"_{kind}"
+                if args.reason:  # scored on generated answers: the reasoning step is the model's own
+                    row["acc" + suffix], row["step_exact" + suffix] = reasoned_accuracy(
+                        model, processor, samples, False, ctx, args.image_last, args.reason)
+                    row["acc_blank" + suffix], _ = reasoned_accuracy(model, processor, samples, True, ctx,
+                                                                     args.image_last, args.reason)
+                else:
+                    row["acc" + suffix] = accuracy(model, processor, samples, option_ids, False, ctx,
+                                                   args.image_last)
+                    row["acc_blank" + suffix] = accuracy(model, processor, samples, option_ids, True, ctx,
+                                                         args.image_last)
             with curve_path.open("a") as f:
                 f.write(json.dumps(row) + "\n")
             print(json.dumps(row), flush=True)

@@ -36,3 +36,22 @@ def test_exists_letter_says_whether_the_named_colour_was_drawn() -> None:
         assert s.letter == ("A" if present else "B")
         letters.append(s.letter)
     assert 0.35 < letters.count("A") / len(letters) < 0.65
+
+
+def test_depth_crowd_letter_and_order_follow_the_drawn_rows() -> None:
+    """Lower squares are nearer and drawn larger; the letter says whether the first named square is the nearer."""
+    rng = np.random.default_rng(5)
+    letters = []
+    for _ in range(200):
+        s = make_probe_sample("depth_crowd", rng, 128, 14)
+        first, second = (w.rsplit(" ", 1)[1] for w in s.question.splitlines()[0].split(" square")[0:2])
+        drawn = np.asarray(s.image)
+        rows = {c: np.nonzero((drawn == NAMED_COLOURS[c]).all(-1).any(1))[0] for c in s.near_to_far}
+        bottoms = [rows[c].max() for c in s.near_to_far]
+        assert bottoms == sorted(bottoms, reverse=True) and len(set(bottoms)) == len(bottoms)
+        sides = [len(rows[c]) for c in s.near_to_far]
+        assert sides == sorted(sides, reverse=True)
+        assert s.letter == ("A" if rows[first].max() > rows[second].max() else "B")
+        assert 2 <= len(s.near_to_far) <= 4 and {first, second} <= set(s.near_to_far)
+        letters.append(s.letter)
+    assert 0.35 < letters.count("A") / len(letters) < 0.65

@@ -14,6 +14,9 @@ function of a single property, so a probe that stays at chance isolates what the
 - ``relation_named``: the same question about two squares of any two colours, named in the question: the answer
   needs the colour words bound to the squares they name (the engine's questions name their objects).
 - ``relation_crowd``: ``relation_named`` among zero to three distractor squares of other colours.
+- ``depth_crowd``: two named squares and zero to two others, each in its own row of a 4x4 grid and larger the
+  lower it sits (a table seen from above at an angle: lower in the image is nearer, and nearer looks larger); is
+  the first named square nearer or farther than the second? ``near_to_far`` lists the colours bottom to top.
 - ``exists``: two to four squares of distinct colours; is there a square of the named colour? Binding a colour
   word to image content with no position involved.
 
@@ -49,6 +52,7 @@ class ProbeSample:
     letter: str
     n_options: int
     description: str = ""
+    near_to_far: tuple[str, ...] = ()  # depth_crowd: the colours from the nearest (lowest) square to the farthest
 
 
 def _canvas(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -110,10 +114,29 @@ def _named_relation(canvas: np.ndarray, rng: np.random.Generator, size: int, squ
     return (colours[0], colours[1]), int(cells[0] % grid > cells[1] % grid)
 
 
+def _depth_relation(canvas: np.ndarray, rng: np.random.Generator, size: int, square: int, n_distractors: int,
+                    drawn: list) -> tuple[tuple[str, str], int, tuple[str, ...]]:
+    """Two named squares plus ``n_distractors`` others (at most two), each in its own row of a 4x4 grid and
+    ``square - 4 + 2 * row`` px wide (row 0 at the top), all colours distinct.
+
+    Returns the two colour names (in question order), the label (0 if the first is nearer, i.e. lower) and every
+    colour from the nearest square to the farthest."""
+    grid = 4
+    colours = [str(c) for c in rng.permutation(list(NAMED_COLOURS))[: 2 + n_distractors]]
+    rows = rng.permutation(grid)[: 2 + n_distractors]
+    for row, colour in zip(rows, colours):
+        side = square - 4 + 2 * int(row)
+        x, y = _in_cell(rng, size, side, grid, int(row) * grid + int(rng.integers(grid)), margin=1)
+        _draw(canvas, x, y, side, colour, drawn)
+    order = tuple(colour for _, colour in sorted(zip(rows, colours), key=lambda rc: -int(rc[0])))
+    return (colours[0], colours[1]), int(rows[0] < rows[1]), order
+
+
 def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: int) -> ProbeSample:
     """One fresh sample of probe ``kind`` on a ``size`` px canvas with ``square`` px squares."""
     canvas = _canvas(rng, size)
     drawn: list = []
+    near_to_far: tuple[str, ...] = ()
     label = int(rng.integers(2))
     n_options = 2
     if kind == "colour":
@@ -152,6 +175,10 @@ def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: in
         n_distractors = int(rng.integers(4)) if kind == "relation_crowd" else 0
         named, label = _named_relation(canvas, rng, size, square, n_distractors, drawn)
         question = _question(f"Is the {named[0]} square left or right of the {named[1]} square?", ["Left", "Right"])
+    elif kind == "depth_crowd":
+        named, label, near_to_far = _depth_relation(canvas, rng, size, square, int(rng.integers(3)), drawn)
+        question = _question(f"Is the {named[0]} square nearer or farther than the {named[1]} square?",
+                             ["Nearer", "Farther"])
     elif kind == "exists":
         palette = [str(c) for c in rng.permutation(list(NAMED_COLOURS))]
         n = 2 + int(rng.integers(3))
@@ -162,11 +189,12 @@ def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: in
         question = _question(f"Is there {article} {asked} square in the image?", ["Yes", "No"])
     else:
         raise ValueError(f"unknown probe {kind!r}; expected one of {PROBES}")
-    return ProbeSample(Image.fromarray(canvas), question, chr(65 + label), n_options, describe(drawn, size, square))
+    return ProbeSample(Image.fromarray(canvas), question, chr(65 + label), n_options, describe(drawn, size, square),
+                       near_to_far)
 
 
 PROBES = ("colour", "left_right", "top_bottom", "size", "count", "relation", "relation_named", "relation_crowd",
-          "exists")
+          "depth_crowd", "exists")
 
 
 def sample_batch(kind: str, rng: np.random.Generator, n: int, size: int, square: int) -> list[ProbeSample]:

@@ -272,6 +272,19 @@ def distinguishing_names(objs: Sequence[Any]) -> list[str]:
     return colours if len(set(colours)) == len(colours) else [short_phrase(obj) for obj in objs]
 
 
+def marked_order(order: list[str], subject: str, reference: str) -> tuple[str, str]:
+    """``order`` (names by :func:`distinguishing_names`) as one list with the two named objects marked in the order
+    met ("purple, yellow first, blue second"), and the subject's mark.
+
+    The reasoning of the pairwise order skills (left_right, closer_object) is built on it: each mark needs only the
+    question's names and whether a "first" was written, and restating the subject's mark is one lookup by content
+    (experiments/perception: the only kinds of lookup a small model learned to chain).
+    """
+    marks = iter(("first", "second"))
+    mark = {name: next(marks) for name in order if name in (subject, reference)}
+    return ", ".join(f"{name} {mark[name]}" if name in mark else name for name in order), mark[subject]
+
+
 def metres(value: float, decimals: int = 2) -> str:
     """A length for reasoning sentences: ``"0.62 m"``."""
     return f"{round(float(value), decimals) + 0.0:.{decimals}f} m"

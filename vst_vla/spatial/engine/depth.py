@@ -19,7 +19,9 @@ from vst_vla.spatial.engine.base import (
     choice_draft,
     choice_text,
     conclusion,
+    distinguishing_names,
     format_number,
+    marked_order,
     metres,
     number_text,
     object_phrase,
@@ -124,10 +126,11 @@ class CloserObject(Skill):
         correct, other = (a, b) if (da < db) == (relation == "closer") else (b, a)
         options, letter = self.arrange(scene, rng, correct, [other])
         phrases = [object_phrase(o) for o in options]
-        sign = "<" if da < db else ">"
-        steps = [f"{object_phrase(o).capitalize()} is about {metres(d)} from the camera (depth of its centre)."
-                 for o, d in ((a, da), (b, db))]
-        steps.append(f"{metres(da)} {sign} {metres(db)}, so {object_phrase(correct)} is {relation}.")
+        ranked = sorted(visible, key=lambda o: depth(o.position_world, camera))
+        names = dict(zip((o.name for o in ranked), distinguishing_names(ranked), strict=True))
+        # The first object the question names is the subject: the stem lists the options in their order.
+        steps = nearer_steps([names[o.name] for o in ranked], names[options[0].name], names[options[1].name],
+                             phrases[0], phrases[1])
         steps.append(conclusion(letter, object_phrase(correct)))
         return Draft(
             key=f"{view}/{a.name}/{b.name}",
@@ -140,6 +143,19 @@ class CloserObject(Skill):
             options={LETTERS[i]: o.name for i, o in enumerate(options)},
             reasoning=steps,
         )
+
+
+def nearer_steps(order: list[str], subject: str, reference: str, subject_phrase: str,
+                 reference_phrase: str) -> list[str]:
+    """The reasoning of a closer_object answer before its conclusion, from the view's objects nearest to farthest
+    (``order``, by :func:`distinguishing_names`): left_right's form (:func:`~.relation.left_right_steps`) along
+    depth instead of across the image. The marked list (depth_ranking's caption, marked), the subject's mark
+    restated, then which of the two is closer; the letter then depends on that and on whether the question asked
+    for the closer or the farther one."""
+    marked, mark = marked_order(order, subject, reference)
+    relation = "closer" if mark == "first" else "farther"
+    return [f"From nearest to farthest: {marked}.", f"Asked: {subject} {mark}.",
+            f"So {subject_phrase} is {relation} than {reference_phrase}."]
 
 
 @register_skill

@@ -19,6 +19,7 @@ from vst_vla.spatial.engine.base import (
     choice_draft,
     conclusion,
     distinguishing_names,
+    marked_order,
     metres,
     object_phrase,
     register_skill,
@@ -96,11 +97,9 @@ def left_right_steps(order: list[str], subject: str, reference: str, subject_phr
     Then the subject is restated with its mark, copied from the list ("Asked: yellow first."), and the side
     follows from the word just before it.
     """
-    marks = iter(("first", "second"))
-    mark = {name: next(marks) for name in order if name in (subject, reference)}
-    marked = ", ".join(f"{name} {mark[name]}" if name in mark else name for name in order)
-    side = "left" if mark[subject] == "first" else "right"
-    return [f"From left to right: {marked}.", f"Asked: {subject} {mark[subject]}.",
+    marked, mark = marked_order(order, subject, reference)
+    side = "left" if mark == "first" else "right"
+    return [f"From left to right: {marked}.", f"Asked: {subject} {mark}.",
             f"So {subject_phrase} is to the {side} of {reference_phrase}."]
 
 
