@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # sbatch launch/slurm_2nodes.sh stage=sft model=local model.pretrained_path=/models/Qwen2.5-VL-3B-Instruct ...
 # Two nodes x 8 GPUs, one accelerate launcher per node, DDP over 16 processes (launch/accelerate/ddp_2nodes.yaml).
+# FSDP2 instead of DDP: append trainer.parallelism=fsdp2 to the arguments.
 #SBATCH --job-name=vst-vla
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=1

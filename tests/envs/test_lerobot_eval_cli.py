@@ -6,9 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# Slow (a LeRobot CLI process, about 30 s): the default run keeps lerobot-eval on --env.type=vst through
+# tests/policies/test_lerobot_cli_paths.py::test_lerobot_eval_runs_the_vst_vla_checkpoint.
+@pytest.mark.slow
 def test_lerobot_eval_cli_runs_on_our_env(tmp_path: Path) -> None:
     out = tmp_path / "eval"
     command = [

@@ -388,6 +388,9 @@ def test_unsafe_inputs_and_outputs_are_refused(so101_root: Path) -> None:
 # ---- LeRobot's own training script -----------------------------------------------------------------------------
 
 
+# Slow (a LeRobot CLI process, about 25 s): the default run keeps lerobot-train --policy.type=vst_vla through
+# tests/policies/test_lerobot_cli_paths.py::test_lerobot_train_checkpoint_runs_in_vst_vla_eval.
+@pytest.mark.slow
 def test_lerobot_train_cli(so101_root: Path, tmp_path: Path) -> None:
     """``lerobot-train --policy.type=vst_vla`` for 3 steps, then the checkpoint acts through LeRobot's factories."""
     out = tmp_path / "train"

@@ -34,6 +34,9 @@ def short_training(dataset: Path) -> KillCommand:
     return KillCommand("short", args, check_files_after_kill, check_training_run("short"))
 
 
+# Slow (about 90 s: a reference run, then a killed run and its rerun): the default run keeps kill-and-resume of
+# training in tests/training/test_resume_after_kill.py and the matrix's checks in the unit tests below.
+@pytest.mark.slow
 def test_one_kill_of_a_short_training_run(tmp_path, tiny_lift_dataset):
     registry = {"short": short_training(tiny_lift_dataset.root)}
     result = run_matrix(["short"], kills=1, seed=0, out_dir=tmp_path, progress=False, registry=registry)

@@ -152,6 +152,12 @@ class GRPOLearner(AutocastModule):
     def save_pretrained(self, directory):
         return self.vlm.save_pretrained(directory)
 
+    def fsdp_units(self) -> list[nn.Module]:
+        """Under FSDP2 (vst_vla.training.sharding), the backbone is a unit of its own: rollouts call its generate
+        and forward outside this module's forward. transformers' generate sees a module FSDP manages and keeps the
+        processes' decoding steps in lockstep (synced_gpus), while their sequences end at different lengths."""
+        return [self.vlm.backbone]
+
     def _prompt_inputs(self, samples: list[SpatialSample]) -> dict:
         processor = self.vlm.processor
         processor.tokenizer.padding_side = "left"

@@ -69,6 +69,7 @@ def run_rl_stage(cfg: RLStageConfig) -> dict:
     result = Trainer(cfg.trainer, run_dir, processes=processes).fit(learner, PromptDataset(train), resume_from)
     if not processes.is_main:  # the main process evaluates, summarizes and publishes
         return {"run_dir": str(run_dir), "rank": processes.rank, "final_step": result.final_step}
+    vlm = result.model.vlm  # the trained model whole (under FSDP2, its gathered copy)
     answered_after = evaluate()
     answer = lambda subset: answer_held_out(vlm, subset, cfg.system_prompt, cfg.eval.max_new_tokens,  # noqa: E731
                                             cfg.eval.max_samples)[1]

@@ -154,6 +154,7 @@ def run_vlm_stage(cfg: VLMStageConfig) -> dict:
     result = Trainer(cfg.trainer, run_dir, processes=processes).fit(vlm, dataset, resume_from)
     if not processes.is_main:
         return {"run_dir": str(run_dir), "rank": processes.rank, "final_step": result.final_step}
+    vlm = result.model  # the trained model whole (under FSDP2, its gathered copy)
     scored = evaluate_vlm_with_ablations(vlm, held_out, cfg.system_prompt, cfg.eval.max_new_tokens,
                                          cfg.eval.max_samples, cfg.eval.ablations)
     summary = {"run_dir": str(run_dir), "stage": cfg.stage, "train_samples": len(train), "eval_samples": len(held_out),

@@ -103,6 +103,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
             policy, dataset, resume_from, _periodic_eval(cfg, run_dir))
     if not processes.is_main:  # the main process evaluates, summarizes and publishes
         return {"run_dir": str(run_dir), "rank": processes.rank, "final_step": result.final_step}
+    policy = result.model  # the trained policy whole (under FSDP2, its gathered copy)
     summary, ablated = None, {}
     if cfg.eval.n_episodes > 0:
         with timer.time("eval"):

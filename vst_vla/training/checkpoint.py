@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from lerobot.optim.optimizers import load_optimizer_state, save_optimizer_state
+from lerobot.optim.optimizers import load_optimizer_state, load_optimizer_state_dict, save_optimizer_state
 from lerobot.optim.schedulers import load_scheduler_state, save_scheduler_state
 from lerobot.utils.constants import OPTIMIZER_STATE, RNG_STATE
 from lerobot.utils.random_utils import deserialize_rng_state, load_rng_state, save_rng_state
@@ -47,17 +48,20 @@ def checkpoint_dir(run_dir: Path, step: int) -> Path:
 def save_checkpoint(run_dir: Path, step: int, policy, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, layout: dict | None = None,
                     rank_rng_states: list[dict[str, torch.Tensor]] = (),
-                    rank_learner_states: list[dict[str, torch.Tensor]] = ()) -> Path:
+                    rank_learner_states: list[dict[str, torch.Tensor]] = (),
+                    full_model: torch.nn.Module | None = None, optimizer_state: dict | None = None) -> Path:
     """Write checkpoint ``step`` atomically and point ``last`` at it. Returns the step directory.
 
     ``layout`` (``{"world_size", "global_batch"}``), ``rank_rng_states`` and ``rank_learner_states`` (processes
-    1, 2, ...) come from a data-parallel run; this process's RNG and learner states are saved as process 0's."""
+    1, 2, ...) come from a data-parallel run; this process's RNG and learner states are saved as process 0's.
+    A sharded run (:mod:`.sharding`) passes the gathered ``full_model`` to save instead of ``policy``, and the
+    gathered ``optimizer_state`` in the single-process layout."""
     final = checkpoint_dir(run_dir, step)
     with atomic_directory(final) as tmp:
-        policy.save_pretrained(tmp / PRETRAINED_DIR)
+        (full_model if full_model is not None else policy).save_pretrained(tmp / PRETRAINED_DIR)
         state_dir = tmp / TRAINING_STATE_DIR
         state_dir.mkdir(parents=True)
-        save_optimizer_state(optimizer, state_dir)
+        save_optimizer_state(optimizer, state_dir, optim_state_dict=optimizer_state)
         save_scheduler_state(scheduler, state_dir)
         save_rng_state(state_dir)
         for rank, state in enumerate(rank_rng_states, start=1):
@@ -122,14 +126,18 @@ def read_run_layout(checkpoint: Path) -> dict | None:
 
 def load_training_state(checkpoint: Path, optimizer: torch.optim.Optimizer,
                         scheduler: torch.optim.lr_scheduler.LRScheduler, policy: object | None = None,
-                        rank: int = 0) -> int:
+                        rank: int = 0, load_optimizer: Callable[[dict], None] | None = None) -> int:
     """Restore optimizer, scheduler and RNG state (and ``policy``'s resume state, when it has one) in place;
     returns the step the checkpoint was taken at. Process ``rank`` takes its own saved RNG state, or process 0's
-    when the checkpoint has none for it (a run resumed with more processes)."""
+    when the checkpoint has none for it (a run resumed with more processes). ``load_optimizer`` takes the saved
+    optimizer state as a dict instead of ``optimizer.load_state_dict`` (a sharded optimizer: :mod:`.sharding`)."""
     state_dir = Path(checkpoint) / TRAINING_STATE_DIR
     hint = check_training_state(checkpoint)
     try:
-        load_optimizer_state(optimizer, state_dir)
+        if load_optimizer is not None:
+            load_optimizer(load_optimizer_state_dict(state_dir))
+        else:
+            load_optimizer_state(optimizer, state_dir)
         load_scheduler_state(scheduler, state_dir)
         rank_file = state_dir / _rank_file(RNG_STATE, rank)
         if rank > 0 and rank_file.is_file():

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from vst_vla.precision import PRECISIONS
 
 WANDB_MODES = ("offline", "online", "disabled")
+# How several processes share the model: each a whole copy (DDP), or each a shard (FSDP2; .sharding).
+PARALLELISMS = ("ddp", "fsdp2")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,10 @@ class TrainerConfig:
     # Recompute the backbone's activations in the backward pass: less activation memory for about a third more
     # compute (transformers' checkpointing of the decoder layers and vision blocks).
     gradient_checkpointing: bool = False
+    # With several processes: ddp (each holds the whole model) or fsdp2 (each holds a shard of the weights,
+    # gradients and AdamW state; every decoder layer and vision block is a unit; fp32 master weights, with bf16
+    # compute under trainer.precision). One process trains the same either way.
+    parallelism: str = "ddp"
     wandb: WandbConfig = field(default_factory=WandbConfig)
 
     def __post_init__(self) -> None:
@@ -67,5 +73,7 @@ class TrainerConfig:
             raise ValueError(f"trainer.min_lr_ratio must be in [0, 1], got {self.min_lr_ratio}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"trainer.precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.parallelism not in PARALLELISMS:
+            raise ValueError(f"trainer.parallelism must be one of {PARALLELISMS}, got {self.parallelism!r}")
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise ValueError(f"trainer.device must be 'auto', 'cpu' or 'cuda[:i]', got {self.device!r}")

@@ -34,9 +34,10 @@ class Processes:
         if kind not in ("NO", "MULTI_CPU", "MULTI_GPU"):
             from vst_vla.errors import ConfigError
 
-            raise ConfigError(f"the trainer runs data-parallel (DDP) only so far; the launch asked for {kind} "
-                              "(an accelerate config with FSDP or DeepSpeed); launch with "
-                              "launch/accelerate/ddp_1node.yaml or torchrun")
+            raise ConfigError(f"the launch asked accelerate for {kind} (an accelerate config with FSDP or "
+                              "DeepSpeed), but the trainer shards the model itself: launch with "
+                              "launch/accelerate/ddp_1node.yaml or torchrun, and add trainer.parallelism=fsdp2 "
+                              "for FSDP2")
 
     @property
     def rank(self) -> int:

@@ -36,6 +36,7 @@ from vst_vla.training.checkpoint import (
 from vst_vla.training.config import TrainerConfig
 from vst_vla.training.distributed import Processes
 from vst_vla.training.sampler import ResumableBatchSampler
+from vst_vla.training.sharding import FullShard
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class TrainResult:
     seconds: float
     last_checkpoint: Path | None
     precision: Precision | None = None
+    # What the main process evaluates after training: the policy itself, or under FSDP2 its gathered full copy
+    # (the main process alone cannot run a sharded model). None on the other processes of a sharded run.
+    model: torch.nn.Module | None = None
 
 
 @dataclass(frozen=True)
@@ -164,11 +168,15 @@ class Trainer:
                                   "recompute its activations (it has no enable_gradient_checkpointing)")
             policy.enable_gradient_checkpointing()
         precision = apply_precision(policy, cfg.precision, device)
+        sharding = _shard_if_asked(policy, cfg, processes)  # before the optimizer, which holds the shards
         optimizer = build_optimizer(policy, cfg)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg))
         step = 0
         if resume_from is not None:
-            step = load_training_state(resume_from, optimizer, scheduler, policy, rank=processes.rank)
+            load_optimizer = (None if sharding is None
+                              else lambda state: sharding.load_optimizer_state(policy, optimizer, state))
+            step = load_training_state(resume_from, optimizer, scheduler, policy, rank=processes.rank,
+                                       load_optimizer=load_optimizer)
             logger.info("resumed from %s at step %d", resume_from, step)
         else:
             # Each process draws its own noise (dropout, flow matching); process 0 draws what a single process does.
@@ -199,21 +207,27 @@ class Trainer:
         run_log = (_RunLogger(self.run_dir, cfg, run_config, resume=resume_from is not None, start_step=step)
                    if processes.is_main else _NoLog())
         try:
-            last_ckpt, last_loss = self._loop(policy, processes, layout, loader, optimizer, scheduler, run_log, step,
-                                              resume_from, periodic_eval)
+            last_ckpt, last_loss = self._loop(policy, processes, sharding, layout, loader, optimizer, scheduler,
+                                              run_log, step, resume_from, periodic_eval)
             if math.isnan(last_loss):  # resumed at the final step: nothing left to train
                 last_loss = run_log.last_loss
         finally:
             run_log.close()
-        return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt, precision)
+        trained = policy
+        if sharding is not None:  # the final weights, whole, on the main process's device
+            sharding.gather(policy)
+            trained = sharding.full.to(device) if sharding.full is not None else None
+        return TrainResult(start_step, cfg.steps, last_loss, time.perf_counter() - started, last_ckpt, precision,
+                           trained)
 
-    def _loop(self, policy, processes: Processes, layout: dict[str, int], loader, optimizer, scheduler,
-              run_log: _RunLogger, step: int, last_ckpt: Path | None,
+    def _loop(self, policy, processes: Processes, sharding: FullShard | None, layout: dict[str, int], loader,
+              optimizer, scheduler, run_log: _RunLogger, step: int, last_ckpt: Path | None,
               periodic_eval: PeriodicEval | None) -> tuple[Path | None, float]:
         """Optimisation steps from ``step`` to ``cfg.steps``; returns the last checkpoint and last loss.
         ``layout``: the processes and the global batch, recorded in each checkpoint."""
         cfg = self.cfg
-        model = processes.wrap(policy)  # DDP with several processes; ``policy`` itself otherwise
+        # DDP with several processes; ``policy`` itself with one, or when it is sharded already (FSDP2).
+        model = processes.wrap(policy) if sharding is None else policy
         last_loss = float("nan")
         window_start, window_samples = time.perf_counter(), 0
         batches = iter(loader)
@@ -221,8 +235,9 @@ class Trainer:
                   disable=None if processes.is_main else True) as progress:
             while step < cfg.steps:
                 optimizer.zero_grad(set_to_none=True)
-                loss, logs = self._accumulate(model, processes, batches, step)
-                grad_norm = processes.clip_grad_norm(policy.parameters(), cfg.grad_clip_norm)
+                loss, logs = self._accumulate(model, processes, sharding, batches, step)
+                clip = processes.clip_grad_norm if sharding is None else sharding.clip_grad_norm
+                grad_norm = clip(policy.parameters(), cfg.grad_clip_norm)
                 optimizer.step()
                 scheduler.step()
                 step += 1
@@ -240,8 +255,11 @@ class Trainer:
                 # Before the checkpoint: a run killed mid-evaluation resumes from the previous checkpoint and
                 # evaluates again, so its log matches an uninterrupted run's. The main process evaluates alone.
                 if periodic_eval is not None and step % periodic_eval.every == 0 and step < cfg.steps:
+                    if sharding is not None:
+                        sharding.gather(policy)  # every process: the main one evaluates its full copy
                     if processes.is_main:
-                        record = _evaluate_now(periodic_eval, policy, step)
+                        record = _evaluate_now(periodic_eval, policy if sharding is None else sharding.full, step,
+                                               processes.device)
                         run_log.log(step, record.metrics, video=record.video)
                     processes.barrier()
                 if step % cfg.save_every == 0 or step == cfg.steps:
@@ -249,16 +267,20 @@ class Trainer:
                     rng_states = processes.gather(serialize_rng_state())
                     learner_states = (processes.gather(_learner_state(policy))
                                       if processes.world_size > 1 and hasattr(policy, "resume_state") else [])
+                    optimizer_state = sharding.gather(policy, optimizer) if sharding is not None else None
                     if processes.is_main:
                         last_ckpt = save_checkpoint(self.run_dir, step, policy, optimizer, scheduler, layout=layout,
                                                     rank_rng_states=rng_states[1:],
-                                                    rank_learner_states=learner_states[1:])
+                                                    rank_learner_states=learner_states[1:],
+                                                    full_model=sharding.full if sharding is not None else None,
+                                                    optimizer_state=optimizer_state)
                     processes.barrier()
                     if not processes.is_main:
                         last_ckpt = last_checkpoint(self.run_dir)
         return last_ckpt, last_loss
 
-    def _accumulate(self, model, processes: Processes, batches, step: int) -> tuple[float, dict]:
+    def _accumulate(self, model, processes: Processes, sharding: FullShard | None, batches,
+                    step: int) -> tuple[float, dict]:
         """Forward and backward ``grad_accum_steps`` micro-batches (gradients all-reduced once, on the last);
         returns this process's share of the step's loss and logs (their mean over the processes is the step's).
 
@@ -278,7 +300,9 @@ class Trainer:
             weights = [1.0 / n] * n
         results = []
         for micro, (batch, weight) in enumerate(zip(micro_batches, weights, strict=True)):
-            with processes.no_sync(model, skip=micro < n - 1):
+            if sharding is not None:
+                sharding.no_sync(model, skip=micro < n - 1)
+            with processes.no_sync(model, skip=sharding is None and micro < n - 1):
                 loss, logs = model(batch)
                 if processes.any(not bool(torch.isfinite(loss))):
                     raise FloatingPointError(f"loss is {float(loss)} at step {step} on process {processes.rank}; "
@@ -291,6 +315,16 @@ class Trainer:
         logs_share = {key: sum(float(logs[key]) * weight for (_, logs), weight in zip(results, weights, strict=True))
                       for key in results[0][1]}
         return loss_share, logs_share
+
+
+def _shard_if_asked(policy: torch.nn.Module, cfg: TrainerConfig, processes: Processes) -> FullShard | None:
+    """FSDP2 over the processes when ``trainer.parallelism=fsdp2`` and there are several; else None."""
+    if cfg.parallelism != "fsdp2":
+        return None
+    if processes.world_size == 1:
+        logger.info("trainer.parallelism=fsdp2 with one process: nothing to shard, the model trains whole")
+        return None
+    return FullShard(policy, processes.is_main)
 
 
 def _learner_state(policy) -> dict[str, torch.Tensor]:
@@ -328,9 +362,20 @@ class _NoLog:
         pass
 
 
-def _evaluate_now(periodic_eval: PeriodicEval, policy: torch.nn.Module, step: int) -> EvalRecord:
+def _evaluate_now(periodic_eval: PeriodicEval, policy: torch.nn.Module, step: int,
+                  device: torch.device) -> EvalRecord:
     """Run ``periodic_eval`` in eval mode on forked RNG state (rollouts draw noise too), then restore every
-    submodule's own mode (a frozen part may be kept in eval mode while the rest trains)."""
+    submodule's own mode (a frozen part may be kept in eval mode while the rest trains). ``policy`` is moved to
+    ``device`` for it (a no-op but for FSDP2's full copy, which waits on the CPU) and back."""
+    home = next(policy.parameters()).device
+    policy.to(device)
+    try:
+        return _evaluate_in_eval_mode(periodic_eval, policy, step)
+    finally:
+        policy.to(home)
+
+
+def _evaluate_in_eval_mode(periodic_eval: PeriodicEval, policy: torch.nn.Module, step: int) -> EvalRecord:
     modes = [(module, module.training) for module in policy.modules()]
     devices = [policy.device] if getattr(policy, "device", torch.device("cpu")).type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
