@@ -36,11 +36,12 @@ def _assert_same_tensors(one: dict[str, torch.Tensor], two: dict[str, torch.Tens
 
 
 def test_fsdp2_trains_the_vla_as_ddp_does_and_saves_what_one_process_saves(tmp_path, tiny_lift_dataset):
-    """Against DDP on the same 2 processes: the same samples and noise draws per process, so the same gradients up
-    to the order of float sums (DDP against one process is tests/training/test_data_parallel.py's parity)."""
+    """Against DDP on the same 2 processes, with gradient accumulation: the same samples and noise draws per process,
+    so the same gradients up to the order of float sums (DDP against one process is test_data_parallel.py's)."""
     root = tiny_lift_dataset.root
-    _torchrun(_vla(root, tmp_path, "ddp", batch=4), tmp_path)
-    _torchrun([*_vla(root, tmp_path, "sharded", batch=4), "trainer.parallelism=fsdp2"], tmp_path)
+    accumulate = "trainer.grad_accum_steps=2"  # 2 per process x 2 processes x 2 micro-batches: a global batch of 8
+    _torchrun([*_vla(root, tmp_path, "ddp", batch=2), accumulate], tmp_path)
+    _torchrun([*_vla(root, tmp_path, "sharded", batch=2), accumulate, "trainer.parallelism=fsdp2"], tmp_path)
     ddp, sharded = tmp_path / "ddp", tmp_path / "sharded"
 
     assert _losses(ddp).keys() == _losses(sharded).keys() == {1, 2, 3, 4}
