@@ -404,6 +404,28 @@ def test_closer_object_reasons_through_the_views_near_to_far_order(generated) ->
     assert checked
 
 
+def test_closest_to_robot_reasons_through_the_cubes_nearest_the_robot_first(generated) -> None:
+    """closest_to_robot lists the cubes by horizontal distance from the robot's base, then names the end of that
+    list the question asks for (its first for closest, its last for farthest): the answer."""
+    checked = 0
+    for gt, samples in generated:
+        objs = _objects(gt)
+        for s in samples:
+            if s.meta_info["skill"] != "closest_to_robot":
+                continue
+            q, steps = s.meta_info["query"], s.meta_info["reasoning"]
+            listed = steps[0].removeprefix("From nearest the robot to farthest: ").removesuffix(".").split(", ")
+            dist = {objs[n].color_name: np.linalg.norm((objs[n].position_world - gt.robot_base_pos)[:2])
+                    for n in q["objects"]}
+            assert listed == sorted(dist, key=dist.get), steps
+            answer = objs[_closest_to_robot(gt, q)]
+            end = "closest to" if q["relation"] == "closest" else "farthest from"
+            assert answer.color_name == listed[0 if q["relation"] == "closest" else -1], steps
+            assert steps[1] == f"So the {answer.color_name} {answer.category} is {end} the robot.", steps
+            checked += 1
+    assert checked
+
+
 def test_samples_follow_the_schema_and_images_decode(generated) -> None:
     samples = _samples(generated)
     assert len({s.id for s in samples}) == len(samples)

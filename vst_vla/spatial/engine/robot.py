@@ -19,6 +19,7 @@ from vst_vla.spatial.engine.base import (
     choice_draft,
     choice_text,
     conclusion,
+    distinguishing_names,
     metres,
     object_phrase,
     register_skill,
@@ -207,14 +208,9 @@ class ClosestToRobot(Skill):
         relation = "farthest" if template == 2 else "closest"
         correct = visible[int(ranks[-1] if relation == "farthest" else ranks[0])]
         options, letter = self.arrange(scene, rng, correct, [o for o in visible if o is not correct])
-        listed = ", ".join(f"{object_phrase(visible[i])} {metres(dist[i])}" for i in ranks)
-        extreme = dist[ranks[-1] if relation == "farthest" else ranks[0]]
-        steps = [
-            f"Horizontal distances from the robot's base: {listed}.",
-            f"The {'largest' if relation == 'farthest' else 'smallest'} is {metres(extreme)}, so "
-            f"{object_phrase(correct)} is {relation}.",
-            conclusion(letter, object_phrase(correct)),
-        ]
+        steps = robot_order_steps(distinguishing_names([visible[i] for i in ranks]), relation,
+                                  object_phrase(correct))
+        steps.append(conclusion(letter, object_phrase(correct)))
         return Draft(
             key=relation,
             images=[scene.png(view)],
@@ -226,3 +222,12 @@ class ClosestToRobot(Skill):
             options={LETTERS[i]: o.name for i, o in enumerate(options)},
             reasoning=steps,
         )
+
+
+def robot_order_steps(order: list[str], relation: str, answer_phrase: str) -> list[str]:
+    """The reasoning of a closest_to_robot answer before its conclusion: the cubes from nearest the robot's base to
+    farthest (horizontal distance; names by :func:`distinguishing_names`), then the end of that list the question
+    asks for. The pairwise order skills' caption form (:func:`~.depth.nearer_steps`), with the robot as the
+    reference; no distances, which the image does not show to a model (experiments/perception)."""
+    end = "closest to" if relation == "closest" else "farthest from"
+    return [f"From nearest the robot to farthest: {', '.join(order)}.", f"So {answer_phrase} is {end} the robot."]
