@@ -13,7 +13,8 @@ model's own list, is it the true side, and does the letter follow from the claim
 fail at the image (the list) or at the text (reading the side off its list, or the letter off the options), and
 the two need different levers. closer_object (``--skill closer_object``) reasons the same way along depth: "From
 nearest to farthest: ...", and "So <X> is closer / farther than <Y>."; its letter follows the claim through the
-option that names the object the question asks for.
+option that names the object the question asks for. closest_to_robot (``--skill closest_to_robot``) lists all the
+cubes from nearest the robot to farthest and names the end the question asks for (:func:`score_ends`).
 """
 
 from __future__ import annotations
@@ -115,12 +116,41 @@ def score(reference: str, generated: str, meta: dict, question: str = "") -> dic
     return steps
 
 
+ROBOT_LIST = re.compile(r"From nearest the robot to farthest: (.*?)\.")
+ROBOT_CLAIM = re.compile(r"So the (.+?) is (closest to|farthest from) the robot\.")
+
+
+def score_ends(reference: str, generated: str, meta: dict, question: str) -> dict[str, bool | None]:
+    """closest_to_robot's steps: the cubes from nearest the robot to farthest, the end of that list the question
+    asks for, and the letter of the option that names it (a lookup by content among all the cubes)."""
+    def listed(text: str) -> list[str] | None:
+        found = ROBOT_LIST.search(text)
+        return found.group(1).split(", ") if found else None
+
+    ref_list, got_list, got_claim = listed(reference), listed(generated), ROBOT_CLAIM.search(generated)
+    end = 0 if meta["query"]["relation"] == "closest" else -1
+    true_phrase = ROBOT_CLAIM.search(reference).group(1)
+    claimed = got_claim.group(1) if got_claim else None
+    # The list names a cube by its colour (or colour and shape when colours repeat); the claim by its phrase.
+    names = lambda phrase, name: phrase == name or phrase.startswith(f"{name} ")  # noqa: E731
+    steps: dict[str, bool | None] = {"list_exact": got_list == ref_list,
+                                     "list_end_right": bool(got_list) and names(true_phrase, got_list[end])}
+    steps["claim_follows_list"] = names(claimed, got_list[end]) if claimed and got_list else None
+    steps["claim_right"] = claimed == true_phrase
+    letter = ({text.lower(): k for k, text in OPTION_LINE.findall(question)}.get(f"the {claimed}")
+              if claimed else None)
+    steps["letter_follows_claim"] = (choice_letter(extract_answer(generated)) == letter) if letter else None
+    steps["letter_right"] = choice_letter(extract_answer(generated)) == meta["ground_truth"]
+    return steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="a Hugging Face Qwen2.5-VL directory")
     parser.add_argument("data", help="a QA file whose left_right answers reason (canonical_options.py --reason)")
     parser.add_argument("--max-new-tokens", type=int, default=96)
-    parser.add_argument("--skill", choices=sorted(FORMS), default="left_right", help="which skill's answers to score")
+    parser.add_argument("--skill", choices=sorted([*FORMS, "closest_to_robot"]), default="left_right",
+                        help="which skill's answers to score")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N questions of that skill")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -130,7 +160,8 @@ def main() -> None:
     ctx = autocast_context("cpu", resolve_precision("auto", "cpu").autocast_dtype)
     with ctx, torch.no_grad():
         answers = generate_answers(model, processor, samples, DEFAULT_SYSTEM_PROMPT, max_new_tokens=args.max_new_tokens)
-    rows = [score(s.answer, a, dict(s.meta_info), s.question) for s, a in zip(samples, answers, strict=True)]
+    scorer = score_ends if args.skill == "closest_to_robot" else score
+    rows = [scorer(s.answer, a, dict(s.meta_info), s.question) for s, a in zip(samples, answers, strict=True)]
     summary = {}
     for key in rows[0]:
         judged = [r[key] for r in rows if r[key] is not None]

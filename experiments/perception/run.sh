@@ -209,10 +209,14 @@ engine_reason() {  # run name, train file, eval file, steps, then model override
     eval.max_new_tokens=96 "$@"
   cp outputs/train/$name/skills.md "$RES/engine/${name}_skills.md"
   cp outputs/train/$name/train_log.jsonl "$RES/engine/${name}_train_log.jsonl"
-  python experiments/perception/reasoning_steps.py outputs/train/$name/checkpoints/last/pretrained_model \
-    "$eval" --out "$RES/engine/${name}_steps.json"
-  python experiments/perception/reasoning_steps.py outputs/train/$name/checkpoints/last/pretrained_model \
-    "$train" --limit 200 --out "$RES/engine/${name}_train_steps.json"
+  local skill suffix
+  for skill in ${STEP_SKILLS:-left_right}; do  # each reasoned skill's steps (left_right's files keep their names)
+    suffix=$([ "$skill" = left_right ] || echo "_$skill")
+    python experiments/perception/reasoning_steps.py outputs/train/$name/checkpoints/last/pretrained_model \
+      "$eval" --skill "$skill" --out "$RES/engine/${name}_steps$suffix.json"
+    python experiments/perception/reasoning_steps.py outputs/train/$name/checkpoints/last/pretrained_model \
+      "$train" --skill "$skill" --limit 200 --out "$RES/engine/${name}_train_steps$suffix.json"
+  done
 }
 reason_files() {  # the given files with fixed options and left_right's reasoning, as <file>_reason.parquet
   for F in "$@"; do
@@ -278,6 +282,25 @@ done
   depth_crowd --reason engine --rope-theta 2 --image-last --steps 2000 --eval-every 500 \
   --init "$CU/engine_probe/model" --out "$CU/depth_probe"
 cp "$CU/depth_probe/curve.jsonl" "$RES/curriculum/depth_probe_curve.jsonl"
-ENGINE_SKILLS=object_inventory,object_order,depth_ranking,left_right,closer_object engine_reason sft_depth_curriculum \
+ENGINE_SKILLS=object_inventory,object_order,depth_ranking,left_right,closer_object STEP_SKILLS="left_right closer_object" \
+  engine_reason sft_depth_curriculum \
   outputs/spatial/depth_train600_reason.parquet outputs/spatial/depth_eval100_reason.parquet "${DEPTH_SFT_STEPS:-4000}" \
   model=local model.pretrained_path="$CU/depth_probe/model"
+
+# 14. A third skill with no probe of its own (ninth session): closest_to_robot reasons through the cubes' order from
+#     the robot ("From nearest the robot to farthest: red, orange, yellow, green. So the red cube is closest to the
+#     robot."; engine/robot.py robot_order_steps), options sorted by text. Step 13's files plus 600 + 100 scenes of
+#     it (the same scene seeds), 2000 steps from step 13's final model.
+for S in "eval100 100 100000" "train600 600 0"; do
+  set -- $S
+  [ -f "outputs/spatial/robot_$1.parquet" ] || python -m vst_vla.spatial.generate --num-scenes $2 --seed $3 \
+    --image-size 224 --fovy 25 --skills closest_to_robot --out "outputs/spatial/robot_$1.parquet"
+  [ -f "outputs/spatial/robot_$1_reason.parquet" ] || python experiments/perception/canonical_options.py \
+    "outputs/spatial/colour_$1.parquet" "outputs/spatial/depth_$1.parquet" "outputs/spatial/robot_$1.parquet" \
+    "outputs/spatial/robot_$1_reason.parquet" --keep-order closer_object --reason left_right closer_object \
+    closest_to_robot
+done
+ENGINE_SKILLS=object_inventory,object_order,depth_ranking,left_right,closer_object,closest_to_robot \
+  STEP_SKILLS="left_right closer_object closest_to_robot" engine_reason sft_robot_curriculum \
+  outputs/spatial/robot_train600_reason.parquet outputs/spatial/robot_eval100_reason.parquet "${ROBOT_SFT_STEPS:-2000}" \
+  model=local model.pretrained_path=outputs/train/sft_depth_curriculum/checkpoints/last/pretrained_model

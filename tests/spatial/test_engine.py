@@ -344,36 +344,40 @@ def test_reasoning_numbers_come_from_the_ground_truth(generated) -> None:
     assert set(checked) == {"object_distance", "box3d_grounding"}, checked
 
 
+def _samples_of(generated, skill: str):
+    """``(objects by name, sample)`` for every generated sample of ``skill``, with its scene's ground truth."""
+    for gt, samples in generated:
+        for s in samples:
+            if s.meta_info["skill"] == skill:
+                yield gt, _objects(gt), s
+
+
 def test_left_right_reasons_through_the_views_left_to_right_order(generated) -> None:
     """The reasoning first lists the view's objects from left to right (object_order's caption, a list a model can
     learn to write from the image alone) with the two named ones marked in the order met, restates the subject's
     mark, then claims the side that mark gives, the true one."""
     checked = 0
-    for gt, samples in generated:
-        objs = _objects(gt)
-        for s in samples:
-            if s.meta_info["skill"] != "left_right":
-                continue
-            q, steps = s.meta_info["query"], s.meta_info["reasoning"]
-            assert steps[0].startswith("From left to right: "), steps
-            items = steps[0].removeprefix("From left to right: ").removesuffix(".").split(", ")
-            listed = [item.removesuffix(" first").removesuffix(" second") for item in items]
-            # Colours alone when no two listed objects share one (all the test scenes' objects differ in colour).
-            assert len(set(listed)) == len(listed), steps
-            names = [objs[n].color_name for n in q["objects"]]
-            assert set(names) <= set(listed), steps
-            u = {n: _uv(objs[n].position_world, q["camera"])[0] for n in q["objects"]}
-            subject_left = u[q["objects"][0]] < u[q["objects"][1]]
-            assert (listed.index(names[0]) < listed.index(names[1])) == subject_left, steps
-            marked = [item for item in items if item.endswith((" first", " second"))]
-            assert marked == [f"{n} {m}" for n, m in zip(sorted(names, key=listed.index), ("first", "second"),
-                                                          strict=True)], steps
-            mark = "first" if subject_left else "second"
-            assert steps[1] == f"Asked: {names[0]} {mark}.", steps
-            side = "left" if subject_left else "right"
-            phrases = [f"the {objs[n].color_name} {objs[n].category}" for n in q["objects"]]
-            assert steps[2] == f"So {phrases[0]} is to the {side} of {phrases[1]}.", steps
-            checked += 1
+    for _, objs, s in _samples_of(generated, "left_right"):
+        q, steps = s.meta_info["query"], s.meta_info["reasoning"]
+        assert steps[0].startswith("From left to right: "), steps
+        items = steps[0].removeprefix("From left to right: ").removesuffix(".").split(", ")
+        listed = [item.removesuffix(" first").removesuffix(" second") for item in items]
+        # Colours alone when no two listed objects share one (all the test scenes' objects differ in colour).
+        assert len(set(listed)) == len(listed), steps
+        names = [objs[n].color_name for n in q["objects"]]
+        assert set(names) <= set(listed), steps
+        u = {n: _uv(objs[n].position_world, q["camera"])[0] for n in q["objects"]}
+        subject_left = u[q["objects"][0]] < u[q["objects"][1]]
+        assert (listed.index(names[0]) < listed.index(names[1])) == subject_left, steps
+        marked = [item for item in items if item.endswith((" first", " second"))]
+        assert marked == [f"{n} {m}" for n, m in zip(sorted(names, key=listed.index), ("first", "second"),
+                                                      strict=True)], steps
+        mark = "first" if subject_left else "second"
+        assert steps[1] == f"Asked: {names[0]} {mark}.", steps
+        side = "left" if subject_left else "right"
+        phrases = [f"the {objs[n].color_name} {objs[n].category}" for n in q["objects"]]
+        assert steps[2] == f"So {phrases[0]} is to the {side} of {phrases[1]}.", steps
+        checked += 1
     assert checked
 
 
@@ -382,25 +386,21 @@ def test_closer_object_reasons_through_the_views_near_to_far_order(generated) ->
     named ones marked in the order met, the mark of the object the question names first (option A) restated, and
     the true claim of which of the two is closer."""
     checked = 0
-    for gt, samples in generated:
-        objs = _objects(gt)
-        for s in samples:
-            if s.meta_info["skill"] != "closer_object":
-                continue
-            q, steps, options = s.meta_info["query"], s.meta_info["reasoning"], s.meta_info["options"]
-            assert steps[0].startswith("From nearest to farthest: "), steps
-            items = steps[0].removeprefix("From nearest to farthest: ").removesuffix(".").split(", ")
-            listed = [item.removesuffix(" first").removesuffix(" second") for item in items]
-            depths = {n: _depth(objs[n].position_world, q["camera"]) for n in (options["A"], options["B"])}
-            subject, reference = (objs[options[k]].color_name for k in "AB")
-            subject_nearer = depths[options["A"]] < depths[options["B"]]
-            assert (listed.index(subject) < listed.index(reference)) == subject_nearer, steps
-            mark = "first" if subject_nearer else "second"
-            assert f"{subject} {mark}" in items and steps[1] == f"Asked: {subject} {mark}.", steps
-            phrases = [f"the {objs[options[k]].color_name} {objs[options[k]].category}" for k in "AB"]
-            relation = "closer" if subject_nearer else "farther"
-            assert steps[2] == f"So {phrases[0]} is {relation} than {phrases[1]}.", steps
-            checked += 1
+    for _, objs, s in _samples_of(generated, "closer_object"):
+        q, steps, options = s.meta_info["query"], s.meta_info["reasoning"], s.meta_info["options"]
+        assert steps[0].startswith("From nearest to farthest: "), steps
+        items = steps[0].removeprefix("From nearest to farthest: ").removesuffix(".").split(", ")
+        listed = [item.removesuffix(" first").removesuffix(" second") for item in items]
+        depths = {n: _depth(objs[n].position_world, q["camera"]) for n in (options["A"], options["B"])}
+        subject, reference = (objs[options[k]].color_name for k in "AB")
+        subject_nearer = depths[options["A"]] < depths[options["B"]]
+        assert (listed.index(subject) < listed.index(reference)) == subject_nearer, steps
+        mark = "first" if subject_nearer else "second"
+        assert f"{subject} {mark}" in items and steps[1] == f"Asked: {subject} {mark}.", steps
+        phrases = [f"the {objs[options[k]].color_name} {objs[options[k]].category}" for k in "AB"]
+        relation = "closer" if subject_nearer else "farther"
+        assert steps[2] == f"So {phrases[0]} is {relation} than {phrases[1]}.", steps
+        checked += 1
     assert checked
 
 
@@ -408,21 +408,17 @@ def test_closest_to_robot_reasons_through_the_cubes_nearest_the_robot_first(gene
     """closest_to_robot lists the cubes by horizontal distance from the robot's base, then names the end of that
     list the question asks for (its first for closest, its last for farthest): the answer."""
     checked = 0
-    for gt, samples in generated:
-        objs = _objects(gt)
-        for s in samples:
-            if s.meta_info["skill"] != "closest_to_robot":
-                continue
-            q, steps = s.meta_info["query"], s.meta_info["reasoning"]
-            listed = steps[0].removeprefix("From nearest the robot to farthest: ").removesuffix(".").split(", ")
-            dist = {objs[n].color_name: np.linalg.norm((objs[n].position_world - gt.robot_base_pos)[:2])
-                    for n in q["objects"]}
-            assert listed == sorted(dist, key=dist.get), steps
-            answer = objs[_closest_to_robot(gt, q)]
-            end = "closest to" if q["relation"] == "closest" else "farthest from"
-            assert answer.color_name == listed[0 if q["relation"] == "closest" else -1], steps
-            assert steps[1] == f"So the {answer.color_name} {answer.category} is {end} the robot.", steps
-            checked += 1
+    for gt, objs, s in _samples_of(generated, "closest_to_robot"):
+        q, steps = s.meta_info["query"], s.meta_info["reasoning"]
+        listed = steps[0].removeprefix("From nearest the robot to farthest: ").removesuffix(".").split(", ")
+        dist = {objs[n].color_name: np.linalg.norm((objs[n].position_world - gt.robot_base_pos)[:2])
+                for n in q["objects"]}
+        assert listed == sorted(dist, key=dist.get), steps
+        answer = objs[_closest_to_robot(gt, q)]
+        end = "closest to" if q["relation"] == "closest" else "farthest from"
+        assert answer.color_name == listed[0 if q["relation"] == "closest" else -1], steps
+        assert steps[1] == f"So the {answer.color_name} {answer.category} is {end} the robot.", steps
+        checked += 1
     assert checked
 
 

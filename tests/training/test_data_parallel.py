@@ -55,6 +55,13 @@ def _vla(root: Path, out: Path, name: str, batch: int, steps: int = 4) -> list[s
             "trainer.save_every=2", f"trainer.batch_size={batch}", "trainer.precision=fp32"]
 
 
+def _sft(out: Path) -> list[str]:
+    """The debug SFT stage for 4 steps in fp32, its scenes generated under ``out``, scored on 2 questions."""
+    return ["experiment=sft_debug", f"output_root={out}", f"data.train_path={out}/train.parquet",
+            f"data.eval_path={out}/eval.parquet", "trainer.steps=4", "trainer.log_every=1",
+            "trainer.precision=fp32", "eval.max_samples=2", "eval.ablations=[]"]
+
+
 def test_two_processes_train_the_vla_as_one_with_the_same_global_batch(tmp_path, tiny_lift_dataset, compose_config):
     root = tiny_lift_dataset.root
     one = Path(run(compose_config("train", _vla(root, tmp_path, "one", batch=8)))["run_dir"])
@@ -79,9 +86,7 @@ def test_two_processes_train_the_vla_as_one_with_the_same_global_batch(tmp_path,
 
 @pytest.mark.slow
 def test_two_processes_train_the_sft_stage_as_one(tmp_path, compose_config):
-    base = ["experiment=sft_debug", f"output_root={tmp_path}", f"data.train_path={tmp_path}/train.parquet",
-            f"data.eval_path={tmp_path}/eval.parquet", "trainer.steps=4", "trainer.log_every=1",
-            "trainer.precision=fp32", "eval.max_samples=2", "eval.ablations=[]"]
+    base = _sft(tmp_path)
     one = Path(run(compose_config("train", [*base, "run_name=one", "trainer.batch_size=2"]))["run_dir"])
     _torchrun([*base, "run_name=two", "trainer.batch_size=1"], tmp_path)
     two = tmp_path / "two"

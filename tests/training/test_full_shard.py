@@ -15,7 +15,7 @@ from safetensors.torch import load_file
 
 from vst_vla.train import run
 
-from .test_data_parallel import PARITY_RTOL, _files, _layout, _losses, _torchrun, _vla
+from .test_data_parallel import PARITY_RTOL, _files, _layout, _losses, _sft, _torchrun, _vla
 
 
 def _tensors(run_dir: Path, step: int, part: str) -> dict[str, torch.Tensor]:
@@ -70,9 +70,7 @@ def test_a_sharded_checkpoint_resumes_in_one_process(tmp_path, tiny_lift_dataset
 
 @pytest.mark.slow
 def test_fsdp2_trains_the_sft_stage_as_one_process(tmp_path, compose_config):
-    base = ["experiment=sft_debug", f"output_root={tmp_path}", f"data.train_path={tmp_path}/train.parquet",
-            f"data.eval_path={tmp_path}/eval.parquet", "trainer.steps=4", "trainer.log_every=1",
-            "trainer.precision=fp32", "eval.max_samples=2", "eval.ablations=[]"]
+    base = _sft(tmp_path)
     one = Path(run(compose_config("train", [*base, "run_name=one", "trainer.batch_size=2"]))["run_dir"])
     _torchrun([*base, "run_name=two", "trainer.batch_size=1", "trainer.parallelism=fsdp2"], tmp_path)
     two = tmp_path / "two"
