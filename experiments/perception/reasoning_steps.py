@@ -14,7 +14,9 @@ fail at the image (the list) or at the text (reading the side off its list, or t
 the two need different levers. closer_object (``--skill closer_object``) reasons the same way along depth: "From
 nearest to farthest: ...", and "So <X> is closer / farther than <Y>."; its letter follows the claim through the
 option that names the object the question asks for. closest_to_robot (``--skill closest_to_robot``) lists all the
-cubes from nearest the robot to farthest and names the end the question asks for (:func:`score_ends`).
+cubes from nearest the robot to farthest and names the end the question asks for (:func:`score_ends`);
+depth_order_points (``--skill depth_order_points``) does the same with the two marked points and the camera;
+multiview_object_relation (``--skill multiview_object_relation``) lists each image in turn (:func:`score_views`).
 """
 
 from __future__ import annotations
@@ -116,20 +118,40 @@ def score(reference: str, generated: str, meta: dict, question: str = "") -> dic
     return steps
 
 
-ROBOT_LIST = re.compile(r"From nearest the robot to farthest: (.*?)\.")
-ROBOT_CLAIM = re.compile(r"So the (.+?) is (closest to|farthest from) the robot\.")
+@dataclass(frozen=True)
+class EndsForm:
+    """How a skill that names one end of an ordered list reasons: its list, its claim, the relation whose answer
+    is the list's first item, and the article the options put before a claimed name."""
+
+    list: re.Pattern
+    claim: re.Pattern
+    first_end: str
+    article: str
+
+
+ENDS_FORMS = {
+    "closest_to_robot": EndsForm(re.compile(r"From nearest the robot to farthest: (.*?)\."),
+                                 re.compile(r"So the (.+?) is (closest to|farthest from) the robot\."), "closest",
+                                 "the "),
+    "depth_order_points": EndsForm(re.compile(r"From nearest to farthest: (.*?)\."),
+                                   re.compile(r"So (point \d+) is (closer to|farther from) the camera\."), "closer",
+                                   ""),
+}
 
 
 def score_ends(reference: str, generated: str, meta: dict, question: str) -> dict[str, bool | None]:
-    """closest_to_robot's steps: the cubes from nearest the robot to farthest, the end of that list the question
-    asks for, and the letter of the option that names it (a lookup by content among all the cubes)."""
+    """The steps of a skill that lists every item in order and names the end the question asks for
+    (closest_to_robot: the cubes from nearest the robot to farthest; depth_order_points: the marked points from
+    nearest the camera to farthest), then the letter of the option that names it (a lookup by content)."""
+    form = ENDS_FORMS[meta["skill"]]
+
     def listed(text: str) -> list[str] | None:
-        found = ROBOT_LIST.search(text)
+        found = form.list.search(text)
         return found.group(1).split(", ") if found else None
 
-    ref_list, got_list, got_claim = listed(reference), listed(generated), ROBOT_CLAIM.search(generated)
-    end = 0 if meta["query"]["relation"] == "closest" else -1
-    true_phrase = ROBOT_CLAIM.search(reference).group(1)
+    ref_list, got_list, got_claim = listed(reference), listed(generated), form.claim.search(generated)
+    end = 0 if meta["query"]["relation"] == form.first_end else -1
+    true_phrase = form.claim.search(reference).group(1)
     claimed = got_claim.group(1) if got_claim else None
     # The list names a cube by its colour (or colour and shape when colours repeat); the claim by its phrase.
     names = lambda phrase, name: phrase == name or phrase.startswith(f"{name} ")  # noqa: E731
@@ -137,10 +159,48 @@ def score_ends(reference: str, generated: str, meta: dict, question: str) -> dic
                                      "list_end_right": bool(got_list) and names(true_phrase, got_list[end])}
     steps["claim_follows_list"] = names(claimed, got_list[end]) if claimed and got_list else None
     steps["claim_right"] = claimed == true_phrase
-    letter = ({text.lower(): k for k, text in OPTION_LINE.findall(question)}.get(f"the {claimed}")
+    letter = ({text.lower(): k for k, text in OPTION_LINE.findall(question)}.get(f"{form.article}{claimed}")
               if claimed else None)
     steps["letter_follows_claim"] = (choice_letter(extract_answer(generated)) == letter) if letter else None
     steps["letter_right"] = choice_letter(extract_answer(generated)) == meta["ground_truth"]
+    return steps
+
+
+VIEW_LIST = re.compile(r"Image (\d), from (?:left to right|nearest to farthest): (.*?)\.")
+VIEW_ASKED = re.compile(r"Asked: (.+?) (first|second) in image 1, (first|second) in image 2\.")
+VIEW_CLAIM = re.compile(r"So only image (\d) shows ")
+
+
+def score_views(reference: str, generated: str, meta: dict, question: str) -> dict[str, bool | None]:
+    """multiview_object_relation's steps, per question form (``form0``: which camera is closer, stated as
+    distances; ``form1`` / ``form2``: left-of / nearer-than, each image's marked list, the subject's mark in each,
+    then the image where it comes first), and the letter."""
+    form = meta["query"]["form"]
+    letter_right = choice_letter(extract_answer(generated)) == meta["ground_truth"]
+    steps: dict[str, bool | None] = {f"form{f}_letter_right": (letter_right if f == form else None) for f in range(3)}
+    steps["letter_right"] = letter_right
+    if form == 0:
+        return steps
+    ref_lists, got_lists = dict(VIEW_LIST.findall(reference)), dict(VIEW_LIST.findall(generated))
+    subject = VIEW_ASKED.search(reference).group(1)
+    ref_marks = VIEW_ASKED.search(reference).groups()[1:]
+    steps["lists_exact"] = got_lists == ref_lists
+    own_marks = []
+    for image in ("1", "2"):
+        items = got_lists.get(image, "").split(", ")
+        own = next((i.rsplit(" ", 1)[1] for i in items if i.startswith(f"{subject} ")
+                    and i.endswith((" first", " second"))), None)
+        own_marks.append(own)
+        steps[f"image{image}_mark_right"] = own == ref_marks[int(image) - 1]
+    got_asked, got_claim = VIEW_ASKED.search(generated), VIEW_CLAIM.search(generated)
+    asked_marks = got_asked.groups()[1:] if got_asked else None
+    steps["asked_follows_lists"] = (asked_marks == tuple(own_marks)) if asked_marks and all(own_marks) else None
+    # The image the claim names must be the one whose restated mark is "first"; option A is image 1 (fixed order).
+    first_image = str(asked_marks.index("first") + 1) if asked_marks and "first" in asked_marks else None
+    steps["claim_follows_asked"] = (got_claim.group(1) == first_image) if got_claim and first_image else None
+    claim_letter = "AB"[int(got_claim.group(1)) - 1] if got_claim and got_claim.group(1) in "12" else None
+    steps["letter_follows_claim"] = (choice_letter(extract_answer(generated)) == claim_letter) if claim_letter \
+        else None
     return steps
 
 
@@ -148,9 +208,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="a Hugging Face Qwen2.5-VL directory")
     parser.add_argument("data", help="a QA file whose left_right answers reason (canonical_options.py --reason)")
-    parser.add_argument("--max-new-tokens", type=int, default=96)
-    parser.add_argument("--skill", choices=sorted([*FORMS, "closest_to_robot"]), default="left_right",
-                        help="which skill's answers to score")
+    parser.add_argument("--max-new-tokens", type=int, default=128, help="multiview answers run to ~115 tokens")
+    parser.add_argument("--skill", choices=sorted([*FORMS, *ENDS_FORMS, "multiview_object_relation"]),
+                        default="left_right", help="which skill's answers to score")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N questions of that skill")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -160,11 +220,12 @@ def main() -> None:
     ctx = autocast_context("cpu", resolve_precision("auto", "cpu").autocast_dtype)
     with ctx, torch.no_grad():
         answers = generate_answers(model, processor, samples, DEFAULT_SYSTEM_PROMPT, max_new_tokens=args.max_new_tokens)
-    scorer = score_ends if args.skill == "closest_to_robot" else score
+    scorer = (score_ends if args.skill in ENDS_FORMS else score_views if args.skill == "multiview_object_relation"
+              else score)
     rows = [scorer(s.answer, a, dict(s.meta_info), s.question) for s, a in zip(samples, answers, strict=True)]
     summary = {}
-    for key in rows[0]:
-        judged = [r[key] for r in rows if r[key] is not None]
+    for key in dict.fromkeys(k for r in rows for k in r):  # every step any answer has, in first-seen order
+        judged = [r[key] for r in rows if r.get(key) is not None]
         summary[key] = {"rate": sum(judged) / len(judged) if judged else None, "n": len(judged)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"model": args.model, "data": args.data, "skill": args.skill, "n": len(rows),

@@ -304,3 +304,49 @@ ENGINE_SKILLS=object_inventory,object_order,depth_ranking,left_right,closer_obje
   STEP_SKILLS="left_right closer_object closest_to_robot" engine_reason sft_robot_curriculum \
   outputs/spatial/robot_train600_reason.parquet outputs/spatial/robot_eval100_reason.parquet "${ROBOT_SFT_STEPS:-2000}" \
   model=local model.pretrained_path=outputs/train/sft_depth_curriculum/checkpoints/last/pretrained_model
+# closest_to_robot on n >= 200: the 100 held-out scenes give 84 questions, so 300 more scenes (a seed no file uses).
+[ -f outputs/spatial/robot_eval300_reason.parquet ] || { python -m vst_vla.spatial.generate --num-scenes 300 \
+  --seed 200000 --image-size 224 --fovy 25 --skills closest_to_robot --out outputs/spatial/robot_eval300.parquet \
+  && python experiments/perception/canonical_options.py outputs/spatial/robot_eval300.parquet \
+  outputs/spatial/robot_eval300_reason.parquet --reason closest_to_robot; }
+python -m vst_vla.spatial.evaluate --model outputs/train/sft_robot_curriculum/checkpoints/last/pretrained_model \
+  --data outputs/spatial/robot_eval300_reason.parquet --prior-data outputs/spatial/robot_train600_reason.parquet \
+  --max-new-tokens 96 --out outputs/eval/robot_eval300
+cp outputs/eval/robot_eval300/skills.md "$RES/engine/sft_robot_curriculum_eval300_skills.md"
+
+# 15. Two more skills (tenth session). depth_order_points reasons in the caption form ("From nearest to farthest:
+#     point 2, point 1. So point 2 is closer to the camera."; engine/depth.py point_order_steps): its probe,
+#     points_crowd, draws the engine's own labelled markers on the canvas (reading the labels is the new part), first
+#     mixed with the two earlier probes from step 14's model, then with depth_crowd alone. multiview_object_relation's
+#     left-of and nearer-than forms list each image in turn, marked, as left_right and closer_object do
+#     (engine/multiview.py relation_steps); no probe of its own. The SFT run adds both to step 14's six skills.
+for S in "eval100 100 100000" "train600 600 0"; do
+  set -- $S
+  for K in "points depth_order_points" "mv multiview_object_relation"; do
+    set -- $S $K
+    [ -f "outputs/spatial/$4_$1.parquet" ] || python -m vst_vla.spatial.generate --num-scenes $2 --seed $3 \
+      --image-size 224 --fovy 25 --skills $5 --out "outputs/spatial/$4_$1.parquet"
+  done
+  set -- $S
+  [ -f "outputs/spatial/mv_$1_reason.parquet" ] || python experiments/perception/canonical_options.py \
+    "outputs/spatial/colour_$1.parquet" "outputs/spatial/depth_$1.parquet" "outputs/spatial/robot_$1.parquet" \
+    "outputs/spatial/points_$1.parquet" "outputs/spatial/mv_$1.parquet" "outputs/spatial/mv_$1_reason.parquet" \
+    --keep-order closer_object --reason left_right closer_object closest_to_robot depth_order_points \
+    multiview_object_relation
+done
+# Does the probe's rule (the lower mark is nearer) answer the engine's questions? Ground truth only, no model.
+python experiments/perception/point_depth_rule.py outputs/spatial/points_eval100.parquet \
+  > "$RES/engine/point_depth_rule.txt"
+[ -f "$CU/points_probe/result.json" ] || python experiments/perception/train_probe.py --probe relation_crowd \
+  depth_crowd points_crowd --reason engine --rope-theta 2 --image-last --steps 1500 --eval-every 500 \
+  --init outputs/train/sft_robot_curriculum/checkpoints/last/pretrained_model --out "$CU/points_probe"
+[ -f "$CU/points_probe2/result.json" ] || python experiments/perception/train_probe.py --probe points_crowd \
+  depth_crowd --reason engine --rope-theta 2 --image-last --steps 3000 --eval-every 500 \
+  --init "$CU/points_probe/model" --out "$CU/points_probe2"
+cp "$CU/points_probe/curve.jsonl" "$RES/curriculum/points_probe_curve.jsonl"
+cp "$CU/points_probe2/curve.jsonl" "$RES/curriculum/points_probe2_curve.jsonl"
+ENGINE_SKILLS=object_inventory,object_order,depth_ranking,left_right,closer_object,closest_to_robot,depth_order_points,multiview_object_relation \
+  STEP_SKILLS="left_right closer_object closest_to_robot depth_order_points multiview_object_relation" \
+  engine_reason sft_views_curriculum outputs/spatial/mv_train600_reason.parquet outputs/spatial/mv_eval100_reason.parquet \
+  "${VIEWS_SFT_STEPS:-3000}" eval.max_samples=3000 eval.max_new_tokens=128 \
+  model=local model.pretrained_path="$CU/points_probe2/model"

@@ -30,7 +30,7 @@ from vst_vla.precision import PRECISIONS, autocast_context, resolve_precision
 from vst_vla.rl.rewards import choice_letter, extract_answer
 from vst_vla.sft.cot import think_answer
 from vst_vla.spatial.engine.base import choice_text, conclusion
-from vst_vla.spatial.engine.depth import CloserObject, nearer_steps
+from vst_vla.spatial.engine.depth import CloserObject, DepthOrderPoints, nearer_steps, point_order_steps
 from vst_vla.spatial.engine.relation import LeftRight, left_right_steps
 from vst_vla.spatial.probes import PROBES, ProbeSample, sample_batch
 from vst_vla.vlm.backbone import BackboneConfig, build_backbone
@@ -137,7 +137,14 @@ def engine_form(sample: ProbeSample, rng: np.random.Generator) -> ProbeSample:
     ``relation_crowd`` becomes ``left_right``: one of its three stems (two ask left or right, one asks yes or no),
     its closing instructions, and its options in the fixed order of ``canonical_options.py`` (sorted by text).
     ``depth_crowd`` becomes ``closer_object``: one of its stems (two ask for the closer square, one for the
-    farther), the two squares as options in the order the stem names them, as the engine writes them."""
+    farther), the two squares as options in the order the stem names them, as the engine writes them.
+    ``points_crowd`` becomes ``depth_order_points``: one of its stems, options "point 1" and "point 2" (lower case,
+    as the engine writes them)."""
+    if sample.kind == "points_crowd":
+        template = int(rng.integers(len(DepthOrderPoints.STEMS)))
+        wanted = sample.near_to_far[-1 if template == 2 else 0]  # template 2 asks for the farther point
+        return dataclasses.replace(sample, letter="A" if wanted == "1" else "B", question=choice_text(
+            DepthOrderPoints.STEMS[template], ["point 1", "point 2"], template))
     subject, reference = named_colours(sample)
     if sample.near_to_far:
         template = int(rng.integers(len(CloserObject.STEMS)))
@@ -177,7 +184,14 @@ def reasoning_step(sample: ProbeSample, style: str) -> str:
     green, red first, blue second. red first"): the first word sits at a fixed distance from the question, every
     later word needs one lookup by content, and the letter reads the word just before it. ``engine``: the engine's
     ``left_right`` reasoning (``left_right_steps``) on a question in the engine's form (:func:`engine_form`), or
-    its ``closer_object`` reasoning (``nearer_steps``) on a ``depth_crowd`` question."""
+    its ``closer_object`` reasoning (``nearer_steps``) on a ``depth_crowd`` question, or its
+    ``depth_order_points`` reasoning (``point_order_steps``) on a ``points_crowd`` one."""
+    if style == "engine" and sample.kind == "points_crowd":
+        options = dict(OPTION_LINE.findall(sample.question))
+        relation = "farther" if "farther" in sample.question.splitlines()[0] else "closer"
+        asked = options[sample.letter].split()[-1]
+        steps = point_order_steps(list(sample.near_to_far), relation, asked)
+        return " ".join([*steps, conclusion(sample.letter, options[sample.letter].lower())])
     names = colour_caption(sample, "left_to_right").split(", ")
     if style == "engine":  # the engine's own reasoning, marks and restated mark, then its conclusion
         subject, reference = named_colours(sample)

@@ -422,6 +422,51 @@ def test_closest_to_robot_reasons_through_the_cubes_nearest_the_robot_first(gene
     assert checked
 
 
+def test_depth_order_points_reasons_through_the_points_near_to_far_order(generated) -> None:
+    """depth_order_points lists the two marked points from nearest the camera to farthest, then names the one the
+    question asks for (the first for closer, the last for farther): the answer."""
+    checked = 0
+    for gt, _, s in _samples_of(generated, "depth_order_points"):
+        q, steps = s.meta_info["query"], s.meta_info["reasoning"]
+        depths = {label: _depth(p, q["camera"]) for label, p in q["points"].items()}
+        listed = steps[0].removeprefix("From nearest to farthest: ").removesuffix(".").split(", ")
+        assert listed == [f"point {label}" for label in sorted(depths, key=depths.get)], steps
+        answer = _depth_order_points(gt, q)
+        where = "closer to" if q["relation"] == "closer" else "farther from"
+        assert listed[0 if q["relation"] == "closer" else -1] == f"point {answer}", steps
+        assert steps[1] == f"So point {answer} is {where} the camera.", steps
+        checked += 1
+    assert checked
+
+
+def test_multiview_relation_reasons_through_each_images_order(generated) -> None:
+    """The left-of and nearer-than forms list each image's objects in that image's order (left to right, or nearest
+    to farthest) with the two named ones marked as met, restate the subject's mark per image, and name the image
+    where it comes first: the answer."""
+    checked = 0
+    for gt, objs, s in _samples_of(generated, "multiview_object_relation"):
+        q, steps = s.meta_info["query"], s.meta_info["reasoning"]
+        if q["form"] == 0:
+            continue
+        subject, reference = (objs[n].color_name for n in q["objects"])
+        marks = []
+        for i, cam in enumerate(q["cameras"]):
+            axis = "from left to right" if q["form"] == 1 else "from nearest to farthest"
+            items = steps[i].removeprefix(f"Image {i + 1}, {axis}: ").removesuffix(".").split(", ")
+            listed = [item.removesuffix(" first").removesuffix(" second") for item in items]
+            key = {n: (_uv(objs[n].position_world, cam)[0] if q["form"] == 1 else _depth(objs[n].position_world, cam))
+                   for n in q["objects"]}
+            subject_first = key[q["objects"][0]] < key[q["objects"][1]]
+            assert (listed.index(subject) < listed.index(reference)) == subject_first, steps
+            marks.append("first" if subject_first else "second")
+        assert steps[2] == f"Asked: {subject} {marks[0]} in image 1, {marks[1]} in image 2.", steps
+        answer = _multiview_object_relation(gt, q)
+        assert steps[3].startswith(f"So only {answer} shows the {subject} "), steps
+        assert marks[int(answer[-1]) - 1] == "first", steps
+        checked += 1
+    assert checked
+
+
 def test_samples_follow_the_schema_and_images_decode(generated) -> None:
     samples = _samples(generated)
     assert len({s.id for s in samples}) == len(samples)

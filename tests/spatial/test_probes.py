@@ -2,7 +2,9 @@
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
+from vst_vla.spatial.markers import MARKER_COLOR
 from vst_vla.spatial.probes import NAMED_COLOURS, make_probe_sample
 
 
@@ -53,5 +55,38 @@ def test_depth_crowd_letter_and_order_follow_the_drawn_rows() -> None:
         assert sides == sorted(sides, reverse=True)
         assert s.letter == ("A" if rows[first].max() > rows[second].max() else "B")
         assert 2 <= len(s.near_to_far) <= 4 and {first, second} <= set(s.near_to_far)
+        letters.append(s.letter)
+    assert 0.35 < letters.count("A") / len(letters) < 0.65
+
+
+def _dots(drawn: np.ndarray) -> list[tuple[float, float, int]]:
+    """(u, v, ink of its label) per marker dot, top to bottom. The dots are the marker-coloured pixels, grouped by
+    row (each sits in its own grid row). A label is the white box whose bottom-left corner is just up-right of its
+    dot (the largest white blobs: a dot's white outline is a thin ring); its ink is the dark pixels inside it."""
+    ys, xs = np.nonzero((drawn == MARKER_COLOR).all(-1))
+    order = np.argsort(ys)
+    groups = np.split(order, np.nonzero(np.diff(ys[order]) > 8)[0] + 1)
+    blobs, _ = ndimage.label((drawn == 255).all(-1))
+    boxes = [b for b in ndimage.find_objects(blobs) if (b[0].stop - b[0].start) * (b[1].stop - b[1].start) > 60]
+    dots = []
+    for g in groups:
+        u, v = xs[g].mean(), ys[g].mean()
+        box = min(boxes, key=lambda b: abs(b[0].stop - v) + abs(b[1].start - u))
+        dots.append((u, v, int((drawn[box].max(-1) < 128).sum())))
+    return dots
+
+
+def test_points_crowd_letter_and_order_follow_the_labelled_dots() -> None:
+    """Two labelled dots in distinct rows: the lower is nearer; the label with less ink is "1" (a "2" has more)."""
+    rng = np.random.default_rng(6)
+    letters = []
+    for _ in range(100):
+        s = make_probe_sample("points_crowd", rng, 128, 14)
+        dots = _dots(np.asarray(s.image))
+        assert len(dots) == 2, dots
+        top, bottom = dots  # the bottom dot is the nearer one
+        nearest_label = "1" if bottom[2] < top[2] else "2"
+        assert s.near_to_far == (nearest_label, "2" if nearest_label == "1" else "1")
+        assert s.letter == ("A" if nearest_label == "1" else "B")
         letters.append(s.letter)
     assert 0.35 < letters.count("A") / len(letters) < 0.65

@@ -17,6 +17,10 @@ function of a single property, so a probe that stays at chance isolates what the
 - ``depth_crowd``: two named squares and zero to two others, each in its own row of a 4x4 grid and larger the
   lower it sits (a table seen from above at an angle: lower in the image is nearer, and nearer looks larger); is
   the first named square nearer or farther than the second? ``near_to_far`` lists the colours bottom to top.
+- ``points_crowd``: two points marked with the labels 1 and 2 (the engine's markers, :mod:`.markers`) and zero to
+  two squares, each in its own row of a 4x4 grid, squares sized as in ``depth_crowd``; is point 1 nearer or farther
+  than point 2? The engine's depth_order_points on a canvas: reading the labels, then the rows. ``near_to_far``
+  lists the labels bottom to top.
 - ``exists``: two to four squares of distinct colours; is there a square of the named colour? Binding a colour
   word to image content with no position involved.
 
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from vst_vla.spatial.markers import mark_image
 from vst_vla.spatial.schema import SpatialSample, Turn
 
 COLOURS = {"red": (200, 30, 30), "green": (30, 160, 40), "blue": (30, 60, 200), "yellow": (220, 200, 20)}
@@ -52,7 +57,9 @@ class ProbeSample:
     letter: str
     n_options: int
     description: str = ""
-    near_to_far: tuple[str, ...] = ()  # depth_crowd: the colours from the nearest (lowest) square to the farthest
+    # depth_crowd: the colours from the nearest (lowest) square to the farthest; points_crowd: the point labels
+    near_to_far: tuple[str, ...] = ()
+    kind: str = ""
 
 
 def _canvas(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -132,6 +139,24 @@ def _depth_relation(canvas: np.ndarray, rng: np.random.Generator, size: int, squ
     return (colours[0], colours[1]), int(rows[0] < rows[1]), order
 
 
+def _depth_points(canvas: np.ndarray, rng: np.random.Generator, size: int, square: int, n_squares: int,
+                  drawn: list) -> tuple[np.ndarray, int, tuple[str, str]]:
+    """Points 1 and 2 and ``n_squares`` squares (at most two), each in its own row of a 4x4 grid (squares
+    ``square - 4 + 2 * row`` px wide, as in ``depth_crowd``). Returns the marked canvas, the label (0 if point 1 is
+    nearer, i.e. lower) and the labels from the nearest point to the farthest."""
+    grid, cell = 4, size // 4
+    rows = [int(r) for r in rng.permutation(grid)[: 2 + n_squares]]
+    for row, colour in zip(rows[2:], rng.permutation(list(NAMED_COLOURS))[:n_squares]):
+        side = square - 4 + 2 * row
+        _draw(canvas, *_in_cell(rng, size, side, grid, row * grid + int(rng.integers(grid)), margin=1), side,
+              str(colour), drawn)
+    # The dot anywhere in its row, clear of the canvas edge; the label sits up-right of it, as in the engine.
+    marks = [(np.array([rng.uniform(6, size - 6), row * cell + rng.uniform(cell / 2, cell - 4)]), label)
+             for row, label in zip(rows[:2], ("1", "2"))]
+    near_to_far = ("1", "2") if rows[0] > rows[1] else ("2", "1")
+    return mark_image(canvas, marks), int(rows[0] < rows[1]), near_to_far
+
+
 def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: int) -> ProbeSample:
     """One fresh sample of probe ``kind`` on a ``size`` px canvas with ``square`` px squares."""
     canvas = _canvas(rng, size)
@@ -179,6 +204,9 @@ def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: in
         named, label, near_to_far = _depth_relation(canvas, rng, size, square, int(rng.integers(3)), drawn)
         question = _question(f"Is the {named[0]} square nearer or farther than the {named[1]} square?",
                              ["Nearer", "Farther"])
+    elif kind == "points_crowd":
+        canvas, label, near_to_far = _depth_points(canvas, rng, size, square, int(rng.integers(3)), drawn)
+        question = _question("Is point 1 nearer or farther than point 2?", ["Nearer", "Farther"])
     elif kind == "exists":
         palette = [str(c) for c in rng.permutation(list(NAMED_COLOURS))]
         n = 2 + int(rng.integers(3))
@@ -190,11 +218,11 @@ def make_probe_sample(kind: str, rng: np.random.Generator, size: int, square: in
     else:
         raise ValueError(f"unknown probe {kind!r}; expected one of {PROBES}")
     return ProbeSample(Image.fromarray(canvas), question, chr(65 + label), n_options, describe(drawn, size, square),
-                       near_to_far)
+                       near_to_far, kind)
 
 
 PROBES = ("colour", "left_right", "top_bottom", "size", "count", "relation", "relation_named", "relation_crowd",
-          "depth_crowd", "exists")
+          "depth_crowd", "points_crowd", "exists")
 
 
 def sample_batch(kind: str, rng: np.random.Generator, n: int, size: int, square: int) -> list[ProbeSample]:

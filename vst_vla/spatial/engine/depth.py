@@ -22,7 +22,6 @@ from vst_vla.spatial.engine.base import (
     distinguishing_names,
     format_number,
     marked_order,
-    metres,
     number_text,
     object_phrase,
     register_skill,
@@ -71,12 +70,8 @@ class DepthOrderPoints(Skill):
         answer_label = scene.balancer.pick(f"{self.name}/answer_label", ["1", "2"], rng)
         labels = [answer_label if i == target else ("2" if answer_label == "1" else "1") for i in range(2)]
         options, letter = self.arrange(scene, rng, answer_label, ["2" if answer_label == "1" else "1"])
-        by_label = sorted(zip(labels, points, depths, strict=True))
-        steps = [f"Point {label} lies on {surface_phrase(scene, p.surface)} at depth {metres(d)}."
-                 for label, p, d in by_label]
-        sign = "<" if by_label[0][2] < by_label[1][2] else ">"
-        steps.append(f"{metres(by_label[0][2])} {sign} {metres(by_label[1][2])}, so point {answer_label} is "
-                     f"{relation} {'to' if relation == 'closer' else 'from'} the camera.")
+        near_to_far = [label for _, label in sorted(zip(depths, labels, strict=True))]
+        steps = point_order_steps(near_to_far, relation, answer_label)
         steps.append(conclusion(letter, f"point {answer_label}"))
         image = draw_markers(scene.view(view).image,
                              [(pixel(p.position, camera), label) for p, label in zip(points, labels, strict=True)])
@@ -93,6 +88,15 @@ class DepthOrderPoints(Skill):
                    "surfaces": {label: p.surface for p, label in zip(points, labels, strict=True)}},
             reasoning=steps,
         )
+
+
+def point_order_steps(near_to_far: list[str], relation: str, answer_label: str) -> list[str]:
+    """The reasoning of a depth_order_points answer before its conclusion: the marked points' labels from nearest
+    to farthest, then the point the question asks for. closer_object's caption form (:func:`nearer_steps`) on
+    labels instead of objects; no depths, which the image does not show to a model (experiments/perception)."""
+    where = "closer to" if relation == "closer" else "farther from"
+    return [f"From nearest to farthest: {', '.join(f'point {label}' for label in near_to_far)}.",
+            f"So point {answer_label} is {where} the camera."]
 
 
 @register_skill

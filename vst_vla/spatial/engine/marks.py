@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
 from vst_envs.views import ViewSpec
 
 from vst_vla.spatial.engine.geometry import is_upright, pixel, top_face_point
 from vst_vla.spatial.engine.scene import SceneBundle, encode_png
+from vst_vla.spatial.markers import mark_image
 
 # Table-top area points are drawn from (world x, y), inside the table and the front views.
 TABLE_X_RANGE_M = (-0.25, 0.28)
 TABLE_Y_RANGE_M = (-0.30, 0.30)
 # A table point must not be this close (xy) to a cube centre: it would sit under or against the cube.
 TABLE_POINT_CLEARANCE_M = 0.045
-MARKER_COLOR = (255, 0, 255)
 
 
 @dataclass(frozen=True)
@@ -84,29 +82,6 @@ def visible_points(
     return found
 
 
-@lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    # Pillow's bundled font: identical on every machine, so marked images are byte-identical across runs.
-    return ImageFont.load_default(size=size)
-
-
 def draw_markers(image: np.ndarray, marks: Sequence[tuple[np.ndarray, str]]) -> bytes:
-    """PNG of ``image`` with a dot and a boxed label at each ``(pixel (u, v), label)``.
-
-    Sizes scale with the image (radius ~1/64 of the width, labels ~1/11) so 96-512 px renders all stay legible;
-    labels sit up-right of the dot and are kept inside the image.
-    """
-    canvas = Image.fromarray(image)
-    draw = ImageDraw.Draw(canvas)
-    width, height = canvas.size
-    radius = max(2, round(width / 64))
-    font = _font(max(8, round(width / 11)))
-    for (u, v), label in marks:
-        draw.ellipse((u - radius, v - radius, u + radius, v + radius), fill=MARKER_COLOR, outline=(255, 255, 255))
-        left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
-        tw, th = right - left, bottom - top
-        x = min(max(u + radius, 0), width - tw - 2)
-        y = min(max(v - radius - th - 2, 0), height - th - 2)
-        draw.rectangle((x, y, x + tw + 2, y + th + 2), fill=(255, 255, 255))
-        draw.text((x + 1 - left, y + 1 - top), label, fill=(0, 0, 0), font=font)
-    return encode_png(np.asarray(canvas))
+    """PNG of ``image`` with a dot and a boxed label at each ``(pixel (u, v), label)`` (:func:`mark_image`)."""
+    return encode_png(mark_image(image, marks))

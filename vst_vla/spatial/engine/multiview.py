@@ -24,6 +24,8 @@ from vst_vla.spatial.engine.base import (
     choice_draft,
     choice_text,
     conclusion,
+    distinguishing_names,
+    marked_order,
     metres,
     object_phrase,
     register_skill,
@@ -285,12 +287,18 @@ class MultiviewObjectRelation(Skill):
             self.STEMS[template].format(*(object_phrase(o) for o in objects)), truth,
             [f"image {2 - wanted}"], template,
             {"cameras": [camera_dict(cams[i]) for i in order], "objects": [o.name for o in objects], "form": template},
-            relation_steps(objects, [cams[i] for i in order], template, wanted),
+            relation_steps(scene, objects, [views[i] for i in order], template, wanted),
         )
 
 
-def relation_steps(objects: list, cams: list, form: int, answer: int) -> list[str]:
-    """Reasoning for :class:`MultiviewObjectRelation`, one sentence per image (in presented order)."""
+def relation_steps(scene: SceneBundle, objects: list, views: list, form: int, answer: int) -> list[str]:
+    """Reasoning for :class:`MultiviewObjectRelation`, over the images in presented order.
+
+    The left-of and nearer-than forms reason in left_right's and closer_object's caption form, once per image: the
+    image's objects from left to right (or nearest to farthest) with the two named ones marked in the order met,
+    the subject's mark in each image, then the image where it comes first. The camera-distance form states the
+    distances (an apparent-size difference of a few percent, not something a list can say)."""
+    cams = [scene.view(v).camera for v in views]
     a = objects[0].position_world
     pa = object_phrase(objects[0])
     if form == 0:
@@ -298,18 +306,20 @@ def relation_steps(objects: list, cams: list, form: int, answer: int) -> list[st
         steps = [f"The camera of image {i + 1} is {metres(g)} from {pa}." for i, g in enumerate(gaps)]
         return [*steps, f"{metres(gaps[answer])} < {metres(gaps[1 - answer])}, so image {answer + 1} was taken "
                         "closer."]
-    b, pb = objects[1].position_world, object_phrase(objects[1])
-    steps = []
-    for i, c in enumerate(cams):
-        if form == 1:
-            ua, ub = pixel(a, c)[0], pixel(b, c)[0]
-            steps.append(f"In image {i + 1}, {pa} is at column {ua:.0f} px and {pb} at {ub:.0f} px, so {pa} is "
-                         f"{'left' if ua < ub else 'right'} of it.")
-        else:
-            da, db = depth(a, c), depth(b, c)
-            steps.append(f"In image {i + 1}, {pa} is at depth {metres(da)} and {pb} at {metres(db)}, so {pa} is "
-                         f"{'closer' if da < db else 'farther'}.")
-    return [*steps, f"Only image {answer + 1} shows the asked relation."]
+    shown = {o.name: o for v in views for o in scene.visible_objects(v)}
+    names = dict(zip(shown, distinguishing_names(list(shown.values())), strict=True))
+    subject, reference = names[objects[0].name], names[objects[1].name]
+    key = (lambda o, c: pixel(o.position_world, c)[0]) if form == 1 else (lambda o, c: depth(o.position_world, c))
+    axis = "from left to right" if form == 1 else "from nearest to farthest"
+    steps, marks = [], []
+    for i, (view, cam) in enumerate(zip(views, cams, strict=True)):
+        order = [names[o.name] for o in sorted(scene.visible_objects(view), key=lambda o: key(o, cam))]
+        marked, mark = marked_order(order, subject, reference)
+        steps.append(f"Image {i + 1}, {axis}: {marked}.")
+        marks.append(mark)
+    relation = "to the left of" if form == 1 else "closer than"
+    return [*steps, f"Asked: {subject} {marks[0]} in image 1, {marks[1]} in image 2.",
+            f"So only image {answer + 1} shows {pa} {relation} {object_phrase(objects[1])}."]
 
 
 def relation_image(a: np.ndarray, b: np.ndarray, cams: list, form: int) -> int | None:
