@@ -13,6 +13,7 @@ import torch
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
 from vst_vla.constants import ACTION, ACTION_IS_PAD, OBS_STATE, TASK, image_key
+from vst_vla.data import dataset as dataset_module
 from vst_vla.data.config import ENV_METADATA_FILE, DatasetConfig
 from vst_vla.data.dataset import (
     InvalidDatasetError,
@@ -141,7 +142,7 @@ def test_action_window_pads_at_episode_end(training_dataset: VLATrainingDataset)
 
 def test_chunk_longer_than_an_episode(tiny_lift_dataset: Any) -> None:
     cfg = DatasetConfig(root=str(tiny_lift_dataset.root))
-    ds = VLATrainingDataset.from_config(cfg, chunk_size=200, cache_images=False, progress=False)
+    ds = VLATrainingDataset.from_config(cfg, chunk_size=200, image_cache="decode", progress=False)
     length = _episode_bounds(ds)[0][1]
     item = ds[0]
     assert item[ACTION].shape == (200, 7)
@@ -150,7 +151,7 @@ def test_chunk_longer_than_an_episode(tiny_lift_dataset: Any) -> None:
 
 def test_uncached_items_equal_cached(tiny_lift_dataset: Any, training_dataset: VLATrainingDataset) -> None:
     cfg = DatasetConfig(root=str(tiny_lift_dataset.root), image_keys=[IMAGE])
-    uncached = VLATrainingDataset.from_config(cfg, CHUNK, cache_images=False, progress=False)
+    uncached = VLATrainingDataset.from_config(cfg, CHUNK, image_cache="decode", progress=False)
     assert not uncached.cached
     for idx in (0, 17, len(uncached) - 1):
         a, b = uncached[idx], training_dataset[idx]
@@ -254,3 +255,26 @@ def test_exact_stats_command_names_a_missing_dataset(tmp_path: Path, capsys: pyt
         exact_stats.main([str(tmp_path / "nowhere")])
     assert exit_info.value.code == 2
     assert "nowhere/meta/info.json not found" in capsys.readouterr().err
+
+
+def test_auto_image_cache_decodes_per_item_when_the_frames_do_not_fit(
+    tiny_lift_dataset: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = DatasetConfig(root=str(tiny_lift_dataset.root), image_keys=[IMAGE])
+    frames = len(VLATrainingDataset.from_config(cfg, CHUNK, image_cache="decode", progress=False))
+    frame_bytes = frames * 3 * 64 * 64
+    # Room for one process's copy but not for two (each torchrun process on the machine holds its own).
+    monkeypatch.setattr(dataset_module, "available_memory_bytes", lambda: int(3 * frame_bytes))
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert VLATrainingDataset.from_config(cfg, CHUNK, progress=False).cached
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert not VLATrainingDataset.from_config(cfg, CHUNK, progress=False).cached
+    # memory and decode are what they say, whatever fits.
+    assert VLATrainingDataset.from_config(cfg, CHUNK, image_cache="memory", progress=False).cached
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+    assert not VLATrainingDataset.from_config(cfg, CHUNK, image_cache="decode", progress=False).cached
+
+
+def test_image_cache_setting_is_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"DatasetConfig.image_cache must be one of \['auto', 'memory', 'decode'\]"):
+        DatasetConfig(root=str(tmp_path), image_cache="ram")

@@ -16,6 +16,7 @@ from vst_vla.seeds import DEMO_SEED_BASE
 # Where collection stores what is needed to rebuild the env for evaluation, relative to the dataset root.
 ENV_METADATA_FILE = "meta/vst_env.json"
 DEFAULT_REPO_ID = "local/vst_lift"
+IMAGE_CACHE_MODES = ("auto", "memory", "decode")
 
 
 def _require_non_empty_str(owner: str, name: str, value: object) -> None:
@@ -100,6 +101,10 @@ class DatasetConfig:
             ``None`` means every image/video feature of the dataset.
         state_key: proprioceptive state feature, a 1-D float vector.
         action_key: action feature, a 1-D float vector.
+        image_cache: ``memory`` decodes every video frame once into a uint8 cache in RAM (fast items);
+            ``decode`` decodes each item's frames as LeRobot's ``__getitem__`` does (little memory: for datasets
+            such as LIBERO, whose frames fill ~100 GB); ``auto`` picks ``memory`` when the frames of every
+            training process on this machine fit in half of the memory available, else ``decode``.
     """
 
     root: str
@@ -107,6 +112,7 @@ class DatasetConfig:
     image_keys: tuple[str, ...] | None = None
     state_key: str = OBS_STATE
     action_key: str = ACTION
+    image_cache: str = "auto"
 
     def __post_init__(self) -> None:
         owner = "DatasetConfig"
@@ -116,6 +122,8 @@ class DatasetConfig:
         _require_non_empty_str(owner, "repo_id", self.repo_id)
         _require_non_empty_str(owner, "state_key", self.state_key)
         _require_non_empty_str(owner, "action_key", self.action_key)
+        if self.image_cache not in IMAGE_CACHE_MODES:
+            raise ValueError(f"{owner}.image_cache must be one of {list(IMAGE_CACHE_MODES)}, got {self.image_cache!r}")
         if self.image_keys is not None:
             object.__setattr__(self, "image_keys", _normalise_image_keys(self.image_keys))
 

@@ -9,20 +9,22 @@
 
 Video decoding through ``LeRobotDataset.__getitem__`` seeks and decodes for every single item, which is slow on
 a CPU (see the module's tests for numbers); :class:`VLATrainingDataset` therefore decodes each episode's video
-once, sequentially, into an in-memory uint8 cache. It uses LeRobot's own PyAV decoder and frame/timestamp
-matching, so the cached frames are the exact frames LeRobot returns.
+once, sequentially, into an in-memory uint8 cache when it fits (:func:`choose_image_cache`). It uses LeRobot's
+own PyAV decoder and frame/timestamp matching, so the cached frames are the exact frames LeRobot returns.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import torch
 from lerobot.datasets.lerobot_dataset import LeRobotDataset
 from lerobot.datasets.video_utils import decode_video_frames
@@ -38,6 +40,35 @@ logger = logging.getLogger(__name__)
 VIDEO_BACKEND = "pyav"  # torchcodec is installed but cannot load without system FFmpeg libraries
 _VISUAL_DTYPES = ("video", "image")
 _QUANTILE_KEYS = ("q01", "q99")  # what quantile normalisation needs
+# The image cache may take this share of the memory available when training starts, summed over the machine's
+# training processes (each holds its own copy); the rest is left to the model, the optimizer and the loader.
+IMAGE_CACHE_MEMORY_SHARE = 0.5
+
+
+def choose_image_cache(mode: str, video_bytes: int, where: str) -> str:
+    """``memory`` or ``decode`` for :attr:`DatasetConfig.image_cache` ``mode``, logged with the sizes behind it.
+
+    ``auto`` caches when ``video_bytes`` times the training processes on this machine (torchrun's and
+    accelerate's ``LOCAL_WORLD_SIZE``; each process holds its own copy) fit in
+    :data:`IMAGE_CACHE_MEMORY_SHARE` of the memory available now.
+    """
+    if mode != "auto" or video_bytes == 0:
+        return "decode" if mode == "decode" else "memory"
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    available = available_memory_bytes()
+    choice = "memory" if video_bytes * processes <= IMAGE_CACHE_MEMORY_SHARE * available else "decode"
+    logger.info(
+        "image cache for %s: %s (decoded frames %.0f MB x %d process(es) on this machine, %.0f MB available; "
+        "dataset.image_cache=memory|decode overrides)",
+        where, "in memory" if choice == "memory" else "none, each item decodes its frames",
+        video_bytes / 2**20, processes, available / 2**20,
+    )
+    return choice
+
+
+def available_memory_bytes() -> int:
+    """Memory available to new allocations without swapping (psutil's ``available``: free plus reclaimable)."""
+    return int(psutil.virtual_memory().available)
 
 
 class InvalidDatasetError(UserError, ValueError):
@@ -216,9 +247,10 @@ class VLATrainingDataset(torch.utils.data.Dataset):
     * ``task``: the language instruction (str);
     * ``episode_index``, ``frame_index``: int64 scalars, for bookkeeping.
 
-    Tabular data is read into memory once. With ``cache_images`` (the default) every episode's video is decoded
-    once, sequentially, into a uint8 cache (N x 3 x H x W bytes per camera), after which an item costs only a
-    copy and a division; without it each item decodes its frames through ``LeRobotDataset.__getitem__``.
+    Tabular data is read into memory once. With the image cache in memory (``image_cache``: ``memory``, or
+    ``auto`` when it fits) every episode's video is decoded once, sequentially, into a uint8 cache
+    (N x 3 x H x W bytes per camera), after which an item costs only a copy and a division; without it each item
+    decodes its frames through ``LeRobotDataset.__getitem__``.
     Features stored as images (not video) are always read per item from the parquet data.
     """
 
@@ -229,7 +261,7 @@ class VLATrainingDataset(torch.utils.data.Dataset):
         image_keys: Sequence[str] | None = None,
         state_key: str = OBS_STATE,
         action_key: str = ACTION,
-        cache_images: bool = True,
+        image_cache: str = "auto",
         progress: bool = True,
     ) -> None:
         """Wrap an open ``LeRobotDataset`` (see :func:`open_dataset`).
@@ -240,7 +272,7 @@ class VLATrainingDataset(torch.utils.data.Dataset):
             image_keys: image features to return; ``None`` means all of them.
             state_key: feature returned as ``observation.state``.
             action_key: feature returned as ``action``.
-            cache_images: decode all video frames up front instead of per item.
+            image_cache: ``memory``, ``decode`` or ``auto`` (:attr:`DatasetConfig.image_cache`).
             progress: show a tqdm bar while decoding.
         """
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
@@ -258,21 +290,22 @@ class VLATrainingDataset(torch.utils.data.Dataset):
         self.action_key = action_key
         self._load_tables()
         self._frames: dict[str, torch.Tensor] = {}
-        if cache_images:
+        if choose_image_cache(image_cache, self._video_bytes(), str(dataset.root)) == "memory":
             self._cache_videos(progress)
 
     @classmethod
     def from_config(
-        cls, cfg: DatasetConfig, chunk_size: int, cache_images: bool = True, progress: bool = True
+        cls, cfg: DatasetConfig, chunk_size: int, image_cache: str | None = None, progress: bool = True
     ) -> VLATrainingDataset:
-        """:func:`open_dataset` ``cfg`` and wrap it; ``chunk_size`` comes from the policy config."""
+        """:func:`open_dataset` ``cfg`` and wrap it; ``chunk_size`` comes from the policy config, ``image_cache``
+        (when given) overrides ``cfg.image_cache``."""
         return cls(
             open_dataset(cfg),
             chunk_size,
             image_keys=cfg.image_keys,
             state_key=cfg.state_key,
             action_key=cfg.action_key,
-            cache_images=cache_images,
+            image_cache=cfg.image_cache if image_cache is None else image_cache,
             progress=progress,
         )
 
@@ -303,6 +336,12 @@ class VLATrainingDataset(torch.utils.data.Dataset):
         # LeRobot maps task_index to the string positionally (tasks.iloc[i].name); do exactly the same.
         tasks = self.lerobot.meta.tasks
         self._tasks = [str(tasks.iloc[i].name) for i in range(len(tasks))]
+
+    def _video_bytes(self) -> int:
+        """Bytes the uint8 cache of the selected video features would take (frames x 3 x H x W per camera)."""
+        features = self.lerobot.features
+        return sum(len(self) * int(np.prod(features[k]["shape"])) for k in self.image_keys
+                   if features[k]["dtype"] == "video")
 
     def _cache_videos(self, progress: bool) -> None:
         """Decode every selected episode of every video key once, into a uint8 (N, 3, H, W) tensor per key."""
