@@ -189,3 +189,27 @@ def test_acts_on_libero_env_observations_and_reloads_the_lerobot_eval_way(libero
     loaded.reset()
     actual = eval_step(loaded, loaded_pre, loaded_post, env_pre, env_post, raw)
     torch.testing.assert_close(actual, expected, rtol=0, atol=0)
+
+
+def test_the_projects_stage_trains_on_it_and_its_checkpoint_names_no_env(libero_root: Path, tmp_path: Path) -> None:
+    """docs/libero.md's `vst-vla train` path: the VLA stage on the LIBERO-featured dataset, its own evaluation off,
+    frames decoded per item. The dataset records no env, so neither does the checkpoint, and `vst-vla eval`
+    refuses it (a LIBERO policy rolled out in the stage's default Lift env would be a silent wrong result)."""
+    from omegaconf import OmegaConf
+
+    from vst_vla.config.schema import train_config_from_dict
+    from vst_vla.config.store import compose
+    from vst_vla.errors import UserError
+    from vst_vla.eval import EvalCommandConfig, run_eval
+    from vst_vla.stages.vla import run_vla_stage
+
+    overrides = ["experiment=debug", f"output_root={tmp_path}/runs", f"dataset.root={libero_root}",
+                 f"dataset.repo_id={REPO_ID}", "dataset.image_cache=decode", "eval.n_episodes=0",
+                 "eval.every_steps=0", "trainer.steps=1", "policy.chunk_size=4",
+                 "policy.n_action_steps=2"]
+    cfg = train_config_from_dict(OmegaConf.to_container(compose("train", overrides), resolve=True))
+    run_vla_stage(cfg)
+    [checkpoint] = (tmp_path / "runs").glob("**/checkpoints/last/pretrained_model")
+    assert (checkpoint / "model.safetensors").is_file() and not (checkpoint / "env.json").exists()
+    with pytest.raises(UserError, match="has no env.json describing its environment"):
+        run_eval(EvalCommandConfig(policy_path=str(checkpoint), output_dir=str(tmp_path / "eval"), device="cpu"))

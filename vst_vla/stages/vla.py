@@ -90,7 +90,7 @@ def run_vla_stage(cfg: TrainConfig) -> dict:
         else:
             # A fresh run's random init is part of the run: the same config builds the same model (trainer.seed).
             torch.manual_seed(cfg.trainer.seed)
-            policy = ProcessedPolicy.build(policy_cfg, dataset.stats(), env_metadata or {"env": cfg.env.to_dict()},
+            policy = ProcessedPolicy.build(policy_cfg, dataset.stats(), _checkpoint_env(cfg, env_metadata),
                                            lora=cfg.lora)
         # A training setting, not part of the checkpoint (requires_grad is not saved): applied on resume too.
         freeze_backbone_parts(policy.policy.backbone, cfg.freeze)
@@ -180,6 +180,17 @@ def _check_eval_seeds_against_demos(cfg: TrainConfig) -> None:
                   f"{collect_cfg.attempt_limit} attempts)")
     periodic = _periodic_rollout(cfg).seeds if cfg.eval.every_steps > 0 else []
     check_eval_seeds(sorted(set(cfg.eval.seeds) | set(periodic)), demos, source)
+
+
+def _checkpoint_env(cfg: TrainConfig, env_metadata: dict | None) -> dict | None:
+    """What the checkpoint's env.json records: the env the dataset was collected in, else the env this stage
+    evaluates the policy in (checked against the dataset), else nothing. A dataset from elsewhere (LIBERO,
+    a real arm) trained without the stage's evaluation names no env, so ``vst-vla eval`` refuses it with a
+    clear message instead of rolling the policy out in the stage's default env (Lift)."""
+    if env_metadata:
+        return env_metadata
+    evaluates = cfg.eval.n_episodes > 0 or cfg.eval.every_steps > 0
+    return {"env": cfg.env.to_dict()} if evaluates else None
 
 
 def _check_env_matches_dataset(cfg: TrainConfig, dataset: VLATrainingDataset) -> None:
