@@ -25,7 +25,7 @@ from torch.distributed.checkpoint.state_dict import (
     get_optimizer_state_dict,
     set_optimizer_state_dict,
 )
-from torch.distributed.fsdp import FSDPModule, fully_shard
+from torch.distributed.fsdp import FSDPModule, MixedPrecisionPolicy, fully_shard
 
 from vst_vla.vlm.backbone import FSDP_WRAP_UNITS
 
@@ -44,9 +44,13 @@ class FullShard:
     Args:
         model: the trainable object, on its device, with its precision applied.
         is_main: whether this is process 0, which keeps the full copy.
+        compute_dtype: the autocast dtype of the run (``trainer.precision``), or None for fp32. With bf16 the
+            units are gathered in bf16 (half the traffic and the memory of the unsharded units in flight) while
+            the shards, the optimizer's master weights, stay in their own dtype and gradients are reduced in fp32:
+            torch's ``MixedPrecisionPolicy``, the usual FSDP2 recipe.
     """
 
-    def __init__(self, model: torch.nn.Module, is_main: bool) -> None:
+    def __init__(self, model: torch.nn.Module, is_main: bool, compute_dtype: torch.dtype | None = None) -> None:
         self.full = _unsharded_copy(model) if is_main else None
         # A trainable object that runs a part of itself outside its own forward declares that part a unit too
         # (``fsdp_units()``; RL's rollouts call the backbone's generate), or its parameters would stay sharded there.
@@ -54,11 +58,13 @@ class FullShard:
         extra = {id(m) for m in (model.fsdp_units() if hasattr(model, "fsdp_units") else [])}
         units = [m for m in reversed(list(model.modules()))
                  if (type(m).__name__ in FSDP_WRAP_UNITS or id(m) in extra) and m is not model]
+        policy = MixedPrecisionPolicy(param_dtype=compute_dtype, reduce_dtype=torch.float32 if compute_dtype else None)
         for unit in units:
-            fully_shard(unit)
-        fully_shard(model)
-        logger.info("FSDP2: %d units sharded (decoder layers, vision blocks%s) and the root", len(units),
-                    ", the parts run outside forward" if extra else "")
+            fully_shard(unit, mp_policy=policy)
+        fully_shard(model, mp_policy=policy)
+        logger.info("FSDP2: %d units sharded (decoder layers, vision blocks%s) and the root; gathered in %s, "
+                    "gradients reduced in %s", len(units), ", the parts run outside forward" if extra else "",
+                    compute_dtype or "the parameters' dtype", "fp32" if compute_dtype else "the parameters' dtype")
 
     @staticmethod
     def no_sync(model: torch.nn.Module, skip: bool) -> None:

@@ -168,7 +168,7 @@ class Trainer:
                                   "recompute its activations (it has no enable_gradient_checkpointing)")
             policy.enable_gradient_checkpointing()
         precision = apply_precision(policy, cfg.precision, device)
-        sharding = _shard_if_asked(policy, cfg, processes)  # before the optimizer, which holds the shards
+        sharding = _shard_if_asked(policy, cfg, processes, precision)  # before the optimizer: it holds the shards
         optimizer = build_optimizer(policy, cfg)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_cosine(cfg))
         step = 0
@@ -317,14 +317,15 @@ class Trainer:
         return loss_share, logs_share
 
 
-def _shard_if_asked(policy: torch.nn.Module, cfg: TrainerConfig, processes: Processes) -> FullShard | None:
+def _shard_if_asked(policy: torch.nn.Module, cfg: TrainerConfig, processes: Processes,
+                    precision: Precision) -> FullShard | None:
     """FSDP2 over the processes when ``trainer.parallelism=fsdp2`` and there are several; else None."""
     if cfg.parallelism != "fsdp2":
         return None
     if processes.world_size == 1:
         logger.info("trainer.parallelism=fsdp2 with one process: nothing to shard, the model trains whole")
         return None
-    return FullShard(policy, processes.is_main)
+    return FullShard(policy, processes.is_main, precision.autocast_dtype)
 
 
 def _learner_state(policy) -> dict[str, torch.Tensor]:
