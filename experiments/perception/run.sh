@@ -304,12 +304,15 @@ ENGINE_SKILLS=object_inventory,object_order,depth_ranking,left_right,closer_obje
   STEP_SKILLS="left_right closer_object closest_to_robot" engine_reason sft_robot_curriculum \
   outputs/spatial/robot_train600_reason.parquet outputs/spatial/robot_eval100_reason.parquet "${ROBOT_SFT_STEPS:-2000}" \
   model=local model.pretrained_path=outputs/train/sft_depth_curriculum/checkpoints/last/pretrained_model
+# Step 14's model; a checkout without outputs/ has it as committed (results/models/, rebuilt from these commands).
+ROBOT_MODEL=outputs/train/sft_robot_curriculum/checkpoints/last/pretrained_model
+[ -d "$ROBOT_MODEL" ] || ROBOT_MODEL=$RES/models/sft_robot_curriculum
 # closest_to_robot on n >= 200: the 100 held-out scenes give 84 questions, so 300 more scenes (a seed no file uses).
 [ -f outputs/spatial/robot_eval300_reason.parquet ] || { python -m vst_vla.spatial.generate --num-scenes 300 \
   --seed 200000 --image-size 224 --fovy 25 --skills closest_to_robot --out outputs/spatial/robot_eval300.parquet \
   && python experiments/perception/canonical_options.py outputs/spatial/robot_eval300.parquet \
   outputs/spatial/robot_eval300_reason.parquet --reason closest_to_robot; }
-python -m vst_vla.spatial.evaluate --model outputs/train/sft_robot_curriculum/checkpoints/last/pretrained_model \
+python -m vst_vla.spatial.evaluate --model "$ROBOT_MODEL" \
   --data outputs/spatial/robot_eval300_reason.parquet --prior-data outputs/spatial/robot_train600_reason.parquet \
   --max-new-tokens 96 --out outputs/eval/robot_eval300
 cp outputs/eval/robot_eval300/skills.md "$RES/engine/sft_robot_curriculum_eval300_skills.md"
@@ -339,7 +342,7 @@ python experiments/perception/point_depth_rule.py outputs/spatial/points_eval100
   > "$RES/engine/point_depth_rule.txt"
 [ -f "$CU/points_probe/result.json" ] || python experiments/perception/train_probe.py --probe relation_crowd \
   depth_crowd points_crowd --reason engine --rope-theta 2 --image-last --steps 1500 --eval-every 500 \
-  --init outputs/train/sft_robot_curriculum/checkpoints/last/pretrained_model --out "$CU/points_probe"
+  --init "$ROBOT_MODEL" --out "$CU/points_probe"
 [ -f "$CU/points_probe2/result.json" ] || python experiments/perception/train_probe.py --probe points_crowd \
   depth_crowd --reason engine --rope-theta 2 --image-last --steps 3000 --eval-every 500 \
   --init "$CU/points_probe/model" --out "$CU/points_probe2"
