@@ -49,7 +49,7 @@ def run(episodes: int = 4, items: int = 200, seed: int = 0) -> list[dict[str, An
             seconds = time.perf_counter() - start
             rows.append({"image_cache": mode, "frames": len(dataset), "open_s": round(opened, 2),
                          "items_per_s": round(items / seconds, 1),
-                         "cache_mb": round(sum(f.numel() for f in dataset._frames.values()) / 2**20, 1)})
+                         "cache_mb": round(dataset.cache_bytes / 2**20, 1)})
     return rows
 
 

@@ -360,12 +360,11 @@ class VLATrainingDataset(torch.utils.data.Dataset):
                     frames[start:end] = decoded
                     bar.update(1)
                 self._frames[key] = frames
-        megabytes = sum(f.numel() for f in self._frames.values()) / 2**20
         logger.info(
             "decoded %d frames x %d cameras (%.0f MB uint8) in %.1fs",
             len(self),
             len(video_keys),
-            megabytes,
+            self.cache_bytes / 2**20,
             time.perf_counter() - start_time,
         )
 
@@ -440,6 +439,11 @@ class VLATrainingDataset(torch.utils.data.Dataset):
     def cached(self) -> bool:
         """Whether video frames come from the in-memory cache."""
         return bool(self._frames)
+
+    @property
+    def cache_bytes(self) -> int:
+        """Bytes the in-memory frame cache holds (0 when items decode their frames)."""
+        return sum(f.numel() for f in self._frames.values())
 
     def stats(self) -> dict[str, dict[str, np.ndarray]]:
         """:func:`dataset_stats` keyed by the item keys (``observation.state``, ``action``, image keys)."""
